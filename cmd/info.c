@@ -1,0 +1,196 @@
+/*
+ * info.c - the z4info report: a row per tensor, then glue, index and
+ * totals, as a table or as JSON.  Frames are read without decoding their
+ * payloads, so this is quick on any size of file; z4cat -t verifies.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+struct row {
+	struct z4_tensor tensor;
+	uint64_t original, coded;
+	unsigned coders;		/* bit per coder ID */
+	char xforms[128];
+	int open;
+};
+
+static double
+ratio(uint64_t original, uint64_t coded)
+{
+	return coded ? (double)original / (double)coded : 0.0;
+}
+
+static void
+chain(const struct row *r, char *buf, size_t size)
+{
+	size_t n = (size_t)snprintf(buf, size, "%s", r->xforms);
+	for (unsigned id = 0; id < Z4_CODER_COUNT && n < size; id++) {
+		if (!(r->coders & 1u << id))
+			continue;
+		const char *sep = n == 0 ? "" :
+		    r->coders & ((1u << id) - 1) ? "/" : "+";
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", sep,
+		    z4_coder_name(id));
+	}
+}
+
+static void
+shape(const struct z4_tensor *t, char *buf, size_t size, int json)
+{
+	size_t n = 0;
+	if (t->flags & Z4_TENSOR_SHAPE_UNKNOWN) {
+		snprintf(buf, size, json ? "null" : "-");
+		return;
+	}
+	n += (size_t)snprintf(buf, size, "[");
+	for (unsigned i = 0; i < t->ndim && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%" PRIu64,
+		    i ? (json ? "," : "x") : "", t->shape[i]);
+	if (n < size)
+		snprintf(buf + n, size - n, "]");
+}
+
+/* A string as a JSON literal, escaped; free() the result. */
+static char *
+json_literal(const char *p, size_t n)
+{
+	json_t *v = json_stringn(p, n);
+	char *s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+	json_decref(v);
+	return s;
+}
+
+static void
+print_row(const struct row *r, int json, int *first)
+{
+	char ch[256], sh[256];
+	chain(r, ch, sizeof ch);
+	shape(&r->tensor, sh, sizeof sh, json);
+	if (json) {
+		char *s = json_literal(r->tensor.name, r->tensor.name_len);
+		printf("%s\n    {\"name\": %s, \"dtype\": \"%s\", "
+		    "\"shape\": %s, \"original\": %" PRIu64 ", \"coded\": %"
+		    PRIu64 ", \"ratio\": %.4f, \"chain\": \"%s\"}",
+		    *first ? "" : ",", s ? s : "null",
+		    z4_dtype_name(r->tensor.dtype), sh, r->original, r->coded,
+		    ratio(r->original, r->coded), ch);
+		free(s);
+		*first = 0;
+		return;
+	}
+	printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s %s\n",
+	    r->original, r->coded, ratio(r->original, r->coded),
+	    z4_dtype_name(r->tensor.dtype), sh, ch, r->tensor.name);
+}
+
+/* Add one frame to its tensor's row; print rows as tensors end. */
+static void
+account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
+    int *first)
+{
+	int same = f->kind == Z4_FRAME_CHUNK && r->open &&
+	    f->chunk_offset != 0 && z4_tensor_same(&r->tensor, &f->tensor);
+	if (r->open && !same) {
+		print_row(r, json, first);
+		r->open = 0;
+	}
+	struct row *to = glue;
+	if (f->kind == Z4_FRAME_CHUNK) {
+		to = r;
+		if (!r->open) {
+			memset(r, 0, sizeof *r);
+			r->tensor = f->tensor;
+			r->open = 1;
+			size_t n = 0;
+			for (unsigned i = 0; i < f->nxform; i++)
+				n += (size_t)snprintf(r->xforms + n,
+				    sizeof r->xforms - n, "%s%s", i ? "+" : "",
+				    z4_xform_name(f->xform[i].id));
+		}
+	}
+	to->original += f->raw_size;
+	to->coded += f->coded_bytes;
+	for (unsigned i = 0; i < f->nplane; i++)
+		to->coders |= 1u << f->plane[i].coder;
+}
+
+int
+run_info(const char *path, int json, struct failure *fl)
+{
+	struct z4_in in;
+	struct z4_frame f;
+	struct z4_reader *r = NULL;
+	struct z4_stream_stats st;
+	struct row *row = calloc(2, sizeof *row), *glue = row + 1;
+	int err, ret, first = 1;
+
+	fl->file = path;
+	fl->where[0] = '\0';
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
+	if (fd < 0)
+		return (free(row), Z4_E_IO);
+	z4_frame_init(&f);
+	if (row == NULL || (err = z4_in_init(&in, fd)) != 0)
+		return (free(row), Z4_E_NOMEM);
+	if ((err = z4_reader_new(&r, &in, Z4_READ_NODECODE)))
+		goto out;
+	if (json) {
+		char *s = json_literal(shown(path), strlen(shown(path)));
+		printf("{\"file\": %s, \"tensors\": [", s ? s : "null");
+		free(s);
+	} else {
+		printf("%12s %12s %7s  %-7s %-15s %-12s %s\n", "original",
+		    "coded", "ratio", "dtype", "shape", "chain", "tensor");
+	}
+	while ((ret = z4_reader_next(r, &f)) > 0)
+		if (ret == 1)
+			account(row, glue, &f, json, &first);
+	if (ret < 0) {
+		err = ret;
+		snprintf(fl->where, sizeof fl->where, "%s",
+		    z4_reader_where(r));
+		if (!json)
+			fflush(stdout);
+		goto out;
+	}
+	if (row->open)
+		print_row(row, json, &first);
+	z4_reader_stats(r, &st);
+	uint64_t index = st.index_bytes + (uint64_t)st.streams * 16;
+	if (json) {
+		printf("\n  ], \"streams\": %u, \"glue\": {\"original\": %"
+		    PRIu64 ", \"coded\": %" PRIu64 "}, \"index\": {\"coded\": %"
+		    PRIu64 "}, \"original\": %" PRIu64 ", \"coded\": %" PRIu64
+		    ", \"ratio\": %.4f}\n", st.streams, glue->original,
+		    glue->coded, index, st.original_size, st.stream_size,
+		    ratio(st.original_size, st.stream_size));
+	} else {
+		char ch[256];
+		chain(glue, ch, sizeof ch);
+		printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s %s\n",
+		    glue->original, glue->coded,
+		    ratio(glue->original, glue->coded), "-", "-", ch,
+		    "(glue: headers, padding, opaque bytes)");
+		printf("%12s %12" PRIu64 " %7s  %-7s %-15s %-12s %s\n", "0",
+		    index, "-", "-", "-", "-", "(stream headers, index, trailer)");
+		printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s "
+		    "(total, %u stream%s)\n", st.original_size, st.stream_size,
+		    ratio(st.original_size, st.stream_size), "-", "-", "-",
+		    st.streams, st.streams == 1 ? "" : "s");
+	}
+out:
+	z4_reader_free(r);
+	z4_frame_release(&f);
+	z4_in_release(&in);
+	if (fd > 2)
+		close(fd);
+	free(row);
+	return err;
+}

@@ -1,0 +1,142 @@
+/*
+ * z4cat - frame streams back to the original bytes, every checksum
+ * verified; or one tensor's bytes, read through the index.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const char usage_text[] =
+    "usage: z4cat [-cfhqtVv] [-n name] [-o file] [file ...]\n";
+
+static const char *nflag;
+static int fflag, tflag;
+
+static _Noreturn void
+usage(int code)
+{
+	fputs(usage_text, code ? stderr : stdout);
+	exit(code);
+}
+
+/* One tensor: by the index on a regular file, by a scan on a pipe. */
+static int
+cat_tensor(int fd, const char *name, int out_fd, struct failure *fl)
+{
+	struct z4_in in;
+	struct z4_out out;
+	struct z4_reader *r = NULL;
+	struct stat st;
+	int err;
+
+	fl->file = name;
+	fl->where[0] = '\0';
+	if ((err = z4_in_init(&in, fd)))
+		return err;
+	if ((err = z4_out_init(&out, out_fd))) {
+		z4_in_release(&in);
+		return err;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		err = z4_extract_tensor(&in, nflag, strlen(nflag), &out,
+		    fl->where, sizeof fl->where);
+	} else if (!(err = z4_reader_new(&r, &in, 0))) {
+		err = z4_scan_tensor(r, nflag, strlen(nflag), &out);
+		if (err == Z4_E_NOT_FOUND)
+			snprintf(fl->where, sizeof fl->where, "tensor '%s'",
+			    nflag);
+		else if (err)
+			snprintf(fl->where, sizeof fl->where, "%s",
+			    z4_reader_where(r));
+	}
+	if (!err && tflag)
+		out.len = 0;
+	if (!err)
+		err = z4_out_flush(&out);
+	if (!err && verbosity >= 2)
+		warnx("'%s': read %llu of %llu bytes", shown(name),
+		    (unsigned long long)in.bytes_read,
+		    (unsigned long long)st.st_size);
+	z4_reader_free(r);
+	z4_out_release(&out);
+	z4_in_release(&in);
+	return err;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "stdout", no_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "test", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *oflag = NULL;
+	int ch, ret = EXIT_OK;
+
+	progname = "z4cat";
+	atexit(close_stdout);
+	while ((ch = getopt_long(argc, argv, "cfhn:o:qtVv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c': break;	/* output goes to stdout already */
+		case 'f': fflag = 1; break;
+		case 'h': usage(EXIT_OK);
+		case 'n': nflag = optarg; break;
+		case 'o': oflag = optarg; break;
+		case 'q': verbosity--; break;
+		case 't': tflag = 1; break;
+		case 'V': version();
+		case 'v': verbosity++; break;
+		default: usage(EXIT_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (tflag && oflag)
+		die(EXIT_USAGE, "-t writes nothing: -o makes no sense with it");
+	char *stdin_only[] = { "-", NULL };
+	if (argc == 0)
+		argv = stdin_only;
+
+	struct output out;
+	struct failure fl;
+	if (!tflag && (ret = output_open(&out, oflag, fflag)))
+		return ret;
+	for (; *argv != NULL && ret == EXIT_OK; argv++) {
+		int fd = open_input(*argv);
+		if (fd < 0) {
+			ret = EXIT_SYS;
+			break;
+		}
+		refuse_tty_in(fd, fflag);
+		int err;
+		if (nflag)
+			err = cat_tensor(fd, *argv, tflag ? -1 : out.fd, &fl);
+		else
+			err = run_decompress(fd, *argv, tflag ? -1 : out.fd,
+			    oflag ? oflag : "(stdout)", &fl);
+		if (err)
+			ret = report(&fl, err);
+		if (fd > 2)
+			close(fd);
+	}
+	if (tflag)
+		return ret;
+	if (ret != EXIT_OK) {
+		output_abort(&out);
+		return ret;
+	}
+	return output_commit(&out, -1);
+}

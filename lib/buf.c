@@ -1,0 +1,130 @@
+/*
+ * buf.c - growable byte buffers for building, cursors for parsing.
+ */
+#include <stdlib.h>
+
+#include <xxhash.h>
+
+#include "internal.h"
+
+int
+z4_buf_reserve(struct z4_buf *b, size_t extra)
+{
+	if (extra <= b->cap - b->len)
+		return 0;
+	if (extra > SIZE_MAX / 2 - b->len)
+		return Z4_E_NOMEM;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->len < extra)
+		cap *= 2;
+	uint8_t *p = realloc(b->p, cap);
+	if (p == NULL)
+		return Z4_E_NOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+int
+z4_buf_add(struct z4_buf *b, const void *p, size_t n)
+{
+	int err = z4_buf_reserve(b, n);
+	if (err)
+		return err;
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int
+z4_buf_add8(struct z4_buf *b, unsigned v)
+{
+	uint8_t c = (uint8_t)v;
+	return z4_buf_add(b, &c, 1);
+}
+
+int
+z4_buf_add16(struct z4_buf *b, unsigned v)
+{
+	uint8_t t[2];
+	z4_put16(t, (uint16_t)v);
+	return z4_buf_add(b, t, sizeof t);
+}
+
+int
+z4_buf_add32(struct z4_buf *b, uint32_t v)
+{
+	uint8_t t[4];
+	z4_put32(t, v);
+	return z4_buf_add(b, t, sizeof t);
+}
+
+int
+z4_buf_add64(struct z4_buf *b, uint64_t v)
+{
+	uint8_t t[8];
+	z4_put64(t, v);
+	return z4_buf_add(b, t, sizeof t);
+}
+
+void
+z4_buf_release(struct z4_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void
+z4_cursor_init(struct z4_cursor *c, const void *p, size_t len)
+{
+	c->p = p;
+	c->len = len;
+	c->pos = 0;
+	c->ok = 1;
+}
+
+const uint8_t *
+z4_cur_bytes(struct z4_cursor *c, size_t n)
+{
+	static const uint8_t zeros[16];
+
+	if (!c->ok || n > c->len - c->pos) {
+		c->ok = 0;
+		return n <= sizeof zeros ? zeros : NULL;
+	}
+	const uint8_t *p = c->p + c->pos;
+	c->pos += n;
+	return p;
+}
+
+unsigned
+z4_cur8(struct z4_cursor *c)
+{
+	return *z4_cur_bytes(c, 1);
+}
+
+unsigned
+z4_cur16(struct z4_cursor *c)
+{
+	return z4_get16(z4_cur_bytes(c, 2));
+}
+
+uint32_t
+z4_cur32(struct z4_cursor *c)
+{
+	return z4_get32(z4_cur_bytes(c, 4));
+}
+
+uint64_t
+z4_cur64(struct z4_cursor *c)
+{
+	return z4_get64(z4_cur_bytes(c, 8));
+}
+
+uint64_t
+z4_hash64(const void *p, size_t n)
+{
+	return XXH3_64bits(p, n);
+}

@@ -1,0 +1,390 @@
+/*
+ * frame.c - one frame: coding its planes, writing it, reading it back.
+ *
+ * Reading trusts nothing: the header checksum is verified before any
+ * field is used, every size is checked against its limit before anything
+ * is allocated, the meta must be consumed exactly, and the decoded bytes
+ * must match their checksum.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+void
+z4_frame_init(struct z4_frame *f)
+{
+	memset(f, 0, sizeof *f);
+}
+
+void
+z4_frame_release(struct z4_frame *f)
+{
+	free(f->raw);
+	for (unsigned i = 0; i < Z4_PLANE_MAX; i++) {
+		free(f->plane[i].rbuf);
+		free(f->plane[i].cbuf);
+	}
+	z4_frame_init(f);
+}
+
+static int
+grow(uint8_t **p, size_t *cap, size_t n)
+{
+	if (n <= *cap && *p != NULL)
+		return 0;
+	uint8_t *q = realloc(*p, n ? n : 1);
+	if (q == NULL)
+		return Z4_E_NOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+int
+z4_frame_reserve(struct z4_frame *f, size_t n)
+{
+	return grow(&f->raw, &f->raw_cap, n);
+}
+
+int
+z4_plane_reserve_raw(struct z4_plane *p, size_t n)
+{
+	return grow(&p->rbuf, &p->rcap, n);
+}
+
+int
+z4_plane_reserve_coded(struct z4_plane *p, size_t n)
+{
+	return grow(&p->cbuf, &p->ccap, n);
+}
+
+/* Code one plane, keeping it stored unless coding makes it smaller. */
+static int
+code_plane(struct z4_plane *p, int level)
+{
+	p->coder = Z4_CODER_STORED;
+	p->coded = p->raw;
+	p->coded_size = p->raw_size;
+	if (level <= 0 || p->raw_size == 0)
+		return 0;
+	const struct z4_coder *c = z4_coder_get(Z4_CODER_ZSTD);
+	int err = z4_plane_reserve_coded(p, c->bound(p->raw_size));
+	if (err)
+		return err;
+	size_t n;
+	err = c->encode(p->cbuf, p->ccap, &n, p->raw, p->raw_size, level);
+	if (err)
+		return err;
+	if (n < p->raw_size) {
+		p->coder = c->id;
+		p->coded = p->cbuf;
+		p->coded_size = n;
+	}
+	return 0;
+}
+
+int
+z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
+{
+	f->nxform = 0;
+	f->nplane = 1;
+	f->plane[0].raw = f->raw;
+	f->plane[0].raw_size = f->raw_size;
+	return code_plane(&f->plane[0], o->level);
+}
+
+int
+z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
+{
+	for (unsigned i = 0; i < f->nplane; i++) {
+		if (f->plane[i].coder != Z4_CODER_STORED)
+			continue;
+		int err = code_plane(&f->plane[i], o->level);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int
+z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t)
+{
+	int err = z4_buf_add16(b, (unsigned)t->name_len);
+	err = err ? err : z4_buf_add(b, t->name, t->name_len);
+	err = err ? err : z4_buf_add8(b, t->dtype);
+	err = err ? err : z4_buf_add8(b, t->flags);
+	err = err ? err : z4_buf_add8(b, t->ndim);
+	for (unsigned i = 0; i < t->ndim && !err; i++)
+		err = z4_buf_add64(b, t->shape[i]);
+	return err;
+}
+
+/* Parse tensor fields; on a bad field returns its error, else 0. */
+int
+z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t)
+{
+	t->name_len = z4_cur16(c);
+	if (t->name_len > Z4_NAME_MAX)
+		return Z4_E_LIMIT;
+	const uint8_t *name = z4_cur_bytes(c, t->name_len);
+	if (!c->ok)
+		return Z4_E_CORRUPT;
+	memcpy(t->name, name, t->name_len);
+	t->name[t->name_len] = '\0';
+	t->dtype = z4_cur8(c);
+	t->flags = z4_cur8(c);
+	t->ndim = z4_cur8(c);
+	if (t->dtype >= Z4_DT_COUNT)
+		return Z4_E_RESERVED;
+	if (t->flags & ~(unsigned)Z4_TENSOR_SHAPE_UNKNOWN)
+		return Z4_E_RESERVED;
+	if (t->ndim > Z4_NDIM_MAX)
+		return Z4_E_LIMIT;
+	if ((t->flags & Z4_TENSOR_SHAPE_UNKNOWN) && t->ndim != 0)
+		return Z4_E_CORRUPT;
+	for (unsigned i = 0; i < t->ndim; i++)
+		t->shape[i] = z4_cur64(c);
+	return 0;
+}
+
+int
+z4_tensor_same(const struct z4_tensor *a, const struct z4_tensor *b)
+{
+	if (a->name_len != b->name_len || a->dtype != b->dtype ||
+	    a->flags != b->flags || a->ndim != b->ndim)
+		return 0;
+	if (memcmp(a->name, b->name, a->name_len) != 0)
+		return 0;
+	for (unsigned i = 0; i < a->ndim; i++)
+		if (a->shape[i] != b->shape[i])
+			return 0;
+	return 1;
+}
+
+static int
+body_put(struct z4_buf *b, const struct z4_frame *f)
+{
+	int err = z4_buf_add8(b, f->nxform);
+	for (unsigned i = 0; i < f->nxform && !err; i++) {
+		err = z4_buf_add8(b, f->xform[i].id);
+		err = err ? err : z4_buf_add8(b, (unsigned)f->xform[i].param_size);
+		err = err ? err : z4_buf_add(b, f->xform[i].param,
+		    f->xform[i].param_size);
+	}
+	err = err ? err : z4_buf_add8(b, f->nplane);
+	for (unsigned i = 0; i < f->nplane && !err; i++) {
+		err = z4_buf_add8(b, f->plane[i].coder);
+		err = err ? err : z4_buf_add32(b, (uint32_t)f->plane[i].raw_size);
+		err = err ? err : z4_buf_add32(b,
+		    (uint32_t)f->plane[i].coded_size);
+	}
+	return err;
+}
+
+static int
+body_parse(struct z4_cursor *c, struct z4_frame *f,
+    const struct z4_frame_head *h)
+{
+	f->nxform = z4_cur8(c);
+	if (f->nxform > Z4_XFORM_MAX)
+		return Z4_E_LIMIT;
+	for (unsigned i = 0; i < f->nxform; i++) {
+		struct z4_xform_step *s = &f->xform[i];
+		s->id = z4_cur8(c);
+		s->param_size = z4_cur8(c);
+		if (s->param_size > Z4_PARAM_MAX)
+			return Z4_E_LIMIT;
+		const uint8_t *p = z4_cur_bytes(c, s->param_size);
+		if (!c->ok)
+			return Z4_E_CORRUPT;
+		memcpy(s->param, p, s->param_size);
+		if (z4_xform_get(s->id) == NULL)
+			return Z4_E_XFORM;
+	}
+	f->nplane = z4_cur8(c);
+	if (f->nplane == 0 || f->nplane > Z4_PLANE_MAX)
+		return c->ok ? Z4_E_LIMIT : Z4_E_CORRUPT;
+	size_t coded = 0;
+	for (unsigned i = 0; i < f->nplane; i++) {
+		struct z4_plane *p = &f->plane[i];
+		p->coder = z4_cur8(c);
+		p->raw_size = z4_cur32(c);
+		p->coded_size = z4_cur32(c);
+		if (!c->ok)
+			return Z4_E_CORRUPT;
+		if (z4_coder_get(p->coder) == NULL)
+			return Z4_E_CODER;
+		if (p->raw_size > Z4_CHUNK_MAX ||
+		    p->coded_size > Z4_PAYLOAD_MAX)
+			return Z4_E_LIMIT;
+		if (p->coder == Z4_CODER_STORED &&
+		    p->coded_size != p->raw_size)
+			return Z4_E_CORRUPT;
+		coded += p->coded_size;
+	}
+	if (coded != h->payload_size)
+		return Z4_E_CORRUPT;
+	if (f->nxform == 0 &&
+	    (f->nplane != 1 || f->plane[0].raw_size != h->raw_size))
+		return Z4_E_CORRUPT;
+	return 0;
+}
+
+int
+z4_frame_write(struct z4_out *out, const struct z4_frame *f,
+    const struct z4_frame_head *end)
+{
+	struct z4_buf b = { 0 };
+	size_t payload = 0;
+	int err;
+
+	for (unsigned i = 0; i < f->nplane; i++)
+		payload += f->plane[i].coded_size;
+	assert(f->raw_size <= Z4_CHUNK_MAX && payload <= Z4_PAYLOAD_MAX);
+	err = z4_buf_reserve(&b, Z4_FRAME_FIXED_SIZE);
+	if (err)
+		return err;
+	b.len = Z4_FRAME_FIXED_SIZE;
+	if (f->kind == Z4_FRAME_CHUNK) {
+		err = z4_tensor_put(&b, &f->tensor);
+		err = err ? err : z4_buf_add64(&b, f->chunk_offset);
+	} else if (f->kind == Z4_FRAME_END) {
+		err = z4_buf_add64(&b, end->original_size);
+		err = err ? err : z4_buf_add64(&b, end->original_checksum);
+		err = err ? err : z4_buf_add32(&b, end->frame_count);
+		err = err ? err : z4_buf_add32(&b, end->entry_count);
+	}
+	err = err ? err : body_put(&b, f);
+	if (!err && b.len - Z4_FRAME_FIXED_SIZE > Z4_META_MAX)
+		err = Z4_E_LIMIT;
+	if (err)
+		goto out;
+	b.p[0] = (uint8_t)f->kind;
+	b.p[1] = 0;
+	z4_put16(b.p + 2, (uint16_t)(b.len - Z4_FRAME_FIXED_SIZE));
+	z4_put32(b.p + 4, (uint32_t)payload);
+	z4_put32(b.p + 8, (uint32_t)f->raw_size);
+	z4_put64(b.p + 12, z4_hash64(f->raw, f->raw_size));
+	err = z4_buf_add64(&b, z4_hash64(b.p, b.len));
+	err = err ? err : z4_out_write(out, b.p, b.len);
+	for (unsigned i = 0; i < f->nplane && !err; i++)
+		err = z4_out_write(out, f->plane[i].coded,
+		    f->plane[i].coded_size);
+out:
+	z4_buf_release(&b);
+	return err;
+}
+
+/* Read the fixed fields, meta and header checksum; parse and check them. */
+static int
+head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
+{
+	uint8_t head[Z4_FRAME_FIXED_SIZE + Z4_META_MAX + 8];
+	struct z4_cursor c;
+	int err;
+
+	if ((err = z4_in_read(in, head, Z4_FRAME_FIXED_SIZE)))
+		return err;
+	h->meta_size = z4_get16(head + 2);
+	h->head_size = Z4_FRAME_FIXED_SIZE + h->meta_size + 8;
+	if ((err = z4_in_read(in, head + Z4_FRAME_FIXED_SIZE,
+	    h->meta_size + 8)))
+		return err;
+	if (z4_hash64(head, h->head_size - 8) !=
+	    z4_get64(head + h->head_size - 8))
+		return Z4_E_HEADER_CHECKSUM;
+	h->kind = head[0];
+	h->flags = head[1];
+	h->payload_size = z4_get32(head + 4);
+	h->raw_size = z4_get32(head + 8);
+	h->raw_checksum = z4_get64(head + 12);
+	if (h->flags != 0)
+		return Z4_E_RESERVED;
+	if (h->raw_size > Z4_CHUNK_MAX || h->payload_size > Z4_PAYLOAD_MAX)
+		return Z4_E_LIMIT;
+	f->kind = h->kind;
+	z4_cursor_init(&c, head + Z4_FRAME_FIXED_SIZE, h->meta_size);
+	switch (h->kind) {
+	case Z4_FRAME_GLUE:
+		break;
+	case Z4_FRAME_CHUNK:
+		if ((err = z4_tensor_parse(&c, &f->tensor)))
+			return err;
+		f->chunk_offset = z4_cur64(&c);
+		if (f->chunk_offset > INT64_MAX)
+			return Z4_E_LIMIT;
+		break;
+	case Z4_FRAME_END:
+		h->original_size = z4_cur64(&c);
+		h->original_checksum = z4_cur64(&c);
+		h->frame_count = z4_cur32(&c);
+		h->entry_count = z4_cur32(&c);
+		break;
+	default:
+		return Z4_E_RESERVED;
+	}
+	if ((err = body_parse(&c, f, h)))
+		return err;
+	if (!c.ok || c.pos != c.len)
+		return Z4_E_CORRUPT;
+	return 0;
+}
+
+/* Read the payload and decode every plane, then undo the chain. */
+static int
+payload_decode(struct z4_in *in, struct z4_frame *f,
+    const struct z4_frame_head *h)
+{
+	int err = z4_frame_reserve(f, h->raw_size);
+	if (err)
+		return err;
+	f->raw_size = h->raw_size;
+	for (unsigned i = 0; i < f->nplane; i++) {
+		struct z4_plane *p = &f->plane[i];
+		/* A frame without transforms decodes straight into raw. */
+		uint8_t *dst = f->raw;
+		if (f->nxform > 0) {
+			if ((err = z4_plane_reserve_raw(p, p->raw_size)))
+				return err;
+			dst = p->rbuf;
+		}
+		if (p->coder == Z4_CODER_STORED) {
+			if ((err = z4_in_read(in, dst, p->coded_size)))
+				return err;
+			p->coded = dst;
+		} else {
+			if ((err = z4_plane_reserve_coded(p, p->coded_size)) ||
+			    (err = z4_in_read(in, p->cbuf, p->coded_size)))
+				return err;
+			p->coded = p->cbuf;
+			err = z4_coder_get(p->coder)->decode(dst, p->raw_size,
+			    p->cbuf, p->coded_size);
+			if (err)
+				return err;
+		}
+		p->raw = dst;
+	}
+	for (unsigned i = f->nxform; i-- > 0;) {
+		const struct z4_xform *x = z4_xform_get(f->xform[i].id);
+		if ((err = x->decode(f, &f->xform[i])))
+			return err;
+	}
+	if (z4_hash64(f->raw, f->raw_size) != h->raw_checksum)
+		return Z4_E_CHECKSUM;
+	return 0;
+}
+
+int
+z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
+    unsigned flags)
+{
+	int err = head_read(in, f, h);
+	if (err)
+		return err;
+	f->coded_bytes = h->head_size + h->payload_size;
+	if (flags & Z4_READ_NODECODE) {
+		f->raw_size = h->raw_size;
+		return z4_in_skip(in, h->payload_size);
+	}
+	return payload_decode(in, f, h);
+}

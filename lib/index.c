@@ -1,0 +1,114 @@
+/*
+ * index.c - building and parsing a stream's index of tensors.
+ *
+ * The writer and the reader feed the same builder with the same frames,
+ * so a reader that decoded a whole stream can demand that the stored
+ * index equals the one it rebuilt, byte for byte.
+ */
+#include <stdlib.h>
+
+#include <xxhash.h>
+
+#include "internal.h"
+
+int
+z4_index_init(struct z4_index_builder *b)
+{
+	memset(b, 0, sizeof *b);
+	b->hash_state = XXH3_createState();
+	return b->hash_state ? 0 : Z4_E_NOMEM;
+}
+
+void
+z4_index_release(struct z4_index_builder *b)
+{
+	z4_buf_release(&b->out);
+	XXH3_freeState(b->hash_state);
+	b->hash_state = NULL;
+}
+
+void
+z4_index_reset(struct z4_index_builder *b)
+{
+	b->out.len = 0;
+	b->open = 0;
+	b->entries = 0;
+	b->original_size = 0;
+}
+
+int
+z4_index_close(struct z4_index_builder *b)
+{
+	if (!b->open)
+		return 0;
+	b->open = 0;
+	struct z4_index_entry *e = &b->cur;
+	XXH128_canonical_t h;
+	XXH128_canonicalFromHash(&h, XXH3_128bits_digest(b->hash_state));
+	memcpy(e->hash, h.digest, sizeof e->hash);
+	size_t before = b->out.len;
+	int err = z4_buf_add8(&b->out, 1);
+	err = err ? err : z4_tensor_put(&b->out, &e->tensor);
+	err = err ? err : z4_buf_add64(&b->out, e->data_offset);
+	err = err ? err : z4_buf_add64(&b->out, e->data_size);
+	err = err ? err : z4_buf_add64(&b->out, e->frame_offset);
+	err = err ? err : z4_buf_add64(&b->out, e->frame_size);
+	err = err ? err : z4_buf_add(&b->out, e->hash, sizeof e->hash);
+	if (!err && b->out.len > Z4_INDEX_MAX) {
+		b->out.len = before;
+		err = Z4_E_LIMIT;
+	}
+	b->entries++;
+	return err;
+}
+
+int
+z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
+    uint64_t frame_offset, uint64_t frame_size)
+{
+	struct z4_index_entry *e = &b->cur;
+	int err;
+
+	if (f->kind != Z4_FRAME_CHUNK) {
+		err = z4_index_close(b);
+		b->original_size += f->raw_size;
+		return err;
+	}
+	if (f->chunk_offset == 0) {
+		if ((err = z4_index_close(b)))
+			return err;
+		b->open = 1;
+		e->kind = 1;
+		e->tensor = f->tensor;
+		e->data_offset = b->original_size;
+		e->data_size = 0;
+		e->frame_offset = frame_offset;
+		XXH3_128bits_reset(b->hash_state);
+	} else if (!b->open || !z4_tensor_same(&e->tensor, &f->tensor) ||
+	    f->chunk_offset != e->data_size) {
+		return Z4_E_CORRUPT;
+	}
+	XXH3_128bits_update(b->hash_state, f->raw, f->raw_size);
+	e->data_size += f->raw_size;
+	e->frame_size = frame_offset + frame_size - e->frame_offset;
+	b->original_size += f->raw_size;
+	return 0;
+}
+
+int
+z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e)
+{
+	e->kind = z4_cur8(c);
+	if (e->kind != 1)
+		return c->ok ? Z4_E_RESERVED : Z4_E_CORRUPT;
+	/* The tensor fields are parsed as in a CHUNK frame's meta. */
+	int err = z4_tensor_parse(c, &e->tensor);
+	if (err)
+		return err;
+	e->data_offset = z4_cur64(c);
+	e->data_size = z4_cur64(c);
+	e->frame_offset = z4_cur64(c);
+	e->frame_size = z4_cur64(c);
+	memcpy(e->hash, z4_cur_bytes(c, sizeof e->hash), sizeof e->hash);
+	return c->ok ? 0 : Z4_E_CORRUPT;
+}

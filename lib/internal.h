@@ -1,0 +1,194 @@
+/*
+ * internal.h - declarations shared inside libz4, not installed.
+ */
+#ifndef Z4_INTERNAL_H
+#define Z4_INTERNAL_H
+
+#include <assert.h>
+#include <string.h>
+
+#include "z4.h"
+
+/* Fixed sizes of the wire structures (z4-frame(5)). */
+#define Z4_STREAM_HEADER_SIZE 16
+#define Z4_FRAME_FIXED_SIZE 20	/* Frame_Kind .. Raw_Checksum */
+#define Z4_TRAILER_SIZE 32
+#define Z4_META_MAX 65535u
+#define Z4_PAYLOAD_MAX (Z4_CHUNK_MAX + 65536u)
+#define Z4_INDEX_MAX Z4_CHUNK_MAX	/* an index is coded as one frame */
+
+extern const uint8_t z4_stream_magic[4];
+extern const uint8_t z4_trailer_magic[4];
+
+static inline uint16_t
+z4_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t
+z4_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+z4_get64(const uint8_t *p)
+{
+	return (uint64_t)z4_get32(p) | (uint64_t)z4_get32(p + 4) << 32;
+}
+
+static inline void
+z4_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void
+z4_put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> 8 * i);
+}
+
+static inline void
+z4_put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> 8 * i);
+}
+
+/* A growable byte buffer. */
+struct z4_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+int z4_buf_reserve(struct z4_buf *b, size_t extra);
+int z4_buf_add(struct z4_buf *b, const void *p, size_t n);
+int z4_buf_add8(struct z4_buf *b, unsigned v);
+int z4_buf_add16(struct z4_buf *b, unsigned v);
+int z4_buf_add32(struct z4_buf *b, uint32_t v);
+int z4_buf_add64(struct z4_buf *b, uint64_t v);
+void z4_buf_release(struct z4_buf *b);
+
+/*
+ * A bounds-checked cursor over bytes being parsed.  Once a read runs past
+ * the end, ok is 0 and every later read returns zeros, so a parser checks
+ * ok once at the end instead of after every field.
+ */
+struct z4_cursor {
+	const uint8_t *p;
+	size_t len, pos;
+	int ok;
+};
+
+void z4_cursor_init(struct z4_cursor *c, const void *p, size_t len);
+unsigned z4_cur8(struct z4_cursor *c);
+unsigned z4_cur16(struct z4_cursor *c);
+uint32_t z4_cur32(struct z4_cursor *c);
+uint64_t z4_cur64(struct z4_cursor *c);
+const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
+
+/* An entropy coder of planes: one row of the table in coder.c. */
+struct z4_coder {
+	unsigned id;
+	const char *name;
+	/* Code n bytes into dst (capacity cap); *out gets the coded size. */
+	int (*encode)(uint8_t *dst, size_t cap, size_t *out,
+	    const uint8_t *src, size_t n, int level);
+	/* Decode exactly n bytes from the cn coded bytes at src. */
+	int (*decode)(uint8_t *dst, size_t n, const uint8_t *src, size_t cn);
+	size_t (*bound)(size_t n);
+};
+
+const struct z4_coder *z4_coder_get(unsigned id);
+
+/*
+ * A transform: one row of the registry in xform.c, indexed by wire ID.
+ * decode turns the planes of a frame back into the planes (or, for the
+ * first step of a chain, the raw bytes) they were made from.
+ */
+struct z4_xform {
+	unsigned id;
+	const char *name;
+	int (*decode)(struct z4_frame *f, const struct z4_xform_step *step);
+};
+
+const struct z4_xform *z4_xform_get(unsigned id);
+
+/* Plane buffers: make room for n bytes in a plane's own buffers. */
+int z4_plane_reserve_raw(struct z4_plane *p, size_t n);
+int z4_plane_reserve_coded(struct z4_plane *p, size_t n);
+
+/* The parsed fixed part and meta of a frame. */
+struct z4_frame_head {
+	unsigned kind, flags;
+	size_t meta_size, payload_size, raw_size;
+	uint64_t raw_checksum;
+	size_t head_size;	/* fixed + meta + header checksum */
+	/* END frames only. */
+	uint64_t original_size, original_checksum;
+	uint32_t frame_count, entry_count;
+};
+
+/*
+ * Read one frame from in: check its header, decode its payload into f and
+ * verify the checksum of the decoded bytes (unless flags has
+ * Z4_READ_NODECODE, which skips the payload).
+ */
+int z4_frame_read(struct z4_in *in, struct z4_frame *f,
+    struct z4_frame_head *h, unsigned flags);
+
+/* Serialise a coded frame (kind, meta, planes) onto out. */
+int z4_frame_write(struct z4_out *out, const struct z4_frame *f,
+    const struct z4_frame_head *end_fields);
+
+/*
+ * The index builder: fed every GLUE and CHUNK frame of a stream in order,
+ * it applies the tensor grouping rule and serialises the index entries.
+ * Writer and reader share it, so a reader can compare bytes.
+ */
+struct z4_index_builder {
+	struct z4_buf out;
+	int open;			/* a tensor is open */
+	struct z4_index_entry cur;
+	void *hash_state;		/* XXH3_state_t for cur's data */
+	uint32_t entries;
+	uint64_t original_size;
+};
+
+int z4_index_init(struct z4_index_builder *b);
+void z4_index_release(struct z4_index_builder *b);
+void z4_index_reset(struct z4_index_builder *b);
+/* raw may be NULL (headers only): the hash is then not computed. */
+int z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
+    uint64_t frame_offset, uint64_t frame_size);
+/* Close the open tensor; b->out then holds the whole index. */
+int z4_index_close(struct z4_index_builder *b);
+/* Parse one entry at c into e. */
+int z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e);
+
+/* Tensor fields shared by CHUNK meta and index entries. */
+int z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t);
+int z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t);
+
+uint64_t z4_hash64(const void *p, size_t n);
+
+/* A tensor's data in a container, relative to the start of its data. */
+struct z4_region {
+	uint64_t begin, end;
+	struct z4_tensor tensor;
+};
+
+/*
+ * Parse a safetensors JSON header of n bytes into regions sorted by
+ * offset.  Returns 0 and the regions (free them), or Z4_E_CORRUPT with
+ * *why saying what is wrong with the header.
+ */
+int z4_safetensors_parse(const uint8_t *json, size_t n,
+    struct z4_region **regions, size_t *count, const char **why);
+
+#endif /* Z4_INTERNAL_H */

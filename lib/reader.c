@@ -1,0 +1,221 @@
+/*
+ * reader.c - frames in: one or more concatenated streams, each checked
+ * from its header to its trailer.
+ *
+ * Besides each frame's own checksums, the reader rebuilds the index from
+ * the frames it decoded and demands that the stored one is the same, and
+ * checks the whole original's checksum and the trailer's lengths, so a
+ * stream that decodes without error is exactly the stream that was
+ * written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <xxhash.h>
+
+#include "internal.h"
+
+struct z4_reader {
+	struct z4_in *in;
+	unsigned flags;
+	int in_stream;
+	int err;			/* sticky: the first failure */
+	uint64_t start;			/* in->offset of this stream's Magic */
+	unsigned stream_no, frame_no;
+	unsigned source;
+	struct z4_index_builder index;
+	XXH3_state_t *whole;
+	struct z4_stream_stats stats;
+	char where[Z4_NAME_MAX + 64];
+};
+
+int
+z4_reader_new(struct z4_reader **rp, struct z4_in *in, unsigned flags)
+{
+	struct z4_reader *r = calloc(1, sizeof *r);
+	int err;
+
+	*rp = NULL;
+	if (r == NULL)
+		return Z4_E_NOMEM;
+	r->in = in;
+	r->flags = flags;
+	if ((err = z4_index_init(&r->index)) ||
+	    (r->whole = XXH3_createState()) == NULL) {
+		z4_reader_free(r);
+		return err ? err : Z4_E_NOMEM;
+	}
+	*rp = r;
+	return 0;
+}
+
+void
+z4_reader_free(struct z4_reader *r)
+{
+	if (r == NULL)
+		return;
+	z4_index_release(&r->index);
+	XXH3_freeState(r->whole);
+	free(r);
+}
+
+const char *
+z4_reader_where(const struct z4_reader *r)
+{
+	return r->where;
+}
+
+void
+z4_reader_stats(const struct z4_reader *r, struct z4_stream_stats *st)
+{
+	*st = r->stats;
+	st->source = r->source;
+}
+
+/* Name the place being read; later streams of a file say which. */
+static void
+where(struct z4_reader *r, const char *what, const struct z4_frame *f)
+{
+	char pre[32] = "";
+	if (r->stream_no > 1)
+		snprintf(pre, sizeof pre, "stream %u, ", r->stream_no);
+	if (what != NULL)
+		snprintf(r->where, sizeof r->where, "%s%s", pre, what);
+	else if (f != NULL && f->kind == Z4_FRAME_CHUNK)
+		snprintf(r->where, sizeof r->where, "%sframe %u (tensor '%s')",
+		    pre, r->frame_no, f->tensor.name);
+	else
+		snprintf(r->where, sizeof r->where, "%sframe %u", pre,
+		    r->frame_no);
+}
+
+static int
+stream_header(struct z4_reader *r)
+{
+	uint8_t h[Z4_STREAM_HEADER_SIZE];
+	int err;
+
+	r->start = r->in->offset;
+	r->stream_no++;
+	r->frame_no = 0;
+	where(r, "stream header", NULL);
+	if ((err = z4_in_read(r->in, h, sizeof h)))
+		return err == Z4_E_TRUNCATED && memcmp(h, z4_stream_magic,
+		    4) != 0 ? Z4_E_MAGIC : err;
+	if (memcmp(h, z4_stream_magic, 4) != 0)
+		return Z4_E_MAGIC;
+	if (z4_hash64(h, 8) != z4_get64(h + 8))
+		return Z4_E_HEADER_CHECKSUM;
+	if (h[4] != Z4_FORMAT_MAJOR || h[5] < Z4_FORMAT_MINOR_MIN ||
+	    h[5] > Z4_FORMAT_MINOR)
+		return Z4_E_VERSION;
+	if (h[6] > Z4_SRC_SAFETENSORS || h[7] != 0)
+		return Z4_E_RESERVED;
+	r->source = h[6];
+	r->in_stream = 1;
+	r->stats.streams++;
+	z4_index_reset(&r->index);
+	XXH3_64bits_reset(r->whole);
+	return 0;
+}
+
+/* The END frame's totals and index against what the frames were. */
+static int
+check_end(struct z4_reader *r, const struct z4_frame *f,
+    const struct z4_frame_head *h)
+{
+	int err;
+
+	if (r->flags & Z4_READ_NODECODE)
+		return 0;
+	if ((err = z4_index_close(&r->index)))
+		return err;
+	if (h->original_size != r->index.original_size ||
+	    h->frame_count != r->frame_no - 1 ||
+	    h->entry_count != r->index.entries ||
+	    f->raw_size != r->index.out.len ||
+	    (f->raw_size && memcmp(f->raw, r->index.out.p, f->raw_size)))
+		return Z4_E_INDEX;
+	if (h->original_checksum != XXH3_64bits_digest(r->whole)) {
+		where(r, "end frame (checksum of the whole original)", NULL);
+		return Z4_E_CHECKSUM;
+	}
+	return 0;
+}
+
+static int
+trailer(struct z4_reader *r, uint64_t end_at)
+{
+	uint8_t t[Z4_TRAILER_SIZE];
+	int err;
+
+	where(r, "trailer", NULL);
+	if ((err = z4_in_read(r->in, t, sizeof t)))
+		return err;
+	if (memcmp(t, z4_trailer_magic, 4) != 0 ||
+	    z4_hash64(t, 24) != z4_get64(t + 24))
+		return Z4_E_TRAILER;
+	if (z4_get32(t + 4) != 0)
+		return Z4_E_RESERVED;
+	if (z4_get64(t + 8) != end_at ||
+	    z4_get64(t + 16) != r->in->offset - r->start)
+		return Z4_E_TRAILER;
+	return 0;
+}
+
+static int
+next(struct z4_reader *r, struct z4_frame *f)
+{
+	struct z4_frame_head h;
+	int err;
+
+	if (!r->in_stream) {
+		long n = z4_in_peek(r->in, 1);
+		if (n < 0)
+			return (int)n;
+		if (n == 0 && r->stream_no > 0)
+			return 0;
+		if (n == 0) {
+			where(r, "stream header", NULL);
+			return Z4_E_TRUNCATED;
+		}
+		if ((err = stream_header(r)))
+			return err;
+	}
+	r->frame_no++;
+	f->kind = 0;
+	f->tensor.name_len = 0;
+	f->tensor.name[0] = '\0';
+	where(r, NULL, NULL);
+	uint64_t at = r->in->offset - r->start;
+	err = z4_frame_read(r->in, f, &h, r->flags);
+	where(r, f->kind == Z4_FRAME_END ? "end frame" : NULL, f);
+	if (err)
+		return err;
+	if (f->kind == Z4_FRAME_END) {
+		r->stats.index_bytes += f->coded_bytes + Z4_TRAILER_SIZE;
+		if ((err = check_end(r, f, &h)) || (err = trailer(r, at)))
+			return err;
+		r->stats.stream_size += r->in->offset - r->start;
+		r->in_stream = 0;
+		return 2;
+	}
+	if (!(r->flags & Z4_READ_NODECODE)) {
+		if ((err = z4_index_add(&r->index, f, at, f->coded_bytes)))
+			return err;
+		XXH3_64bits_update(r->whole, f->raw, f->raw_size);
+	}
+	r->stats.original_size += f->raw_size;
+	return 1;
+}
+
+int
+z4_reader_next(struct z4_reader *r, struct z4_frame *f)
+{
+	if (r->err)
+		return r->err;
+	int ret = next(r, f);
+	if (ret < 0)
+		r->err = ret;
+	return ret;
+}

@@ -1,0 +1,113 @@
+/*
+ * writer.c - frames out: the stream header, each frame, then the index,
+ * the whole-original checksum and the trailer.
+ */
+#include <stdlib.h>
+
+#include <xxhash.h>
+
+#include "internal.h"
+
+const uint8_t z4_stream_magic[4] = { 0x89, 'Z', '4', '\n' };
+const uint8_t z4_trailer_magic[4] = { 0x89, 'Z', '4', 'E' };
+
+struct z4_writer {
+	struct z4_out *out;
+	uint64_t start;			/* out->offset of the Magic */
+	struct z4_index_builder index;
+	XXH3_state_t *whole;		/* checksum of the original */
+	uint32_t frames;
+	struct z4_frame end;		/* the END frame, built at finish */
+};
+
+int
+z4_writer_new(struct z4_writer **wp, struct z4_out *out, unsigned source)
+{
+	struct z4_writer *w = calloc(1, sizeof *w);
+	uint8_t h[Z4_STREAM_HEADER_SIZE];
+	int err;
+
+	*wp = NULL;
+	if (w == NULL)
+		return Z4_E_NOMEM;
+	w->out = out;
+	w->start = out->offset;
+	z4_frame_init(&w->end);
+	if ((err = z4_index_init(&w->index)) ||
+	    (w->whole = XXH3_createState()) == NULL) {
+		z4_writer_free(w);
+		return err ? err : Z4_E_NOMEM;
+	}
+	XXH3_64bits_reset(w->whole);
+	memcpy(h, z4_stream_magic, 4);
+	h[4] = Z4_FORMAT_MAJOR;
+	h[5] = Z4_FORMAT_MINOR;
+	h[6] = (uint8_t)source;
+	h[7] = 0;
+	z4_put64(h + 8, z4_hash64(h, 8));
+	if ((err = z4_out_write(out, h, sizeof h))) {
+		z4_writer_free(w);
+		return err;
+	}
+	*wp = w;
+	return 0;
+}
+
+void
+z4_writer_free(struct z4_writer *w)
+{
+	if (w == NULL)
+		return;
+	z4_index_release(&w->index);
+	XXH3_freeState(w->whole);
+	z4_frame_release(&w->end);
+	free(w);
+}
+
+int
+z4_writer_put(struct z4_writer *w, const struct z4_frame *f)
+{
+	uint64_t at = w->out->offset - w->start;
+	int err;
+
+	assert(f->kind == Z4_FRAME_GLUE || f->kind == Z4_FRAME_CHUNK);
+	if (w->frames == UINT32_MAX)
+		return Z4_E_LIMIT;
+	if ((err = z4_frame_write(w->out, f, NULL)))
+		return err;
+	w->frames++;
+	XXH3_64bits_update(w->whole, f->raw, f->raw_size);
+	return z4_index_add(&w->index, f, at, w->out->offset - w->start - at);
+}
+
+int
+z4_writer_finish(struct z4_writer *w)
+{
+	struct z4_frame *e = &w->end;
+	struct z4_frame_head h = { 0 };
+	uint8_t t[Z4_TRAILER_SIZE];
+	int err;
+
+	if ((err = z4_index_close(&w->index)))
+		return err;
+	uint64_t end_at = w->out->offset - w->start;
+	e->kind = Z4_FRAME_END;
+	e->raw = w->index.out.p;
+	e->raw_size = w->index.out.len;
+	struct z4_encode_opts o = { .level = 3 };
+	err = z4_frame_encode(e, &o);
+	h.original_size = w->index.original_size;
+	h.original_checksum = XXH3_64bits_digest(w->whole);
+	h.frame_count = w->frames;
+	h.entry_count = w->index.entries;
+	err = err ? err : z4_frame_write(w->out, e, &h);
+	e->raw = NULL;	/* borrowed from the index builder */
+	if (err)
+		return err;
+	memcpy(t, z4_trailer_magic, 4);
+	z4_put32(t + 4, 0);
+	z4_put64(t + 8, end_at);
+	z4_put64(t + 16, w->out->offset + Z4_TRAILER_SIZE - w->start);
+	z4_put64(t + 24, z4_hash64(t, 24));
+	return z4_out_write(w->out, t, sizeof t);
+}
