@@ -3,10 +3,14 @@
  *
  * Reading trusts nothing: the header checksum is verified before any
  * field is used, every size is checked against its limit before anything
- * is allocated, the meta must be consumed exactly, and the decoded bytes
- * must match their checksum.
+ * is allocated, the meta must be consumed exactly, the payload must match
+ * its checksum before any coder sees it, and the decoded bytes must match
+ * theirs.
  */
 #include <stdlib.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "internal.h"
 
@@ -230,6 +234,17 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 	return 0;
 }
 
+static uint64_t
+payload_hash(const struct z4_frame *f)
+{
+	XXH3_state_t st;
+	XXH3_64bits_reset(&st);
+	for (unsigned i = 0; i < f->nplane; i++)
+		XXH3_64bits_update(&st, f->plane[i].coded,
+		    f->plane[i].coded_size);
+	return XXH3_64bits_digest(&st);
+}
+
 int
 z4_frame_write(struct z4_out *out, const struct z4_frame *f,
     const struct z4_frame_head *end)
@@ -265,6 +280,7 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	z4_put32(b.p + 4, (uint32_t)payload);
 	z4_put32(b.p + 8, (uint32_t)f->raw_size);
 	z4_put64(b.p + 12, z4_hash64(f->raw, f->raw_size));
+	z4_put64(b.p + 20, payload_hash(f));
 	err = z4_buf_add64(&b, z4_hash64(b.p, b.len));
 	err = err ? err : z4_out_write(out, b.p, b.len);
 	for (unsigned i = 0; i < f->nplane && !err; i++)
@@ -298,6 +314,7 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 	h->payload_size = z4_get32(head + 4);
 	h->raw_size = z4_get32(head + 8);
 	h->raw_checksum = z4_get64(head + 12);
+	h->payload_checksum = z4_get64(head + 20);
 	if (h->flags != 0)
 		return Z4_E_RESERVED;
 	if (h->raw_size > Z4_CHUNK_MAX || h->payload_size > Z4_PAYLOAD_MAX)
@@ -339,6 +356,9 @@ payload_decode(struct z4_in *in, struct z4_frame *f,
 	if (err)
 		return err;
 	f->raw_size = h->raw_size;
+	/* All coded bytes first: no coder sees a payload that fails. */
+	XXH3_state_t st;
+	XXH3_64bits_reset(&st);
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
 		/* A frame without transforms decodes straight into raw. */
@@ -348,21 +368,28 @@ payload_decode(struct z4_in *in, struct z4_frame *f,
 				return err;
 			dst = p->rbuf;
 		}
+		p->raw = dst;
 		if (p->coder == Z4_CODER_STORED) {
-			if ((err = z4_in_read(in, dst, p->coded_size)))
-				return err;
 			p->coded = dst;
 		} else {
-			if ((err = z4_plane_reserve_coded(p, p->coded_size)) ||
-			    (err = z4_in_read(in, p->cbuf, p->coded_size)))
+			if ((err = z4_plane_reserve_coded(p, p->coded_size)))
 				return err;
 			p->coded = p->cbuf;
-			err = z4_coder_get(p->coder)->decode(dst, p->raw_size,
-			    p->cbuf, p->coded_size);
-			if (err)
-				return err;
 		}
-		p->raw = dst;
+		if ((err = z4_in_read(in, (uint8_t *)p->coded, p->coded_size)))
+			return err;
+		XXH3_64bits_update(&st, p->coded, p->coded_size);
+	}
+	if (XXH3_64bits_digest(&st) != h->payload_checksum)
+		return Z4_E_CHECKSUM;
+	for (unsigned i = 0; i < f->nplane; i++) {
+		struct z4_plane *p = &f->plane[i];
+		if (p->coder == Z4_CODER_STORED)
+			continue;
+		err = z4_coder_get(p->coder)->decode((uint8_t *)p->raw,
+		    p->raw_size, p->coded, p->coded_size);
+		if (err)
+			return err;
 	}
 	for (unsigned i = f->nxform; i-- > 0;) {
 		const struct z4_xform *x = z4_xform_get(f->xform[i].id);

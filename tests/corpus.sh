@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Round-trip every file of ../shared/corpus/data through `z4ai compress` /
+# `decompress` and through z4split | z4plane | z4cat, comparing bytes, and
+# extract every tensor of one corpus file with z4cat -n.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+data=${Z4_CORPUS:-$top/../shared/corpus/data}
+export PATH="$top/bin:$PATH"
+
+if [ ! -d "$data" ]; then
+	echo "corpus: $data is absent; skipping the corpus round trips"
+	exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+pass=0 fail=0
+check() {	# check NAME CMD...: count a pass or a failure
+	local name=$1; shift
+	if "$@"; then pass=$((pass + 1)); else
+		fail=$((fail + 1)); echo "FAIL: $name"; fi
+}
+for f in "$data"/*; do
+	[ -f "$f" ] && [ -s "$f" ] || continue
+	b=$(basename "$f")
+	check "$b z4ai" sh -c 'z4ai compress -q -c "$1" > "$2/a.z4" &&
+		z4ai decompress -q -c < "$2/a.z4" | cmp -s - "$1"' _ "$f" "$tmp"
+	check "$b pipeline" sh -c 'z4split < "$1" | z4plane | z4cat |
+		cmp -s - "$1"' _ "$f"
+	check "$b same bytes" sh -c 'z4split < "$1" | z4plane |
+		cmp -s - "$2/a.z4"' _ "$f" "$tmp"
+done
+
+# Random access: every tensor of one checkpoint, seekable and piped.
+f=$data/gpt_base_step300_bf16.safetensors
+if [ -f "$f" ] && command -v python3 >/dev/null; then
+	z4ai compress -q -c "$f" > "$tmp/m.z4"
+	python3 - "$f" "$tmp" <<'PY' > "$tmp/list"
+import json, struct, sys
+path, tmp = sys.argv[1], sys.argv[2]
+with open(path, "rb") as fh:
+    n = struct.unpack("<Q", fh.read(8))[0]
+    head = json.loads(fh.read(n))
+    for i, (name, t) in enumerate(head.items()):
+        if name == "__metadata__":
+            continue
+        b, e = t["data_offsets"]
+        fh.seek(8 + n + b)
+        with open(f"{tmp}/t{i}", "wb") as out:
+            out.write(fh.read(e - b))
+        print(f"{tmp}/t{i}\t{name}")
+PY
+	while IFS=$'\t' read -r want name; do
+		check "-n $name" sh -c 'z4cat -n "$1" "$2" | cmp -s - "$3" &&
+			z4cat -n "$1" < "$2" | cmp -s - "$3"' _ "$name" \
+			"$tmp/m.z4" "$want"
+	done < "$tmp/list"
+else
+	echo "corpus: no python3 or no $f; skipping the tensor extraction"
+fi
+echo "corpus: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,385 @@
+/*
+ * test_lib.c - unit tests of libz4: streams built with the library, then
+ * damaged in every way the format can be damaged, each time checking the
+ * exact error.  Crafted damage re-computes checksums, so the check behind
+ * them (reserved bits, limits, index, lengths) is the one that must fire.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int failures, checks;
+
+#define CHECK(cond) check((cond), #cond, __FILE__, __LINE__)
+
+static void
+check(int ok, const char *what, const char *file, int line)
+{
+	checks++;
+	if (!ok) {
+		failures++;
+		fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
+	}
+}
+
+struct mem {
+	uint8_t *p;
+	size_t len;
+};
+
+/* The bytes written to a temporary file. */
+static struct mem
+slurp(FILE *fp)
+{
+	struct mem m;
+	fflush(fp);
+	m.len = (size_t)ftell(fp);
+	m.p = malloc(m.len + 1);
+	rewind(fp);
+	if (fread(m.p, 1, m.len, fp) != m.len)
+		abort();
+	return m;
+}
+
+static FILE *
+spill(const void *p, size_t n)
+{
+	FILE *fp = tmpfile();
+	if (fp == NULL || fwrite(p, 1, n, fp) != n)
+		abort();
+	fflush(fp);
+	rewind(fp);
+	return fp;
+}
+
+/* Compress content with the library at level, chunks of chunk bytes. */
+static struct mem
+compress(const void *content, size_t n, size_t chunk, int dtype, int level)
+{
+	FILE *in = spill(content, n), *out = tmpfile();
+	struct z4_in zi;
+	struct z4_out zo;
+	struct z4_split *s;
+	struct z4_writer *w;
+	struct z4_frame f;
+	struct z4_split_opts so = { .chunk_size = chunk, .raw_dtype = dtype };
+	struct z4_encode_opts eo = { .level = level };
+	int ret;
+
+	z4_frame_init(&f);
+	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)) ||
+	    z4_split_new(&s, &zi, &so) ||
+	    z4_writer_new(&w, &zo, z4_split_source(s)))
+		abort();
+	while ((ret = z4_split_next(s, &f)) > 0)
+		if (z4_frame_encode(&f, &eo) || z4_writer_put(w, &f))
+			abort();
+	if (ret < 0 || z4_writer_finish(w) || z4_out_flush(&zo))
+		abort();
+	z4_writer_free(w);
+	z4_split_free(s);
+	z4_frame_release(&f);
+	z4_in_release(&zi);
+	z4_out_release(&zo);
+	struct mem m = slurp(out);
+	fclose(in);
+	fclose(out);
+	return m;
+}
+
+/* Decode a whole stream: 0 and the original in *orig, or the error. */
+static int
+decode(const struct mem *m, struct mem *orig)
+{
+	FILE *in = spill(m->p, m->len);
+	struct z4_in zi;
+	struct z4_reader *r;
+	struct z4_frame f;
+	int ret;
+	struct mem o = { malloc(1), 0 };
+
+	z4_frame_init(&f);
+	if (z4_in_init(&zi, fileno(in)) || z4_reader_new(&r, &zi, 0))
+		abort();
+	while ((ret = z4_reader_next(r, &f)) > 0) {
+		if (ret != 1)
+			continue;
+		o.p = realloc(o.p, o.len + f.raw_size + 1);
+		memcpy(o.p + o.len, f.raw, f.raw_size);
+		o.len += f.raw_size;
+	}
+	z4_reader_free(r);
+	z4_frame_release(&f);
+	z4_in_release(&zi);
+	fclose(in);
+	if (orig && ret == 0)
+		*orig = o;
+	else
+		free(o.p);
+	return ret;
+}
+
+static int
+roundtrips(const void *content, size_t n, size_t chunk, int dtype, int level)
+{
+	struct mem m = compress(content, n, chunk, dtype, level), o;
+	int ok = decode(&m, &o) == 0 && o.len == n &&
+	    (n == 0 || memcmp(o.p, content, n) == 0);
+	if (ok)
+		free(o.p);
+	free(m.p);
+	return ok;
+}
+
+/* A small safetensors file: two F32 tensors and a BF16 one. */
+static struct mem
+safetensors(void)
+{
+	static const char json[] =
+	    "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+	    "\"b\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[24,32]},"
+	    "\"c\":{\"dtype\":\"F32\",\"shape\":[64],"
+	    "\"data_offsets\":[32,288]}}  ";
+	size_t hn = sizeof json - 1;
+	struct mem m = { malloc(8 + hn + 288), 8 + hn + 288 };
+	z4_put64(m.p, hn);
+	memcpy(m.p + 8, json, hn);
+	for (size_t i = 0; i < 288; i++)
+		m.p[8 + hn + i] = (uint8_t)(i * 7 + (i >> 3));
+	return m;
+}
+
+/* Offset of frame k (0 is the first after the stream header). */
+static size_t
+frame_at(const struct mem *m, unsigned k)
+{
+	size_t off = Z4_STREAM_HEADER_SIZE;
+	while (k--) {
+		const uint8_t *p = m->p + off;
+		off += Z4_FRAME_FIXED_SIZE + z4_get16(p + 2) + 8 +
+		    z4_get32(p + 4);
+	}
+	return off;
+}
+
+/* Re-compute the header checksum of the frame at off. */
+static void
+refix(struct mem *m, size_t off)
+{
+	size_t n = Z4_FRAME_FIXED_SIZE + z4_get16(m->p + off + 2);
+	z4_put64(m->p + off + n, z4_hash64(m->p + off, n));
+}
+
+/* Patch one byte of frame k's header, fix the checksum, decode. */
+static int
+patched(const struct mem *good, unsigned k, size_t at, uint8_t v)
+{
+	struct mem m = { malloc(good->len), good->len };
+	memcpy(m.p, good->p, m.len);
+	size_t off = frame_at(&m, k);
+	m.p[off + at] = v;
+	refix(&m, off);
+	int err = decode(&m, NULL);
+	free(m.p);
+	return err;
+}
+
+static void
+test_roundtrips(void)
+{
+	uint8_t buf[20000];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)(i * 2654435761u >> 13);
+	size_t sizes[] = { 0, 1, 3, 4095, 4096, 4097, 8192, 20000 };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		CHECK(roundtrips(buf, sizes[i], 4096, -1, 3));
+		CHECK(roundtrips(buf, sizes[i], 4096, Z4_DT_BF16, 0));
+		CHECK(roundtrips(buf, sizes[i], 1, Z4_DT_F32, 1));
+	}
+	struct mem st = safetensors();
+	for (size_t n = 0; n <= st.len; n++)	/* every truncated file */
+		CHECK(roundtrips(st.p, n, 16, -1, 3));
+	free(st.p);
+}
+
+static void
+test_damage_everywhere(void)
+{
+	struct mem st = safetensors();
+	struct mem good = compress(st.p, st.len, 64, -1, 3);
+	int silent = 0, fired = 0;
+
+	/* Every truncation fails. */
+	for (size_t n = 0; n < good.len; n++) {
+		struct mem t = { good.p, n };
+		if (decode(&t, NULL) >= 0)
+			silent++;
+	}
+	CHECK(silent == 0);
+	/* Every bit flipped fails. */
+	for (size_t i = 0; i < good.len; i++) {
+		for (int b = 0; b < 8; b++) {
+			good.p[i] ^= (uint8_t)(1 << b);
+			if (decode(&good, NULL) >= 0) {
+				silent++;
+				printf("# silent flip at %zu bit %d\n", i, b);
+			} else
+				fired++;
+			good.p[i] ^= (uint8_t)(1 << b);
+		}
+	}
+	CHECK(silent == 0);
+	CHECK(fired == (int)good.len * 8);
+	printf("# damage: %zu truncations and %d bit flips, all rejected\n",
+	    good.len, fired);
+	free(good.p);
+	free(st.p);
+}
+
+static void
+test_crafted(void)
+{
+	struct mem st = safetensors();
+	struct mem good = compress(st.p, st.len, 4096, -1, 0);
+	struct mem m = { malloc(good.len), good.len };
+
+	CHECK(decode(&good, NULL) == 0);
+	/* Stream header: version, source, flags (checksum fixed). */
+	uint8_t h[16];
+	memcpy(h, good.p, 16);
+	memcpy(m.p, good.p, good.len);
+	m.p[5] = 2;
+	z4_put64(m.p + 8, z4_hash64(m.p, 8));
+	CHECK(decode(&m, NULL) == Z4_E_VERSION);
+	memcpy(m.p, h, 16);
+	m.p[6] = 9;
+	z4_put64(m.p + 8, z4_hash64(m.p, 8));
+	CHECK(decode(&m, NULL) == Z4_E_RESERVED);
+	memcpy(m.p, h, 16);
+	m.p[7] = 1;
+	z4_put64(m.p + 8, z4_hash64(m.p, 8));
+	CHECK(decode(&m, NULL) == Z4_E_RESERVED);
+	m.p[0] = 'Z';
+	CHECK(decode(&m, NULL) == Z4_E_MAGIC);
+
+	/* Frame 0 is glue (the header), frame 1 is tensor "a". */
+	enum { M = Z4_FRAME_FIXED_SIZE };
+	CHECK(patched(&good, 0, 1, 1) == Z4_E_RESERVED);	/* flags */
+	CHECK(patched(&good, 0, 0, 3) == Z4_E_RESERVED);	/* kind */
+	CHECK(patched(&good, 0, 0, 7) == Z4_E_RESERVED);
+	CHECK(patched(&good, 0, 11, 0x40) == Z4_E_LIMIT);	/* raw size */
+	CHECK(patched(&good, 0, 7, 0x40) == Z4_E_LIMIT);	/* payload */
+	CHECK(patched(&good, 0, 12, 0x55) == Z4_E_CHECKSUM);	/* raw sum */
+	CHECK(patched(&good, 0, 20, 0x55) == Z4_E_CHECKSUM);	/* payload */
+	CHECK(patched(&good, 0, 8, 0) == Z4_E_CORRUPT);		/* sizes */
+	/* Body of the glue frame: xform count, plane count, coder. */
+	CHECK(patched(&good, 0, M + 0, 1) == Z4_E_XFORM);
+	CHECK(patched(&good, 0, M + 1, 0) == Z4_E_LIMIT);
+	CHECK(patched(&good, 0, M + 1, 33) == Z4_E_LIMIT);
+	CHECK(patched(&good, 0, M + 2, 9) == Z4_E_CODER);
+	CHECK(patched(&good, 0, M + 2, 1) == Z4_E_DECODE);
+	/* CHUNK meta: name size, dtype, tensor flags, ndim, offset. */
+	CHECK(patched(&good, 1, M + 1, 0x20) == Z4_E_LIMIT);
+	CHECK(patched(&good, 1, M + 3, 99) == Z4_E_RESERVED);
+	CHECK(patched(&good, 1, M + 4, 2) == Z4_E_RESERVED);
+	CHECK(patched(&good, 1, M + 4, 1) == Z4_E_CORRUPT);
+	CHECK(patched(&good, 1, M + 5, 9) == Z4_E_LIMIT);
+	CHECK(patched(&good, 1, M + 2, 'z') == Z4_E_INDEX);	/* name */
+	CHECK(patched(&good, 1, M + 6, 3) == Z4_E_INDEX);		/* shape */
+	CHECK(patched(&good, 1, M + 22, 1) == Z4_E_CORRUPT);	/* offset */
+
+	/* An unknown transform in the chain is named as such. */
+	size_t off = frame_at(&good, 0);
+	size_t meta = z4_get16(good.p + off + 2);
+	struct mem x = { malloc(good.len + 2), good.len + 2 };
+	memcpy(x.p, good.p, off + M);
+	x.p[off + M] = 1;			/* Xform_Count */
+	x.p[off + M + 1] = 200;			/* Xform_Id */
+	x.p[off + M + 2] = 0;			/* Param_Size */
+	memcpy(x.p + off + M + 3, good.p + off + M + 1,
+	    good.len - off - M - 1);
+	z4_put16(x.p + off + 2, (uint16_t)(meta + 2));
+	refix(&x, off);
+	CHECK(decode(&x, NULL) == Z4_E_XFORM);
+	free(x.p);
+
+	/* The trailer: reserved field, lengths (checksum fixed). */
+	memcpy(m.p, good.p, good.len);
+	uint8_t *t = m.p + m.len - Z4_TRAILER_SIZE;
+	t[4] = 1;
+	z4_put64(t + 24, z4_hash64(t, 24));
+	CHECK(decode(&m, NULL) == Z4_E_RESERVED);
+	t[4] = 0;
+	t[16] ^= 1;
+	z4_put64(t + 24, z4_hash64(t, 24));
+	CHECK(decode(&m, NULL) == Z4_E_TRAILER);
+
+	/* Trailing garbage after a stream is not a stream. */
+	struct mem g = { malloc(good.len + 3), good.len + 3 };
+	memcpy(g.p, good.p, good.len);
+	memcpy(g.p + good.len, "abc", 3);
+	CHECK(decode(&g, NULL) == Z4_E_MAGIC);
+	free(g.p);
+	free(m.p);
+	free(good.p);
+	free(st.p);
+}
+
+static void
+test_extract(void)
+{
+	struct mem st = safetensors();
+	struct mem one = compress(st.p, st.len, 64, -1, 3);
+	/* Two streams back to back: the first one with the name wins. */
+	struct mem two = { malloc(2 * one.len), 2 * one.len };
+	memcpy(two.p, one.p, one.len);
+	memcpy(two.p + one.len, one.p, one.len);
+	FILE *in = spill(two.p, two.len), *out = tmpfile();
+	struct z4_in zi;
+	struct z4_out zo;
+	char where[256];
+
+	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)))
+		abort();
+	CHECK(z4_extract_tensor(&zi, "c", 1, &zo, where, sizeof where) == 0);
+	CHECK(z4_out_flush(&zo) == 0);
+	struct mem got = slurp(out);
+	size_t data = st.len - 288;
+	CHECK(got.len == 256 && memcmp(got.p, st.p + data + 32, 256) == 0);
+	CHECK(zi.bytes_read < two.len / 2);
+	CHECK(z4_extract_tensor(&zi, "nope", 4, &zo, where, sizeof where) ==
+	    Z4_E_NOT_FOUND);
+	z4_in_release(&zi);
+	z4_out_release(&zo);
+	fclose(in);
+	fclose(out);
+	free(got.p);
+	free(two.p);
+	free(one.p);
+	free(st.p);
+}
+
+static void
+test_dtypes(void)
+{
+	CHECK(z4_dtype_parse("bf16") == Z4_DT_BF16);
+	CHECK(z4_dtype_parse("F8_E4M3") == Z4_DT_F8_E4M3);
+	CHECK(z4_dtype_parse("opaque") == -1);
+	CHECK(z4_dtype_width(Z4_DT_F64) == 8);
+	CHECK(z4_dtype_width(200) == 0);
+	CHECK(z4_err_is_data(Z4_E_CHECKSUM) && !z4_err_is_data(Z4_E_IO));
+}
+
+int
+main(void)
+{
+	test_dtypes();
+	test_roundtrips();
+	test_crafted();
+	test_damage_everywhere();
+	test_extract();
+	printf("unit: %d passed, %d failed\n", checks - failures, failures);
+	return failures != 0;
+}
