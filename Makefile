@@ -47,7 +47,7 @@ TOOLS = z4split z4plane z4cat z4info z4ai
 BINS = $(TOOLS:%=bin/%)
 UNIT = tests/unit/test_lib
 
-all: $(BINS) lib/libz4.a lib/libz4.so.$(SOMAJOR) libz4.pc
+all: $(BINS) lib/libz4.a lib/libz4.so.$(SOMAJOR)
 
 %.o: %.c lib/z4.h lib/internal.h cmd/util.h
 	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -64,6 +64,7 @@ bin/%: cmd/%.o $(CMD_COMMON) lib/libz4.a
 	@mkdir -p bin
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $< $(CMD_COMMON) lib/libz4.a $(DEPS_LIBS)
 
+# The .pc file names the install directories, so it is made at install.
 libz4.pc: Makefile
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
 	  'includedir=$(INCLUDEDIR)' '' 'Name: libz4' \
@@ -93,6 +94,7 @@ bench: all
 	bench/corpus.sh
 
 install: all
+	@rm -f libz4.pc && $(MAKE) -s libz4.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
@@ -121,5 +123,5 @@ clean:
 	rm -rf bin build-asan libz4.pc lib/*.o lib/libz4.a lib/libz4.so.* \
 	  cmd/*.o tests/unit/*.o $(UNIT)
 
-.PHONY: all check asan lint bench install uninstall clean
+.PHONY: libz4.pc all check asan lint bench install uninstall clean
 .SECONDARY:

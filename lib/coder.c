@@ -5,14 +5,17 @@
  * are given the exact decoded size from the frame header and must produce
  * exactly that many bytes from exactly the coded bytes they are given.
  */
+#include <stdlib.h>
+
 #include <zstd.h>
 
 #include "internal.h"
 
 static int
-stored_encode(uint8_t *dst, size_t cap, size_t *out, const uint8_t *src,
-    size_t n, int level)
+stored_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
+    const uint8_t *src, size_t n, int level)
 {
+	(void)state;
 	(void)level;
 	if (n > cap)
 		return Z4_E_USAGE;
@@ -23,8 +26,10 @@ stored_encode(uint8_t *dst, size_t cap, size_t *out, const uint8_t *src,
 }
 
 static int
-stored_decode(uint8_t *dst, size_t n, const uint8_t *src, size_t cn)
+stored_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
+    size_t cn)
 {
+	(void)state;
 	if (cn != n)
 		return Z4_E_CORRUPT;
 	if (n && dst != src)
@@ -39,18 +44,42 @@ stored_bound(size_t n)
 }
 
 /*
- * zstd contexts are kept per thread: making one costs more than coding a
- * small plane.  They live until the thread ends.
+ * zstd contexts live in the frame that codes (state): making one costs
+ * more than coding a small plane, and a frame belongs to one thread.
  */
-static _Thread_local ZSTD_CCtx *cctx;
-static _Thread_local ZSTD_DCtx *dctx;
+struct zstd_state {
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+};
+
+static struct zstd_state *
+zstd_state(void **state)
+{
+	if (*state == NULL)
+		*state = calloc(1, sizeof(struct zstd_state));
+	return *state;
+}
+
+static void
+zstd_free(void *state)
+{
+	struct zstd_state *z = state;
+	if (z == NULL)
+		return;
+	ZSTD_freeCCtx(z->cctx);
+	ZSTD_freeDCtx(z->dctx);
+	free(z);
+}
 
 static int
-zstd_encode(uint8_t *dst, size_t cap, size_t *out, const uint8_t *src,
-    size_t n, int level)
+zstd_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
+    const uint8_t *src, size_t n, int level)
 {
-	if (cctx == NULL && (cctx = ZSTD_createCCtx()) == NULL)
+	struct zstd_state *z = zstd_state(state);
+	if (z == NULL ||
+	    (z->cctx == NULL && (z->cctx = ZSTD_createCCtx()) == NULL))
 		return Z4_E_NOMEM;
+	ZSTD_CCtx *cctx = z->cctx;
 	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx,
 	    ZSTD_c_compressionLevel, level)) ||
@@ -65,15 +94,18 @@ zstd_encode(uint8_t *dst, size_t cap, size_t *out, const uint8_t *src,
 }
 
 static int
-zstd_decode(uint8_t *dst, size_t n, const uint8_t *src, size_t cn)
+zstd_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
+    size_t cn)
 {
 	/* The content size is written by our encoder; demand it. */
 	unsigned long long size = ZSTD_getFrameContentSize(src, cn);
 	if (size != n)
 		return Z4_E_DECODE;
-	if (dctx == NULL && (dctx = ZSTD_createDCtx()) == NULL)
+	struct zstd_state *z = zstd_state(state);
+	if (z == NULL ||
+	    (z->dctx == NULL && (z->dctx = ZSTD_createDCtx()) == NULL))
 		return Z4_E_NOMEM;
-	size_t r = ZSTD_decompressDCtx(dctx, dst, n, src, cn);
+	size_t r = ZSTD_decompressDCtx(z->dctx, dst, n, src, cn);
 	if (ZSTD_isError(r) || r != n)
 		return Z4_E_DECODE;
 	return 0;
@@ -99,6 +131,7 @@ static const struct z4_coder coders[Z4_CODER_COUNT] = {
 		.encode = zstd_encode,
 		.decode = zstd_decode,
 		.bound = zstd_bound,
+		.free_state = zstd_free,
 	},
 };
 

@@ -24,6 +24,11 @@ void
 z4_frame_release(struct z4_frame *f)
 {
 	free(f->raw);
+	for (unsigned i = 0; i < Z4_CODER_COUNT; i++) {
+		const struct z4_coder *c = z4_coder_get(i);
+		if (c->free_state)
+			c->free_state(f->coder_state[i]);
+	}
 	for (unsigned i = 0; i < Z4_PLANE_MAX; i++) {
 		free(f->plane[i].rbuf);
 		free(f->plane[i].cbuf);
@@ -64,7 +69,7 @@ z4_plane_reserve_coded(struct z4_plane *p, size_t n)
 
 /* Code one plane, keeping it stored unless coding makes it smaller. */
 static int
-code_plane(struct z4_plane *p, int level)
+code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 {
 	p->coder = Z4_CODER_STORED;
 	p->coded = p->raw;
@@ -76,7 +81,8 @@ code_plane(struct z4_plane *p, int level)
 	if (err)
 		return err;
 	size_t n;
-	err = c->encode(p->cbuf, p->ccap, &n, p->raw, p->raw_size, level);
+	err = c->encode(&f->coder_state[c->id], p->cbuf, p->ccap, &n, p->raw,
+	    p->raw_size, level);
 	if (err)
 		return err;
 	if (n < p->raw_size) {
@@ -94,7 +100,7 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	f->nplane = 1;
 	f->plane[0].raw = f->raw;
 	f->plane[0].raw_size = f->raw_size;
-	return code_plane(&f->plane[0], o->level);
+	return code_plane(f, &f->plane[0], o->level);
 }
 
 int
@@ -103,7 +109,7 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 	for (unsigned i = 0; i < f->nplane; i++) {
 		if (f->plane[i].coder != Z4_CODER_STORED)
 			continue;
-		int err = code_plane(&f->plane[i], o->level);
+		int err = code_plane(f, &f->plane[i], o->level);
 		if (err)
 			return err;
 	}
@@ -386,8 +392,8 @@ payload_decode(struct z4_in *in, struct z4_frame *f,
 		struct z4_plane *p = &f->plane[i];
 		if (p->coder == Z4_CODER_STORED)
 			continue;
-		err = z4_coder_get(p->coder)->decode((uint8_t *)p->raw,
-		    p->raw_size, p->coded, p->coded_size);
+		err = z4_coder_get(p->coder)->decode(&f->coder_state[p->coder],
+		    (uint8_t *)p->raw, p->raw_size, p->coded, p->coded_size);
 		if (err)
 			return err;
 	}

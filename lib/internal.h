@@ -92,16 +92,22 @@ uint32_t z4_cur32(struct z4_cursor *c);
 uint64_t z4_cur64(struct z4_cursor *c);
 const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
 
-/* An entropy coder of planes: one row of the table in coder.c. */
+/*
+ * An entropy coder of planes: one row of the table in coder.c.  state is
+ * the coder's slot in the frame (f->coder_state[id]): contexts it keeps
+ * from one call to the next, freed by free_state.
+ */
 struct z4_coder {
 	unsigned id;
 	const char *name;
 	/* Code n bytes into dst (capacity cap); *out gets the coded size. */
-	int (*encode)(uint8_t *dst, size_t cap, size_t *out,
+	int (*encode)(void **state, uint8_t *dst, size_t cap, size_t *out,
 	    const uint8_t *src, size_t n, int level);
 	/* Decode exactly n bytes from the cn coded bytes at src. */
-	int (*decode)(uint8_t *dst, size_t n, const uint8_t *src, size_t cn);
+	int (*decode)(void **state, uint8_t *dst, size_t n,
+	    const uint8_t *src, size_t cn);
 	size_t (*bound)(size_t n);
+	void (*free_state)(void *state);
 };
 
 const struct z4_coder *z4_coder_get(unsigned id);

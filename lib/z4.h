@@ -167,6 +167,7 @@ struct z4_frame {
 	unsigned nplane;
 	struct z4_plane plane[Z4_PLANE_MAX];
 	size_t coded_bytes;		/* frame size on the wire, when read */
+	void *coder_state[Z4_CODER_COUNT];	/* coders' contexts, owned */
 };
 
 void z4_frame_init(struct z4_frame *f);
