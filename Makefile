@@ -22,11 +22,11 @@ VERSION = 0.1.0
 SOMAJOR = 0
 
 CC ?= cc
-CFLAGS ?= -O2 -g
+CFLAGS ?= -O3 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 DEPS = libzstd libxxhash jansson
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
-DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS))
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all

@@ -2,9 +2,12 @@
  * info.c - the z4info report: a row per tensor, then glue, index and
  * totals, as a table or as JSON.  Frames are read without decoding their
  * payloads, so this is quick on any size of file; z4cat -t verifies.
+ * With planes (-v), payloads are decoded to measure each plane's order-0
+ * entropy beside what its coder made of it.
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,9 +16,17 @@
 
 #include "util.h"
 
+/* One plane of a tensor, summed over its chunks. */
+struct plane_row {
+	uint64_t raw, coded;
+	double h0_bits;		/* order-0 entropy of each chunk's plane */
+};
+
 struct row {
 	struct z4_tensor tensor;
 	uint64_t original, coded;
+	unsigned nplane;
+	struct plane_row plane[Z4_PLANE_MAX];
 	unsigned coders;		/* bit per coder ID */
 	char xforms[128];
 	int open;
@@ -67,6 +78,42 @@ json_literal(const char *p, size_t n)
 	return s;
 }
 
+static double
+entropy_bits(const uint8_t *p, size_t n)
+{
+	uint64_t c[256] = { 0 };
+	double h = 0;
+	for (size_t i = 0; i < n; i++)
+		c[p[i]]++;
+	for (unsigned s = 0; s < 256; s++)
+		if (c[s])
+			h -= (double)c[s] * log2((double)c[s] / (double)n);
+	return h;
+}
+
+/* Per-plane lines: raw and coded bytes, bits per element, entropy. */
+static void
+print_planes(const struct row *r, int json)
+{
+	unsigned w = z4_dtype_width(r->tensor.dtype);
+	double elems = (double)r->original / (w ? w : 1);
+
+	for (unsigned k = 0; k < r->nplane; k++) {
+		const struct plane_row *p = &r->plane[k];
+		double bpe = elems ? 8.0 * (double)p->coded / elems : 0;
+		double h0 = elems ? p->h0_bits / elems : 0;
+		if (json)
+			printf("%s{\"raw\": %" PRIu64 ", \"coded\": %" PRIu64
+			    ", \"bits_per_element\": %.4f, \"entropy_bits_per_"
+			    "element\": %.4f}", k ? ", " : "", p->raw, p->coded,
+			    bpe, h0);
+		else
+			printf("%12" PRIu64 " %12" PRIu64 " %7.3f    plane %u: "
+			    "%.3f bits/element, order-0 entropy %.3f\n", p->raw,
+			    p->coded, ratio(p->raw, p->coded), k, bpe, h0);
+	}
+}
+
 static void
 print_row(const struct row *r, int json, int *first)
 {
@@ -77,10 +124,16 @@ print_row(const struct row *r, int json, int *first)
 		char *s = json_literal(r->tensor.name, r->tensor.name_len);
 		printf("%s\n    {\"name\": %s, \"dtype\": \"%s\", "
 		    "\"shape\": %s, \"original\": %" PRIu64 ", \"coded\": %"
-		    PRIu64 ", \"ratio\": %.4f, \"chain\": \"%s\"}",
+		    PRIu64 ", \"ratio\": %.4f, \"chain\": \"%s\"",
 		    *first ? "" : ",", s ? s : "null",
 		    z4_dtype_name(r->tensor.dtype), sh, r->original, r->coded,
 		    ratio(r->original, r->coded), ch);
+		if (verbosity >= 2) {
+			printf(", \"planes\": [");
+			print_planes(r, json);
+			printf("]");
+		}
+		printf("}");
 		free(s);
 		*first = 0;
 		return;
@@ -88,6 +141,8 @@ print_row(const struct row *r, int json, int *first)
 	printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s %s\n",
 	    r->original, r->coded, ratio(r->original, r->coded),
 	    z4_dtype_name(r->tensor.dtype), sh, ch, r->tensor.name);
+	if (verbosity >= 2)
+		print_planes(r, json);
 }
 
 /* Add one frame to its tensor's row; print rows as tensors end. */
@@ -117,8 +172,17 @@ account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
 	}
 	to->original += f->raw_size;
 	to->coded += f->coded_bytes;
-	for (unsigned i = 0; i < f->nplane; i++)
-		to->coders |= 1u << f->plane[i].coder;
+	if (f->nplane > to->nplane)
+		to->nplane = f->nplane;
+	for (unsigned i = 0; i < f->nplane; i++) {
+		const struct z4_plane *p = &f->plane[i];
+		to->coders |= 1u << p->coder;
+		to->plane[i].raw += p->raw_size;
+		to->plane[i].coded += p->coded_size;
+		if (verbosity >= 2)
+			to->plane[i].h0_bits += entropy_bits(p->raw,
+			    p->raw_size);
+	}
 }
 
 int
@@ -139,7 +203,8 @@ run_info(const char *path, int json, struct failure *fl)
 	z4_frame_init(&f);
 	if (row == NULL || (err = z4_in_init(&in, fd)) != 0)
 		return (free(row), Z4_E_NOMEM);
-	if ((err = z4_reader_new(&r, &in, Z4_READ_NODECODE)))
+	if ((err = z4_reader_new(&r, &in,
+	    verbosity >= 2 ? 0 : Z4_READ_NODECODE)))
 		goto out;
 	if (json) {
 		char *s = json_literal(shown(path), strlen(shown(path)));

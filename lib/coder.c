@@ -13,15 +13,14 @@
 
 static int
 stored_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
-    const uint8_t *src, size_t n, int level)
+    const struct z4_code_in *in)
 {
 	(void)state;
-	(void)level;
-	if (n > cap)
+	if (in->n > cap)
 		return Z4_E_USAGE;
-	if (n)
-		memcpy(dst, src, n);
-	*out = n;
+	if (in->n)
+		memcpy(dst, in->src, in->n);
+	*out = in->n;
 	return 0;
 }
 
@@ -73,7 +72,7 @@ zstd_free(void *state)
 
 static int
 zstd_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
-    const uint8_t *src, size_t n, int level)
+    const struct z4_code_in *in)
 {
 	struct zstd_state *z = zstd_state(state);
 	if (z == NULL ||
@@ -82,11 +81,11 @@ zstd_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	ZSTD_CCtx *cctx = z->cctx;
 	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx,
-	    ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_c_compressionLevel, in->level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(cctx,
 	    ZSTD_c_contentSizeFlag, 1)))
 		return Z4_E_ZSTD;
-	size_t r = ZSTD_compress2(cctx, dst, cap, src, n);
+	size_t r = ZSTD_compress2(cctx, dst, cap, in->src, in->n);
 	if (ZSTD_isError(r))
 		return Z4_E_ZSTD;
 	*out = r;
@@ -117,32 +116,38 @@ zstd_bound(size_t n)
 	return ZSTD_compressBound(n);
 }
 
-static const struct z4_coder coders[Z4_CODER_COUNT] = {
-	[Z4_CODER_STORED] = {
-		.id = Z4_CODER_STORED,
-		.name = "stored",
-		.encode = stored_encode,
-		.decode = stored_decode,
-		.bound = stored_bound,
-	},
-	[Z4_CODER_ZSTD] = {
-		.id = Z4_CODER_ZSTD,
-		.name = "zstd",
-		.encode = zstd_encode,
-		.decode = zstd_decode,
-		.bound = zstd_bound,
-		.free_state = zstd_free,
-	},
+const struct z4_coder z4_coder_stored = {
+	.id = Z4_CODER_STORED,
+	.name = "stored",
+	.encode = stored_encode,
+	.decode = stored_decode,
+	.bound = stored_bound,
+};
+
+const struct z4_coder z4_coder_zstd = {
+	.id = Z4_CODER_ZSTD,
+	.name = "zstd",
+	.encode = zstd_encode,
+	.decode = zstd_decode,
+	.bound = zstd_bound,
+	.free_state = zstd_free,
+};
+
+
+static const struct z4_coder *const coders[Z4_CODER_COUNT] = {
+	[Z4_CODER_STORED] = &z4_coder_stored,
+	[Z4_CODER_ZSTD] = &z4_coder_zstd,
+	[Z4_CODER_RANS] = &z4_coder_rans,
 };
 
 const struct z4_coder *
 z4_coder_get(unsigned id)
 {
-	return id < Z4_CODER_COUNT ? &coders[id] : NULL;
+	return id < Z4_CODER_COUNT ? coders[id] : NULL;
 }
 
 const char *
 z4_coder_name(unsigned id)
 {
-	return id < Z4_CODER_COUNT ? coders[id].name : NULL;
+	return id < Z4_CODER_COUNT ? coders[id]->name : NULL;
 }

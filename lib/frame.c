@@ -24,6 +24,7 @@ void
 z4_frame_release(struct z4_frame *f)
 {
 	free(f->raw);
+	free(f->scratch);
 	for (unsigned i = 0; i < Z4_CODER_COUNT; i++) {
 		const struct z4_coder *c = z4_coder_get(i);
 		if (c->free_state)
@@ -65,55 +66,6 @@ int
 z4_plane_reserve_coded(struct z4_plane *p, size_t n)
 {
 	return grow(&p->cbuf, &p->ccap, n);
-}
-
-/* Code one plane, keeping it stored unless coding makes it smaller. */
-static int
-code_plane(struct z4_frame *f, struct z4_plane *p, int level)
-{
-	p->coder = Z4_CODER_STORED;
-	p->coded = p->raw;
-	p->coded_size = p->raw_size;
-	if (level <= 0 || p->raw_size == 0)
-		return 0;
-	const struct z4_coder *c = z4_coder_get(Z4_CODER_ZSTD);
-	int err = z4_plane_reserve_coded(p, c->bound(p->raw_size));
-	if (err)
-		return err;
-	size_t n;
-	err = c->encode(&f->coder_state[c->id], p->cbuf, p->ccap, &n, p->raw,
-	    p->raw_size, level);
-	if (err)
-		return err;
-	if (n < p->raw_size) {
-		p->coder = c->id;
-		p->coded = p->cbuf;
-		p->coded_size = n;
-	}
-	return 0;
-}
-
-int
-z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
-{
-	f->nxform = 0;
-	f->nplane = 1;
-	f->plane[0].raw = f->raw;
-	f->plane[0].raw_size = f->raw_size;
-	return code_plane(f, &f->plane[0], o->level);
-}
-
-int
-z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
-{
-	for (unsigned i = 0; i < f->nplane; i++) {
-		if (f->plane[i].coder != Z4_CODER_STORED)
-			continue;
-		int err = code_plane(f, &f->plane[i], o->level);
-		if (err)
-			return err;
-	}
-	return 0;
 }
 
 int

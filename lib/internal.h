@@ -92,6 +92,14 @@ uint32_t z4_cur32(struct z4_cursor *c);
 uint64_t z4_cur64(struct z4_cursor *c);
 const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
 
+/* What a coder is given to code: bytes, level, and their histogram. */
+struct z4_code_in {
+	const uint8_t *src;
+	size_t n;
+	int level;
+	const uint32_t *count;	/* 256 counts of src's bytes, or NULL */
+};
+
 /*
  * An entropy coder of planes: one row of the table in coder.c.  state is
  * the coder's slot in the frame (f->coder_state[id]): contexts it keeps
@@ -100,9 +108,9 @@ const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
 struct z4_coder {
 	unsigned id;
 	const char *name;
-	/* Code n bytes into dst (capacity cap); *out gets the coded size. */
+	/* Code a plane into dst (capacity cap); *out gets the coded size. */
 	int (*encode)(void **state, uint8_t *dst, size_t cap, size_t *out,
-	    const uint8_t *src, size_t n, int level);
+	    const struct z4_code_in *in);
 	/* Decode exactly n bytes from the cn coded bytes at src. */
 	int (*decode)(void **state, uint8_t *dst, size_t n,
 	    const uint8_t *src, size_t cn);
@@ -110,18 +118,28 @@ struct z4_coder {
 	void (*free_state)(void *state);
 };
 
+extern const struct z4_coder z4_coder_stored, z4_coder_zstd, z4_coder_rans;
+
 const struct z4_coder *z4_coder_get(unsigned id);
+
+/* Transform wire IDs (z4-frame(5), "Transforms"). */
+enum z4_xform_id {
+	Z4_XF_PLANES = 1,	/* live bits of each element into byte planes */
+};
 
 /*
  * A transform: one row of the registry in xform.c, indexed by wire ID.
- * decode turns the planes of a frame back into the planes (or, for the
- * first step of a chain, the raw bytes) they were made from.
+ * encode turns the frame's raw bytes into planes and fills in the step's
+ * parameters; decode turns the planes back into the raw bytes.
  */
 struct z4_xform {
 	unsigned id;
 	const char *name;
+	int (*encode)(struct z4_frame *f, struct z4_xform_step *step);
 	int (*decode)(struct z4_frame *f, const struct z4_xform_step *step);
 };
+
+extern const struct z4_xform z4_xform_planes;
 
 const struct z4_xform *z4_xform_get(unsigned id);
 

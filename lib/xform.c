@@ -1,13 +1,12 @@
 /*
  * xform.c - the transform registry: the only list of transforms, indexed
- * by wire ID.  Format 0.1 defines none yet; frames whose chain names an
- * ID missing here are rejected.  A transform joins by adding its file and
- * one row: [Z4_XF_NAME] = &z4_xform_name.
+ * by wire ID.  Frames whose chain names an ID missing here are rejected.
+ * A transform joins by adding its file and one row here.
  */
 #include "internal.h"
 
 static const struct z4_xform *const xforms[256] = {
-	NULL,
+	[Z4_XF_PLANES] = &z4_xform_planes,
 };
 
 const struct z4_xform *

@@ -105,6 +105,7 @@ enum z4_kind {
 enum z4_coder_id {
 	Z4_CODER_STORED = 0,
 	Z4_CODER_ZSTD = 1,
+	Z4_CODER_RANS = 2,	/* order-0 rANS, 4 interleaved states */
 	Z4_CODER_COUNT
 };
 
@@ -168,6 +169,8 @@ struct z4_frame {
 	struct z4_plane plane[Z4_PLANE_MAX];
 	size_t coded_bytes;		/* frame size on the wire, when read */
 	void *coder_state[Z4_CODER_COUNT];	/* coders' contexts, owned */
+	uint8_t *scratch;		/* where coders are tried, owned */
+	size_t scratch_cap;
 };
 
 void z4_frame_init(struct z4_frame *f);
@@ -259,7 +262,7 @@ struct z4_split;
 int z4_split_new(struct z4_split **sp, struct z4_in *in,
     const struct z4_split_opts *o);
 void z4_split_free(struct z4_split *s);
-/* enum z4_source of the input, known after the first z4_split_next(). */
+/* enum z4_source of the input, known once z4_split_new() returns. */
 unsigned z4_split_source(const struct z4_split *s);
 /* Why a safetensors-looking input was taken as opaque, or NULL. */
 const char *z4_split_note(const struct z4_split *s);

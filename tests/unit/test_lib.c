@@ -197,7 +197,23 @@ test_roundtrips(void)
 		CHECK(roundtrips(buf, sizes[i], 4096, -1, 3));
 		CHECK(roundtrips(buf, sizes[i], 4096, Z4_DT_BF16, 0));
 		CHECK(roundtrips(buf, sizes[i], 1, Z4_DT_F32, 1));
+		for (int dt = 1; dt < Z4_DT_COUNT; dt++) {
+			CHECK(roundtrips(buf, sizes[i], 4096, dt, 3));
+			CHECK(roundtrips(buf, sizes[i], 1000, dt, 9));
+		}
 	}
+	/* Floats with dead low bits, a dead sign, NaNs and infinities. */
+	for (size_t i = 0; i < sizeof buf / 4; i++) {
+		uint32_t v = (uint32_t)(i * 2654435761u) & 0x7fff0000u;
+		if (i % 97 == 0)
+			v = 0x7fc00001;		/* NaN with a payload */
+		if (i % 89 == 0)
+			v = 0x7f800000;		/* infinity */
+		z4_put32(buf + 4 * i, v);
+	}
+	CHECK(roundtrips(buf, sizeof buf, 4096, Z4_DT_F32, 3));
+	CHECK(roundtrips(buf, sizeof buf, 4096, Z4_DT_F64, 3));
+	CHECK(roundtrips(buf, sizeof buf - 1, 4096, Z4_DT_BF16, 9));
 	struct mem st = safetensors();
 	for (size_t n = 0; n <= st.len; n++)	/* every truncated file */
 		CHECK(roundtrips(st.p, n, 16, -1, 3));
@@ -275,7 +291,6 @@ test_crafted(void)
 	CHECK(patched(&good, 0, 20, 0x55) == Z4_E_CHECKSUM);	/* payload */
 	CHECK(patched(&good, 0, 8, 0) == Z4_E_CORRUPT);		/* sizes */
 	/* Body of the glue frame: xform count, plane count, coder. */
-	CHECK(patched(&good, 0, M + 0, 1) == Z4_E_XFORM);
 	CHECK(patched(&good, 0, M + 1, 0) == Z4_E_LIMIT);
 	CHECK(patched(&good, 0, M + 1, 33) == Z4_E_LIMIT);
 	CHECK(patched(&good, 0, M + 2, 9) == Z4_E_CODER);
@@ -361,6 +376,49 @@ test_extract(void)
 	free(st.p);
 }
 
+/* rANS on the distributions that stress its frequency tables. */
+static void
+test_rans(void)
+{
+	size_t sizes[] = { 1, 2, 7, 16, 255, 1000, 4097, 70000 };
+	uint8_t *src = malloc(70000), *back = malloc(70000);
+	uint8_t *dst = malloc(z4_coder_rans.bound(70000));
+	void *est = NULL, *dst_state = NULL;
+	uint32_t seed = 1;
+
+	for (int kind = 0; kind < 6; kind++) {
+		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+			size_t n = sizes[k], out;
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245 + 12345;
+				unsigned r = seed >> 16;
+				src[i] = kind == 0 ? 7 :		/* one symbol */
+				    kind == 1 ? (uint8_t)i :		/* uniform */
+				    kind == 2 ? (r % 1000 == 0) :	/* skewed */
+				    kind == 3 ? (uint8_t)(r % 200) :
+				    kind == 4 ? (uint8_t)(r & r >> 8) :
+				    (uint8_t)(i % 3 ? 0 : r);
+			}
+			for (int level = 1; level <= 9; level += 5) {
+				struct z4_code_in in = { src, n, level, NULL };
+				int err = z4_coder_rans.encode(&est, dst,
+				    z4_coder_rans.bound(n), &out, &in);
+				CHECK(err == 0);
+				CHECK(err == 0 && z4_coder_rans.decode(&dst_state,
+				    back, n, dst, out) == 0 &&
+				    memcmp(back, src, n) == 0);
+				/* One byte short or long must not decode. */
+				CHECK(z4_coder_rans.decode(&dst_state, back, n,
+				    dst, out - 1) < 0);
+			}
+		}
+	}
+	z4_coder_rans.free_state(dst_state);
+	free(src);
+	free(back);
+	free(dst);
+}
+
 static void
 test_dtypes(void)
 {
@@ -376,6 +434,7 @@ int
 main(void)
 {
 	test_dtypes();
+	test_rans();
 	test_roundtrips();
 	test_crafted();
 	test_damage_everywhere();

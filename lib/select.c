@@ -1,0 +1,168 @@
+/*
+ * select.c - choosing how to code a frame: the transform chain for its
+ * dtype, then for each plane the smallest of the coders worth trying.
+ *
+ * Trying a coder costs a pass over the plane, so cheap measurements
+ * decide which are tried.  One histogram gives the order-0 entropy, which
+ * is what rANS will reach; the count of bytes equal to their predecessor,
+ * against the count an order-0 source would give, tells whether there is
+ * repetition for zstd's matches to find.  Higher levels try more.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* zstd level for each z4 level, 1 to 9. */
+static const int zstd_level[10] = { 0, 1, 2, 3, 5, 7, 9, 12, 16, 19 };
+
+struct plane_stats {
+	uint32_t count[256];
+	double entropy;		/* order-0, bits per byte */
+	double repeats;		/* bytes equal to the previous one */
+	double expected;	/* ... for an order-0 source */
+};
+
+/*
+ * The histogram, and repeats counted on a sample: one 64-byte block in
+ * every 16, enough to tell text or runs from noise.
+ */
+static void
+measure(const uint8_t *p, size_t n, struct plane_stats *st)
+{
+	uint32_t c[4][256] = { { 0 } };
+	size_t rep = 0, sampled = 0, i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		c[0][p[i]]++;
+		c[1][p[i + 1]]++;
+		c[2][p[i + 2]]++;
+		c[3][p[i + 3]]++;
+	}
+	for (; i < n; i++)
+		c[0][p[i]]++;
+	for (i = 1; i + 64 <= n; i += 1024) {
+		for (size_t k = i; k < i + 64; k++)
+			rep += p[k] == p[k - 1];
+		sampled += 64;
+	}
+	double h = 0, sq = 0;
+	for (unsigned s = 0; s < 256; s++) {
+		st->count[s] = c[0][s] + c[1][s] + c[2][s] + c[3][s];
+		double q = (double)st->count[s] / (double)n;
+		if (q > 0) {
+			h -= q * log2(q);
+			sq += q * q;
+		}
+	}
+	st->entropy = h;
+	st->repeats = (double)rep;
+	st->expected = sq * (double)sampled;
+}
+
+/*
+ * Code p with coder c into the frame's scratch buffer; if that beats the
+ * best so far, the scratch buffer becomes the plane's coded buffer.
+ */
+static int
+try_coder(struct z4_frame *f, struct z4_plane *p, const struct z4_coder *c,
+    int level, const uint32_t *count)
+{
+	struct z4_code_in in = {
+		.src = p->raw, .n = p->raw_size, .level = level, .count = count,
+	};
+	size_t cap = c->bound(p->raw_size), n;
+	int err = 0;
+
+	if (cap > f->scratch_cap) {
+		uint8_t *q = realloc(f->scratch, cap);
+		if (q == NULL)
+			return Z4_E_NOMEM;
+		f->scratch = q;
+		f->scratch_cap = cap;
+	}
+	err = c->encode(&f->coder_state[c->id], f->scratch, f->scratch_cap,
+	    &n, &in);
+	if (err || n >= p->coded_size)
+		return err;
+	uint8_t *t = p->cbuf;
+	size_t tcap = p->ccap;
+	p->cbuf = f->scratch;
+	p->ccap = f->scratch_cap;
+	f->scratch = t;
+	f->scratch_cap = tcap;
+	p->coder = c->id;
+	p->coded = p->cbuf;
+	p->coded_size = n;
+	return 0;
+}
+
+/* Code one plane with the smallest coder tried; stored if none helps. */
+static int
+code_plane(struct z4_frame *f, struct z4_plane *p, int level)
+{
+	unsigned kind = f->kind;
+	struct plane_stats st;
+	int err = 0;
+
+	p->coder = Z4_CODER_STORED;
+	p->coded = p->raw;
+	p->coded_size = p->raw_size;
+	if (level <= 0 || p->raw_size < 16)
+		return 0;
+	measure(p->raw, p->raw_size, &st);
+	double n = (double)p->raw_size;
+	int lz = level >= 7 || kind != Z4_FRAME_CHUNK ||
+	    st.repeats > 1.5 * st.expected + 16 || st.entropy < 0.5;
+	/* rANS pays when the entropy is a percent below 8 bits. */
+	if (st.entropy * n / 8 + 64 < 0.99 * n)
+		err = try_coder(f, p, &z4_coder_rans, level, st.count);
+	if (!err && lz)
+		err = try_coder(f, p, &z4_coder_zstd, zstd_level[level], NULL);
+	return err;
+}
+
+/* Transforms worth applying to this frame: planes for wide elements. */
+static int
+transform(struct z4_frame *f, int level)
+{
+	f->nxform = 0;
+	if (level <= 0 || f->kind != Z4_FRAME_CHUNK ||
+	    z4_dtype_width(f->tensor.dtype) < 2 || f->raw_size < 64)
+		return 0;
+	f->nxform = 1;
+	return z4_xform_planes.encode(f, &f->xform[0]);
+}
+
+int
+z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
+{
+	int level = o->level > 9 ? 9 : o->level;
+	int err = transform(f, level);
+	if (err)
+		return err;
+	if (f->nxform == 0) {
+		f->nplane = 1;
+		f->plane[0].raw = f->raw;
+		f->plane[0].raw_size = f->raw_size;
+	}
+	for (unsigned i = 0; i < f->nplane && !err; i++)
+		err = code_plane(f, &f->plane[i], level);
+	return err;
+}
+
+int
+z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
+{
+	int level = o->level > 9 ? 9 : o->level;
+	int err = 0;
+
+	/* Frames nothing has transformed yet get the transforms too. */
+	if (f->nxform == 0 && f->nplane == 1 &&
+	    f->plane[0].coder == Z4_CODER_STORED)
+		return z4_frame_encode(f, o);
+	for (unsigned i = 0; i < f->nplane && !err; i++)
+		if (f->plane[i].coder == Z4_CODER_STORED)
+			err = code_plane(f, &f->plane[i], level);
+	return err;
+}

@@ -1,0 +1,292 @@
+/*
+ * xform_planes.c - split elements into byte planes of their live bits.
+ *
+ * Each element (W bytes, little-endian) is rotated left by R bits, so a
+ * float's sign moves below its mantissa and its exponent lands in the top
+ * bits; then the bits that are zero in every element of the chunk (the
+ * dead low mantissa bits of an fp32 that holds bf16 or fp16 values) are
+ * squeezed out, the live bits are aligned to the top of a whole number of
+ * bytes, and byte k of every element goes to plane k.  For bf16 that is
+ * one plane of exponents and one of sign and mantissa; for a bf16-origin
+ * fp32 it is the same two planes, the 16 dead bits gone.
+ *
+ * Parameters: W (1, 2, 4 or 8), R (0 .. 8W-1), then the live mask, W
+ * bytes little-endian, as bits of the rotated element.  Planes: one per
+ * byte of the packed live bits, lowest first, each holding one byte per
+ * element; then, if the chunk is not a whole number of elements, one
+ * plane with the trailing bytes.
+ */
+#include "internal.h"
+
+/* A run of live bits: where it sits in the element, where it goes. */
+struct run {
+	unsigned from, width, to;
+};
+
+struct layout {
+	unsigned w, r, nplane, nrun;
+	uint64_t mask;
+	unsigned pad;			/* zero bits below the packed bits */
+	struct run runs[32];
+};
+
+static uint64_t
+load(const uint8_t *p, unsigned w)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < w; i++)
+		v |= (uint64_t)p[i] << 8 * i;
+	return v;
+}
+
+static uint64_t
+rotl(uint64_t v, unsigned r, unsigned bits)
+{
+	uint64_t all = bits == 64 ? ~0ull : (1ull << bits) - 1;
+	if (r == 0)
+		return v & all;
+	return ((v << r) | (v >> (bits - r))) & all;
+}
+
+/* Derive runs and plane count from W, R and the mask. */
+static int
+layout_init(struct layout *l, unsigned w, unsigned r, uint64_t mask)
+{
+	unsigned bits = 8 * w, live = 0, b = 0;
+
+	if ((w != 1 && w != 2 && w != 4 && w != 8) || r >= bits ||
+	    (bits < 64 && mask >> bits) || mask == 0)
+		return Z4_E_CORRUPT;
+	l->w = w;
+	l->r = r;
+	l->mask = mask;
+	l->nrun = 0;
+	while (b < bits) {
+		if (!(mask >> b & 1)) {
+			b++;
+			continue;
+		}
+		unsigned start = b;
+		while (b < bits && (mask >> b & 1))
+			b++;
+		l->runs[l->nrun++] = (struct run){ start, b - start, live };
+		live += b - start;
+	}
+	l->nplane = (live + 7) / 8;
+	l->pad = 8 * l->nplane - live;
+	for (unsigned i = 0; i < l->nrun; i++)
+		l->runs[i].to += l->pad;
+	return 0;
+}
+
+static uint64_t
+pack(const struct layout *l, uint64_t v)
+{
+	if (l->nrun == 1 && l->runs[0].from == 0 && l->pad == 0)
+		return v;
+	uint64_t out = 0;
+	for (unsigned i = 0; i < l->nrun; i++) {
+		const struct run *u = &l->runs[i];
+		uint64_t m = u->width == 64 ? ~0ull : (1ull << u->width) - 1;
+		out |= (v >> u->from & m) << u->to;
+	}
+	return out;
+}
+
+static uint64_t
+unpack(const struct layout *l, uint64_t p)
+{
+	if (l->nrun == 1 && l->runs[0].from == 0 && l->pad == 0)
+		return p;
+	uint64_t v = 0;
+	for (unsigned i = 0; i < l->nrun; i++) {
+		const struct run *u = &l->runs[i];
+		uint64_t m = u->width == 64 ? ~0ull : (1ull << u->width) - 1;
+		v |= (p >> u->to & m) << u->from;
+	}
+	return v;
+}
+
+/* The kernel, forward: n elements at src into nplane planes. */
+static void
+split(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *const *planes)
+{
+	unsigned bits = 8 * l->w;
+
+	if (l->w == 2 && l->r == 1 && l->nplane == 2 && l->pad == 0 &&
+	    l->nrun == 1) {
+		/* bf16 and fp16, no dead bits: the common case. */
+		uint8_t *lo = planes[0], *hi = planes[1];
+		for (size_t i = 0; i < n; i++) {
+			unsigned v = src[2 * i] | src[2 * i + 1] << 8;
+			v = (v << 1 | v >> 15) & 0xffff;
+			lo[i] = (uint8_t)v;
+			hi[i] = (uint8_t)(v >> 8);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = pack(l, rotl(load(src + i * l->w, l->w), l->r,
+		    bits));
+		for (unsigned k = 0; k < l->nplane; k++)
+			planes[k][i] = (uint8_t)(v >> 8 * k);
+	}
+}
+
+/* The kernel, inverse. */
+static void
+merge(const struct layout *l, uint8_t *dst, size_t n,
+    const uint8_t *const *planes)
+{
+	unsigned bits = 8 * l->w;
+
+	if (l->w == 2 && l->r == 1 && l->nplane == 2 && l->pad == 0 &&
+	    l->nrun == 1) {
+		const uint8_t *lo = planes[0], *hi = planes[1];
+		for (size_t i = 0; i < n; i++) {
+			unsigned v = lo[i] | hi[i] << 8;
+			v = (v >> 1 | v << 15) & 0xffff;
+			dst[2 * i] = (uint8_t)v;
+			dst[2 * i + 1] = (uint8_t)(v >> 8);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t p = 0;
+		for (unsigned k = 0; k < l->nplane; k++)
+			p |= (uint64_t)planes[k][i] << 8 * k;
+		uint64_t v = rotl(unpack(l, p), bits - l->r == bits ? 0 :
+		    bits - l->r, bits);
+		for (unsigned k = 0; k < l->w; k++)
+			dst[i * l->w + k] = (uint8_t)(v >> 8 * k);
+	}
+}
+
+static int
+parse_params(const struct z4_xform_step *s, struct layout *l)
+{
+	if (s->param_size < 2 || s->param[0] > 8 ||
+	    s->param_size != 2u + s->param[0])
+		return Z4_E_CORRUPT;
+	uint64_t mask = load(s->param + 2, s->param[0]);
+	return layout_init(l, s->param[0], s->param[1], mask);
+}
+
+static int
+planes_decode(struct z4_frame *f, const struct z4_xform_step *s)
+{
+	struct layout l;
+	const uint8_t *in[Z4_PLANE_MAX];
+	int err;
+
+	if (s != &f->xform[0])
+		return Z4_E_CORRUPT;	/* it makes raw bytes: first only */
+	if ((err = parse_params(s, &l)))
+		return err;
+	size_t n = f->raw_size / l.w, tail = f->raw_size % l.w;
+	if (f->nplane != l.nplane + (tail != 0))
+		return Z4_E_CORRUPT;
+	for (unsigned k = 0; k < l.nplane; k++) {
+		if (f->plane[k].raw_size != n)
+			return Z4_E_CORRUPT;
+		in[k] = f->plane[k].raw;
+	}
+	if (tail && f->plane[l.nplane].raw_size != tail)
+		return Z4_E_CORRUPT;
+	merge(&l, f->raw, n, in);
+	if (tail)
+		memcpy(f->raw + n * l.w, f->plane[l.nplane].raw, tail);
+	return 0;
+}
+
+/*
+ * The rotation for a dtype: floats move their sign below the mantissa;
+ * integers and opaque bytes stay as they are.  A float's exponent bits
+ * (the top ones after rotation) are always kept live: dropping an unused
+ * top exponent bit would slide the exponent across a byte boundary.
+ */
+static unsigned
+rotation(unsigned dtype, uint64_t *keep)
+{
+	unsigned e;
+
+	switch (dtype) {
+	case Z4_DT_F16: e = 5; break;
+	case Z4_DT_BF16: case Z4_DT_F32: e = 8; break;
+	case Z4_DT_F64: e = 11; break;
+	default:
+		*keep = 0;
+		return 0;
+	}
+	unsigned bits = 8 * z4_dtype_width(dtype);
+	*keep = ((1ull << e) - 1) << (bits - e);
+	return 1;
+}
+
+/* The OR of every element: its zero bits are zero everywhere. */
+static uint64_t
+or_all(const uint8_t *p, size_t n, unsigned w)
+{
+	uint64_t acc = 0;
+	size_t i = 0;
+
+	if (w == 2) {
+		unsigned a = 0;
+		for (; i < n; i++)
+			a |= z4_get16(p + 2 * i);
+		return a;
+	}
+	if (w == 4) {
+		uint32_t a = 0;
+		for (; i < n; i++)
+			a |= z4_get32(p + 4 * i);
+		return a;
+	}
+	for (; i < n; i++)
+		acc |= load(p + i * w, w);
+	return acc;
+}
+
+static int
+planes_encode(struct z4_frame *f, struct z4_xform_step *s)
+{
+	unsigned w = z4_dtype_width(f->tensor.dtype);
+	uint64_t live;
+	unsigned r = rotation(f->tensor.dtype, &live), bits = 8 * w;
+	size_t n = f->raw_size / w, tail = f->raw_size % w;
+	struct layout l;
+	uint8_t *out[Z4_PLANE_MAX];
+	int err;
+
+	live |= rotl(or_all(f->raw, n, w), r, bits);
+	if (live == 0)
+		live = 1;	/* all zero: keep one plane of zeros */
+	if ((err = layout_init(&l, w, r, live)))
+		return err;
+	s->id = Z4_XF_PLANES;
+	s->param_size = 2 + w;
+	s->param[0] = (uint8_t)w;
+	s->param[1] = (uint8_t)r;
+	for (unsigned k = 0; k < w; k++)
+		s->param[2 + k] = (uint8_t)(live >> 8 * k);
+	f->nplane = l.nplane + (tail != 0);
+	for (unsigned k = 0; k < f->nplane; k++) {
+		struct z4_plane *p = &f->plane[k];
+		p->raw_size = k < l.nplane ? n : tail;
+		if ((err = z4_plane_reserve_raw(p, p->raw_size)))
+			return err;
+		p->raw = out[k] = p->rbuf;
+	}
+	split(&l, f->raw, n, out);
+	if (tail)
+		memcpy(out[l.nplane], f->raw + n * w, tail);
+	return 0;
+}
+
+const struct z4_xform z4_xform_planes = {
+	.id = Z4_XF_PLANES,
+	.name = "planes",
+	.encode = planes_encode,
+	.decode = planes_decode,
+};
