@@ -26,13 +26,13 @@ CFLAGS ?= -O3 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 DEPS = libzstd libxxhash jansson
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
-DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm -pthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -Ilib
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -pthread $(CFLAGS) $(WARN) $(DEPS_CFLAGS) -Ilib
 
 ifneq ($(V),1)
 Q = @

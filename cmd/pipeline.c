@@ -3,14 +3,24 @@
  * split and code (z4split, z4ai compress), re-code (z4plane), decode
  * (z4cat, z4ai decompress and test).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
+
+/*
+ * Frames are coded in batches, in parallel, then written in order.  A
+ * batch ends at BATCH_FRAMES frames or BATCH_BYTES per thread, so memory
+ * stays bounded whatever the input.
+ */
+#define BATCH_FRAMES 64
+#define BATCH_BYTES (8u << 20)
 
 struct stages {
 	struct z4_in in;
 	struct z4_out out;
 	struct z4_frame frame;
+	struct z4_frame *batch[BATCH_FRAMES];
 	struct z4_split *split;
 	struct z4_reader *reader;
 	struct z4_writer *writer;
@@ -36,6 +46,10 @@ stages_release(struct stages *s)
 	z4_reader_free(s->reader);
 	z4_split_free(s->split);
 	z4_frame_release(&s->frame);
+	for (unsigned i = 0; i < BATCH_FRAMES && s->batch[i]; i++) {
+		z4_frame_release(s->batch[i]);
+		free(s->batch[i]);
+	}
 	z4_out_release(&s->out);
 	z4_in_release(&s->in);
 }
@@ -49,6 +63,39 @@ fail(struct failure *fl, int err, const char *file, const char *where)
 	return err;
 }
 
+/* The i-th frame of the batch, made on first use. */
+static struct z4_frame *
+slot(struct stages *s, unsigned i)
+{
+	if (s->batch[i] == NULL) {
+		if ((s->batch[i] = malloc(sizeof *s->batch[i])) == NULL)
+			return NULL;
+		z4_frame_init(s->batch[i]);
+	}
+	return s->batch[i];
+}
+
+/* Code the batch's n frames in parallel, then write them in order. */
+static int
+flush_batch(struct stages *s, unsigned n, const struct z4_encode_opts *o,
+    unsigned threads, struct failure *fl, const char *in_name,
+    const char *out_name)
+{
+	int err = z4_encode_frames(s->batch, n, o, threads);
+	if (err) {
+		fail(fl, err, in_name, "encode");
+		return err;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if ((err = z4_writer_put(s->writer, s->batch[i]))) {
+			fail(fl, err, out_name, "write");
+			return err;
+		}
+	}
+	progress_show(&s->progress, s->in.offset);
+	return 0;
+}
+
 int
 run_compress(int in_fd, const char *in_name, int out_fd,
     const char *out_name, const struct compress_opts *o,
@@ -59,6 +106,9 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 	};
 	struct z4_encode_opts eo = { .level = o->level };
 	struct stages s;
+	struct z4_frame *f;
+	unsigned n = 0;
+	size_t bytes = 0;
 	int err, ret;
 
 	if ((err = stages_init(&s, in_fd, in_name, out_fd)))
@@ -75,20 +125,27 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		fail(fl, err, out_name, "write");
 		goto out;
 	}
-	while ((ret = z4_split_next(s.split, &s.frame)) > 0) {
-		if ((err = z4_frame_encode(&s.frame, &eo))) {
-			fail(fl, err, in_name, "encode");
+	for (;;) {
+		if ((f = slot(&s, n)) == NULL) {
+			err = fail(fl, Z4_E_NOMEM, in_name, NULL);
 			goto out;
 		}
-		if ((err = z4_writer_put(s.writer, &s.frame))) {
-			fail(fl, err, out_name, "write");
+		if ((ret = z4_split_next(s.split, f)) < 0) {
+			err = fail(fl, ret, in_name, "read");
 			goto out;
 		}
-		progress_show(&s.progress, s.in.offset);
-	}
-	if (ret < 0) {
-		err = fail(fl, ret, in_name, "read");
-		goto out;
+		n += ret;
+		bytes += ret ? f->raw_size : 0;
+		if (n == BATCH_FRAMES || bytes >= BATCH_BYTES * o->threads ||
+		    (ret == 0 && n > 0)) {
+			if ((err = flush_batch(&s, n, &eo, o->threads, fl,
+			    in_name, out_name)))
+				goto out;
+			n = 0;
+			bytes = 0;
+		}
+		if (ret == 0)
+			break;
 	}
 	if ((err = z4_writer_finish(s.writer)) ||
 	    (err = z4_out_flush(&s.out)))
@@ -100,41 +157,57 @@ out:
 
 int
 run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
-    int level, struct failure *fl)
+    int level, unsigned threads, struct failure *fl)
 {
-	struct z4_encode_opts eo = { .level = level };
+	struct z4_encode_opts eo = { .level = level, .recode = 1 };
 	struct z4_stream_stats st;
 	struct stages s;
+	struct z4_frame *f;
+	unsigned n = 0;
+	size_t bytes = 0;
 	int err, ret;
 
 	if ((err = stages_init(&s, in_fd, in_name, out_fd)) ||
 	    (err = z4_reader_new(&s.reader, &s.in, 0)))
 		goto out;
 	/* One output stream for each input stream, so streams stay apart. */
-	while ((ret = z4_reader_next(s.reader, &s.frame)) > 0) {
-		if (s.writer == NULL) {
+	for (;;) {
+		if ((f = slot(&s, n)) == NULL) {
+			err = fail(fl, Z4_E_NOMEM, in_name, NULL);
+			goto out;
+		}
+		if ((ret = z4_reader_next(s.reader, f)) < 0) {
+			err = fail(fl, ret, in_name, z4_reader_where(s.reader));
+			goto out;
+		}
+		if (ret > 0 && s.writer == NULL) {
 			z4_reader_stats(s.reader, &st);
 			if ((err = z4_writer_new(&s.writer, &s.out, st.source))) {
 				fail(fl, err, out_name, "write");
 				goto out;
 			}
 		}
+		n += ret == 1;
+		bytes += ret == 1 ? f->raw_size : 0;
+		if (n > 0 && (ret != 1 || n == BATCH_FRAMES ||
+		    bytes >= BATCH_BYTES * threads)) {
+			if ((err = flush_batch(&s, n, &eo, threads, fl, in_name,
+			    out_name)))
+				goto out;
+			n = 0;
+			bytes = 0;
+		}
 		if (ret == 2) {
 			err = z4_writer_finish(s.writer);
 			z4_writer_free(s.writer);
 			s.writer = NULL;
-		} else if (!(err = z4_frame_recode(&s.frame, &eo))) {
-			err = z4_writer_put(s.writer, &s.frame);
+			if (err) {
+				fail(fl, err, out_name, "write");
+				goto out;
+			}
 		}
-		if (err) {
-			fail(fl, err, out_name, "write");
-			goto out;
-		}
-		progress_show(&s.progress, s.in.offset);
-	}
-	if (ret < 0) {
-		err = fail(fl, ret, in_name, z4_reader_where(s.reader));
-		goto out;
+		if (ret == 0)
+			break;
 	}
 	if ((err = z4_out_flush(&s.out)))
 		fail(fl, err, out_name, "write");

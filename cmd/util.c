@@ -98,6 +98,22 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int
+parse_threads(const char *s, unsigned *out)
+{
+	uint64_t v;
+	if (parse_size(s, &v) || v > Z4_THREADS_MAX)
+		return -1;
+	if (v == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		v = n > 0 ? (uint64_t)n : 1;
+		if (v > Z4_THREADS_MAX)
+			v = Z4_THREADS_MAX;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 void
 close_stdout(void)
 {

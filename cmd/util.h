@@ -83,6 +83,7 @@ int report(const struct failure *fl, int err);
 /* bytes -> frames, each plane coded at level (0: stored). */
 struct compress_opts {
 	int level;
+	unsigned threads;
 	size_t chunk_size;
 	int raw_dtype;
 };
@@ -92,7 +93,9 @@ int run_compress(int in_fd, const char *in_name, int out_fd,
     struct failure *fl);
 /* frames -> frames with stored planes coded at level. */
 int run_recode(int in_fd, const char *in_name, int out_fd,
-    const char *out_name, int level, struct failure *fl);
+    const char *out_name, int level, unsigned threads, struct failure *fl);
+/* Parse -T's argument: 0 means every core; returns 0 on success. */
+int parse_threads(const char *s, unsigned *out);
 /* frames -> original bytes; out_fd -1 only tests. */
 int run_decompress(int in_fd, const char *in_name, int out_fd,
     const char *out_name, struct failure *fl);

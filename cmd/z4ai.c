@@ -12,7 +12,7 @@
 
 static const char usage_text[] =
     "usage: z4ai compress [-1..-9] [-cfhqRVv] [-B size] [-D dtype] "
-    "[-o file] [file ...]\n"
+    "[-o file] [-T n] [file ...]\n"
     "       z4ai decompress [-cfhqRVv] [-o file] [file ...]\n"
     "       z4ai info [-j] [file ...]\n"
     "       z4ai test [file ...]\n";
@@ -20,6 +20,7 @@ static const char usage_text[] =
 enum mode { COMPRESS, DECOMPRESS, INFO, TEST };
 
 static struct compress_opts co = { .level = 3, .raw_dtype = -1 };
+static unsigned threads;
 static const char *oflag;
 static int cflag, fflag, jflag, rmflag;
 
@@ -193,6 +194,7 @@ main(int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "rm", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -215,7 +217,7 @@ main(int argc, char *argv[])
 		argv++;
 		argc--;
 	}
-	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjo:qRVv",
+	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjo:qRT:Vv",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '1': case '2': case '3': case '4': case '5':
@@ -240,11 +242,18 @@ main(int argc, char *argv[])
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
 		case 'R': rmflag = 1; break;
+		case 'T':
+			if (parse_threads(optarg, &threads))
+				die(EXIT_USAGE, "bad thread count '%s'", optarg);
+			break;
 		case 'V': version();
 		case 'v': verbosity++; break;
 		default: usage(EXIT_USAGE);
 		}
 	}
+	if (threads == 0)
+		parse_threads("0", &threads);
+	co.threads = threads;
 	if (m < 0) {
 		if (argc > 1)
 			warnx("unknown command '%s'", argv[1]);

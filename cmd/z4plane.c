@@ -10,7 +10,7 @@
 #include "util.h"
 
 static const char usage_text[] =
-    "usage: z4plane [-1..-9] [-cfhqVv] [-o file] [file]\n";
+    "usage: z4plane [-1..-9] [-cfhqVv] [-o file] [-T threads] [file]\n";
 
 static _Noreturn void
 usage(int code)
@@ -28,16 +28,18 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *oflag = NULL;
 	int cflag = 0, fflag = 0, level = 3, ch;
+	unsigned threads = 0;
 
 	progname = "z4plane";
 	atexit(close_stdout);
-	while ((ch = getopt_long(argc, argv, "123456789cfho:qVv", longopts,
+	while ((ch = getopt_long(argc, argv, "123456789cfho:qT:Vv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '1': case '2': case '3': case '4': case '5':
@@ -49,6 +51,10 @@ main(int argc, char *argv[])
 		case 'h': usage(EXIT_OK);
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
+		case 'T':
+			if (parse_threads(optarg, &threads))
+				die(EXIT_USAGE, "bad thread count '%s'", optarg);
+			break;
 		case 'V': version();
 		case 'v': verbosity++; break;
 		default: usage(EXIT_USAGE);
@@ -58,6 +64,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc > 1)
 		usage(EXIT_USAGE);
+	if (threads == 0)
+		parse_threads("0", &threads);
 	const char *in_name = argc ? argv[0] : NULL;
 	struct output out;
 	struct failure fl;
@@ -72,7 +80,7 @@ main(int argc, char *argv[])
 	if ((ret = output_open(&out, oflag, fflag)))
 		return ret;
 	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
-	    level, &fl);
+	    level, threads, &fl);
 	if (err) {
 		output_abort(&out);
 		return report(&fl, err);

@@ -35,7 +35,7 @@ main(int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct compress_opts co = { .level = 0, .raw_dtype = -1 };
+	struct compress_opts co = { .level = 0, .raw_dtype = -1, .threads = 1 };
 	const char *oflag = NULL;
 	int cflag = 0, fflag = 0, ch;
 	uint64_t size;

@@ -184,6 +184,7 @@ int z4_frame_reserve(struct z4_frame *f, size_t n);
  */
 struct z4_encode_opts {
 	int level;
+	int recode;	/* z4_encode_frames: z4_frame_recode() each frame */
 };
 
 /*
@@ -191,6 +192,15 @@ struct z4_encode_opts {
  * entropy-coded and kept stored when coding does not shrink it.
  */
 int z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o);
+
+/*
+ * Code n frames, as z4_frame_encode() does each, on up to threads
+ * threads (at most Z4_THREADS_MAX).  The result does not depend on the
+ * number of threads.  Returns the first error any frame met.
+ */
+#define Z4_THREADS_MAX 256
+int z4_encode_frames(struct z4_frame *const *frames, size_t n,
+    const struct z4_encode_opts *o, unsigned threads);
 
 /*
  * Re-code the planes of a frame that was read from a stream, keeping its
