@@ -136,21 +136,27 @@ on_signal(int sig)
 }
 
 static void
-catch_signals(const char *tmp)
+block_signals(sigset_t *old)
 {
-	static int installed;
-	size_t n = strlen(tmp);
-
-	sigset_t set, old;
+	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	if (n < sizeof signal_tmp)
-		memcpy(signal_tmp, tmp, n + 1);
-	else
-		signal_tmp[0] = '\0';
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/*
+ * Create the temporary file and name it to the signal handler with
+ * signals held, so no signal can come between the two and leave it.
+ */
+static int
+make_tmp(char *tmp)
+{
+	static int installed;
+	sigset_t old;
+
+	block_signals(&old);
 	if (!installed) {
 		struct sigaction sa = { .sa_handler = on_signal };
 		sigemptyset(&sa.sa_mask);
@@ -159,18 +165,19 @@ catch_signals(const char *tmp)
 		sigaction(SIGHUP, &sa, NULL);
 		installed = 1;
 	}
+	int fd = mkstemp(tmp);
+	size_t n = strlen(tmp);
+	if (fd >= 0 && n < sizeof signal_tmp)
+		memcpy(signal_tmp, tmp, n + 1);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	return fd;
 }
 
 static void
 forget_tmp(void)
 {
-	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	sigset_t old;
+	block_signals(&old);
 	signal_tmp[0] = '\0';
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
@@ -193,10 +200,8 @@ output_open(struct output *o, const char *path, int force)
 	if ((o->tmp = malloc(n)) == NULL)
 		die(EXIT_SYS, "out of memory");
 	snprintf(o->tmp, n, "%s.XXXXXX", path);
-	catch_signals(o->tmp);
-	if ((o->fd = mkstemp(o->tmp)) < 0) {
+	if ((o->fd = make_tmp(o->tmp)) < 0) {
 		warnx("cannot create '%s':", path);
-		forget_tmp();
 		free(o->tmp);
 		o->tmp = NULL;
 		return EXIT_SYS;

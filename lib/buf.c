@@ -68,6 +68,19 @@ z4_buf_add64(struct z4_buf *b, uint64_t v)
 	return z4_buf_add(b, t, sizeof t);
 }
 
+int
+z4_buf_addv(struct z4_buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		t[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	t[n++] = (uint8_t)v;
+	return z4_buf_add(b, t, n);
+}
+
 void
 z4_buf_release(struct z4_buf *b)
 {
@@ -121,6 +134,25 @@ uint64_t
 z4_cur64(struct z4_cursor *c)
 {
 	return z4_get64(z4_cur_bytes(c, 8));
+}
+
+uint64_t
+z4_curv(struct z4_cursor *c)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		unsigned b = z4_cur8(c);
+		if (shift == 63 && b > 1)
+			break;		/* past 64 bits */
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			if (b == 0 && shift > 0)
+				break;	/* not the shortest form */
+			return v;
+		}
+	}
+	c->ok = 0;
+	return 0;
 }
 
 uint64_t

@@ -4,15 +4,25 @@
  * entropy, where a Huffman code loses a few percent on skewed alphabets,
  * and decoding is a table lookup, a multiply and an add per byte.
  *
- * Layout of a coded plane (all little-endian):
- *   Prob_Bits  u8        B, 10..15: frequencies sum to M = 2^B
- *   Present    32 bytes  bit s set when symbol s occurs
- *   Freqs      varint    one per present symbol, in symbol order, >= 1
- *   States     4 x u32   the decoder's initial states, each in [L, 2^31)
- *   Words      u16...    renormalisation words, read in order
- * Four states are interleaved: byte i is coded with state i mod 4.  The
- * state lives in [L, 2^31) with L = 2^15 and is renormalised 16 bits at
- * a time.  A decoder must end with every state at L and every word read.
+ * Layout of a coded plane (integers little-endian):
+ *   Mode       u8    bits 0-3: B - 10 (B = 10..15, frequencies sum to
+ *                    M = 2^B); bits 4-5: log2 of S, the number of
+ *                    interleaved states (1, 2, 4 or 8); bits 6-7: 0
+ *   Symbols    u8    the number of symbols present, minus 1
+ *   Present          none when all 256 are; their values in increasing
+ *                    order when at most 32 are; else a 32-byte bitmap
+ *   Freqs            u8 k (0..15), then Rice codes (LSB first, padded to
+ *                    a byte) of freq - 1 for each present symbol but the
+ *                    last, whose frequency is what is left of M
+ *   States     S x u32, each in [2^15, 2^31): the decoder's first states
+ *   Words      u16...: renormalisation words, read in order
+ * Byte i is coded with state i mod S.  A state lives in [L, 2^31) with
+ * L = 2^15 and takes a 16-bit word whenever it falls below L.  A decoder
+ * must end with every state at L and every word read.
+ *
+ * Tables are paid for per plane, so the encoder picks B and the Rice
+ * parameter that make table and data smallest together, and fewer states
+ * for small planes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,7 +30,8 @@
 #include "internal.h"
 
 #define RANS_L (1u << 15)
-#define NSTATE 8
+#define SMAX 8
+#define RICE_ESCAPE 20		/* a quotient this large is sent in 16 bits */
 
 struct enc_sym {
 	uint32_t x_max;		/* renormalise while x >= x_max */
@@ -30,29 +41,40 @@ struct enc_sym {
 	uint8_t shift;
 };
 
-static size_t
-put_varint(uint8_t *p, uint32_t v)
+/* Bits, least significant first. */
+struct bitw {
+	uint8_t *p;
+	size_t n;		/* bits written */
+};
+
+static void
+put_bits(struct bitw *w, uint32_t v, unsigned k)
 {
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
+	for (unsigned i = 0; i < k; i++, w->n++) {
+		if (w->n % 8 == 0)
+			w->p[w->n / 8] = 0;
+		w->p[w->n / 8] |= (uint8_t)((v >> i & 1) << w->n % 8);
 	}
-	p[n++] = (uint8_t)v;
-	return n;
 }
 
-static int
-get_varint(struct z4_cursor *c, uint32_t *v)
+static unsigned
+rice_bits(uint32_t v, unsigned k)
 {
-	*v = 0;
-	for (unsigned shift = 0; shift < 21; shift += 7) {
-		unsigned b = z4_cur8(c);
-		*v |= (uint32_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return c->ok ? 0 : -1;
+	uint32_t q = v >> k;
+	return q >= RICE_ESCAPE ? RICE_ESCAPE + 16 : q + 1 + k;
+}
+
+static void
+put_rice(struct bitw *w, uint32_t v, unsigned k)
+{
+	uint32_t q = v >> k;
+	if (q >= RICE_ESCAPE) {
+		put_bits(w, (1u << RICE_ESCAPE) - 1, RICE_ESCAPE);
+		put_bits(w, v, 16);
+		return;
 	}
-	return -1;
+	put_bits(w, (1u << q) - 1, q + 1);
+	put_bits(w, v, k);
 }
 
 /* Scale counts to frequencies summing to 2^bits, none of them 0. */
@@ -74,8 +96,8 @@ normalise(const uint32_t *count, size_t n, unsigned bits, uint32_t *freq)
 	}
 	/*
 	 * Rounding leaves the sum a little off.  A shortfall goes to the
-	 * most frequent symbol; an excess is taken one unit at a time from
-	 * the largest frequencies, never below 1.
+	 * most frequent symbol; an excess is taken from the largest
+	 * frequencies, never below 1.
 	 */
 	if (sum <= m) {
 		freq[top] += m - sum;
@@ -94,15 +116,35 @@ normalise(const uint32_t *count, size_t n, unsigned bits, uint32_t *freq)
 	}
 }
 
-/* Estimated coded bits of the data for frequencies freq. */
-static double
-cost(const uint32_t *count, const uint32_t *freq, unsigned bits)
+/* The cheapest Rice parameter for a table; *bits gets its cost. */
+static unsigned
+best_rice(const uint32_t *freq, unsigned nsym, double *bits)
 {
-	double c = 0;
-	for (unsigned s = 0; s < 256; s++)
-		if (count[s])
-			c += count[s] * (bits - log2(freq[s]));
-	return c;
+	unsigned best = 0;
+	double best_bits = INFINITY;
+
+	for (unsigned k = 0; k < 16; k++) {
+		double b = 8;
+		unsigned seen = 0;
+		for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++)
+			if (freq[s]) {
+				b += rice_bits(freq[s] - 1, k);
+				seen++;
+			}
+		if (b < best_bits) {
+			best_bits = b;
+			best = k;
+		}
+	}
+	*bits = best_bits;
+	return best;
+}
+
+/* Bits of a table with nsym symbols, apart from the frequencies. */
+static double
+presence_bits(unsigned nsym)
+{
+	return 8 * (2 + (nsym == 256 ? 0 : nsym <= 32 ? nsym : 32));
 }
 
 static void
@@ -128,7 +170,14 @@ enc_init(struct enc_sym *e, uint32_t start, uint32_t freq, unsigned bits)
 static size_t
 rans_bound(size_t n)
 {
-	return 1 + 32 + 256 * 3 + 4 * NSTATE + 2 * n + 16;
+	return 2 + 32 + 1 + 256 * 5 + 4 * SMAX + 2 * n + 16;
+}
+
+/* States for a plane of n bytes: more only where they pay for speed. */
+static unsigned
+state_count(size_t n)
+{
+	return n < 4096 ? 1 : n < 65536 ? 4 : 8;
 }
 
 static int
@@ -137,11 +186,10 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 {
 	const uint8_t *src = in->src;
 	size_t n = in->n;
-	uint32_t own[256] = { 0 }, freq[256];
+	uint32_t own[256] = { 0 }, freq[256], f[256];
 	const uint32_t *count = in->count;
-	struct enc_sym *e;
-	int level = in->level;
-	unsigned bits = level >= 6 ? 14 : 12;
+	unsigned bits = 0, k = 0, nsym = 0, maxb = in->level >= 6 ? 14 : 12;
+	double best = INFINITY;
 
 	(void)state;
 	if (cap < rans_bound(n) || n == 0)
@@ -151,41 +199,67 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 			own[src[i]]++;
 		count = own;
 	}
-	normalise(count, n, bits, freq);
-	if (level >= 6) {
-		/* Fewer bits of precision may pay for a smaller table. */
-		uint32_t f12[256];
-		normalise(count, n, 12, f12);
-		if (cost(count, f12, 12) <= cost(count, freq, 14) + 8 * 64) {
-			bits = 12;
-			memcpy(freq, f12, sizeof freq);
+	for (unsigned s = 0; s < 256; s++)
+		nsym += count[s] != 0;
+	/* The precision that makes table and data smallest together. */
+	for (unsigned b = 10; b <= maxb; b++) {
+		double tbits, total;
+		normalise(count, n, b, f);
+		unsigned kk = best_rice(f, nsym, &tbits);
+		total = tbits + presence_bits(nsym);
+		for (unsigned s = 0; s < 256; s++)
+			if (count[s])
+				total += count[s] * (b - log2(f[s]));
+		if (total < best) {
+			best = total;
+			bits = b;
+			k = kk;
+			memcpy(freq, f, sizeof freq);
 		}
 	}
-	if ((e = malloc(256 * sizeof *e)) == NULL)
-		return Z4_E_NOMEM;
+	unsigned nst = state_count(n), lg = nst == 1 ? 0 : nst == 4 ? 2 : 3;
 	size_t h = 0;
-	dst[h++] = (uint8_t)bits;
-	memset(dst + h, 0, 32);
+	dst[h++] = (uint8_t)((bits - 10) | lg << 4);
+	dst[h++] = (uint8_t)(nsym - 1);
+	if (nsym <= 32) {
+		for (unsigned s = 0; s < 256; s++)
+			if (freq[s])
+				dst[h++] = (uint8_t)s;
+	} else if (nsym < 256) {
+		memset(dst + h, 0, 32);
+		for (unsigned s = 0; s < 256; s++)
+			if (freq[s])
+				dst[h + s / 8] |= (uint8_t)(1u << s % 8);
+		h += 32;
+	}
+	dst[h++] = (uint8_t)k;
+	struct bitw w = { dst + h, 0 };
+	unsigned seen = 0;
+	for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++)
+		if (freq[s]) {
+			put_rice(&w, freq[s] - 1, k);
+			seen++;
+		}
+	h += (w.n + 7) / 8;
+
+	struct enc_sym *e = malloc(256 * sizeof *e);
+	if (e == NULL)
+		return Z4_E_NOMEM;
 	uint32_t start = 0;
 	for (unsigned s = 0; s < 256; s++) {
-		if (!freq[s])
-			continue;
-		dst[1 + s / 8] |= (uint8_t)(1u << s % 8);
-		enc_init(&e[s], start, freq[s], bits);
-		start += freq[s];
+		if (freq[s]) {
+			enc_init(&e[s], start, freq[s], bits);
+			start += freq[s];
+		}
 	}
-	h += 32;
-	for (unsigned s = 0; s < 256; s++)
-		if (freq[s])
-			h += put_varint(dst + h, freq[s] - 1);
 	/* Words go backwards from the end; states are written last. */
 	uint8_t *end = dst + cap, *p = end;
-	uint32_t x[NSTATE];
-	for (unsigned j = 0; j < NSTATE; j++)
+	uint32_t x[SMAX];
+	for (unsigned j = 0; j < nst; j++)
 		x[j] = RANS_L;
 	for (size_t i = n; i-- > 0;) {
 		const struct enc_sym *s = &e[src[i]];
-		uint32_t *xs = &x[i % NSTATE];
+		uint32_t *xs = &x[i & (nst - 1)];
 		/*
 		 * Branch-free renormalisation: the word is always stored
 		 * below p, and p moves over it only when it is needed.
@@ -199,9 +273,9 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 		*xs += s->bias + q * s->cmpl;
 	}
 	free(e);
-	for (unsigned j = 0; j < NSTATE; j++)
+	for (unsigned j = 0; j < nst; j++)
 		z4_put32(dst + h + 4 * j, x[j]);
-	h += 4 * NSTATE;
+	h += 4 * nst;
 	size_t words = (size_t)(end - p);
 	memmove(dst + h, p, words);
 	*out = h + words;
@@ -214,63 +288,108 @@ struct dec_table {
 	uint32_t fb[1u << 15];		/* freq << 16 | (slot - start) */
 };
 
-static int
-read_table(struct z4_cursor *c, struct dec_table *t)
+struct bitr {
+	const uint8_t *p;
+	size_t n, len;		/* bits read, bits available */
+};
+
+static uint32_t
+get_bits(struct bitr *r, unsigned k, int *ok)
 {
-	t->bits = z4_cur8(c);
-	if (t->bits < 10 || t->bits > 15)
-		return Z4_E_DECODE;
-	const uint8_t *present = z4_cur_bytes(c, 32);
-	uint32_t m = 1u << t->bits, start = 0;
-	for (unsigned s = 0; s < 256 && c->ok; s++) {
-		if (!(present[s / 8] >> s % 8 & 1))
-			continue;
-		uint32_t f;
-		if (get_varint(c, &f) || f >= m - start)
-			return Z4_E_DECODE;
-		f++;
-		for (uint32_t k = 0; k < f; k++) {
-			t->sym[start + k] = (uint8_t)s;
-			t->fb[start + k] = f << 16 | k;
-		}
-		start += f;
+	uint32_t v = 0;
+	if (k > r->len - r->n) {
+		*ok = 0;
+		return 0;
 	}
-	return c->ok && start == m ? 0 : Z4_E_DECODE;
+	for (unsigned i = 0; i < k; i++, r->n++)
+		v |= (uint32_t)(r->p[r->n / 8] >> r->n % 8 & 1) << i;
+	return v;
+}
+
+static uint32_t
+get_rice(struct bitr *r, unsigned k, int *ok)
+{
+	unsigned q = 0;
+	while (*ok && q < RICE_ESCAPE && get_bits(r, 1, ok))
+		q++;
+	if (q == RICE_ESCAPE)
+		return get_bits(r, 16, ok);
+	return (uint32_t)q << k | get_bits(r, k, ok);
 }
 
 static int
-rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
-    size_t cn)
+read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 {
-	struct z4_cursor c;
-	struct dec_table *t = *state;
-	uint32_t x[NSTATE];
-	int err;
+	unsigned mode = z4_cur8(c), nsym = z4_cur8(c) + 1;
+	uint8_t present[32];
+	int ok = 1;
 
-	if (t == NULL && (t = *state = malloc(sizeof *t)) == NULL)
-		return Z4_E_NOMEM;
-	z4_cursor_init(&c, src, cn);
-	if ((err = read_table(&c, t)))
-		return err;
-	for (unsigned j = 0; j < NSTATE; j++) {
-		x[j] = z4_cur32(&c);
-		if (x[j] < RANS_L || x[j] >= 1u << 31)
+	t->bits = 10 + (mode & 15);
+	*nstate = 1u << (mode >> 4 & 3);
+	if (t->bits > 15 || (mode & 0xc0) || *nstate == 2)
+		return Z4_E_DECODE;
+	memset(present, nsym == 256 ? 0xff : 0, sizeof present);
+	if (nsym <= 32) {
+		int last = -1;
+		for (unsigned i = 0; i < nsym; i++) {
+			unsigned s = z4_cur8(c);
+			if ((int)s <= last)
+				return Z4_E_DECODE;
+			present[s / 8] |= (uint8_t)(1u << s % 8);
+			last = (int)s;
+		}
+	} else if (nsym < 256) {
+		memcpy(present, z4_cur_bytes(c, 32), 32);
+		unsigned count = 0;
+		for (unsigned s = 0; s < 256; s++)
+			count += present[s / 8] >> s % 8 & 1;
+		if (count != nsym)
 			return Z4_E_DECODE;
 	}
-	if (!c.ok || n == 0)
+	unsigned k = z4_cur8(c);
+	if (!c->ok || k > 15)
 		return Z4_E_DECODE;
-	const uint8_t *p = src + c.pos, *end = src + cn;
+	struct bitr r = { c->p + c->pos, 0, 8 * (c->len - c->pos) };
+	uint32_t m = 1u << t->bits, start = 0;
+	unsigned seen = 0;
+	for (unsigned s = 0; s < 256; s++) {
+		if (!(present[s / 8] >> s % 8 & 1))
+			continue;
+		uint32_t f;
+		if (++seen < nsym) {
+			f = get_rice(&r, k, &ok) + 1;
+			if (!ok || f >= m - start)
+				return Z4_E_DECODE;
+		} else {
+			f = m - start;
+		}
+		for (uint32_t i = 0; i < f; i++) {
+			t->sym[start + i] = (uint8_t)s;
+			t->fb[start + i] = f << 16 | i;
+		}
+		start += f;
+	}
+	z4_cur_bytes(c, (r.n + 7) / 8);
+	return c->ok ? 0 : Z4_E_DECODE;
+}
+
+/*
+ * Decode with S states.  Always inlined with S a constant, so each state
+ * count gets its own unrolled loop.  While 2S bytes of words remain, no
+ * bounds check is needed in a round of S bytes; renormalisation is
+ * branch-free, since whether a state needs a word is data and a
+ * mispredicted branch costs more than the select.
+ */
+static inline __attribute__((always_inline)) int
+decode_s(const struct dec_table *t, uint32_t *x, const unsigned S,
+    uint8_t *dst, size_t n, const uint8_t *p, const uint8_t *end)
+{
 	const unsigned bits = t->bits;
 	const uint32_t mask = (1u << bits) - 1;
 	size_t i = 0;
 
-	/*
-	 * Four bytes per round while eight bytes of words remain.  The
-	 * renormalisation is branch-free: whether a state needs a word is
-	 * data, and a mispredicted branch costs more than the select.
-	 */
-	for (; i + NSTATE <= n && end - p >= 2 * NSTATE; i += NSTATE) {
-		for (unsigned j = 0; j < NSTATE; j++) {
+	for (; i + S <= n && (size_t)(end - p) >= 2 * S; i += S) {
+		for (unsigned j = 0; j < S; j++) {
 			uint32_t slot = x[j] & mask, fb = t->fb[slot];
 			dst[i + j] = t->sym[slot];
 			uint32_t y = (fb >> 16) * (x[j] >> bits) + (fb & 0xffff);
@@ -281,7 +400,7 @@ rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 		}
 	}
 	for (; i < n; i++) {
-		unsigned j = i % NSTATE;
+		unsigned j = i & (S - 1);
 		uint32_t slot = x[j] & mask, fb = t->fb[slot];
 		dst[i] = t->sym[slot];
 		x[j] = (fb >> 16) * (x[j] >> bits) + (fb & 0xffff);
@@ -292,10 +411,40 @@ rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 			p += 2;
 		}
 	}
-	for (unsigned j = 0; j < NSTATE; j++)
+	for (unsigned j = 0; j < S; j++)
 		if (x[j] != RANS_L)
 			return Z4_E_DECODE;
 	return p == end ? 0 : Z4_E_DECODE;
+}
+
+static int
+rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
+    size_t cn)
+{
+	struct z4_cursor c;
+	struct dec_table *t = *state;
+	uint32_t x[SMAX];
+	unsigned nst;
+	int err;
+
+	if (t == NULL && (t = *state = malloc(sizeof *t)) == NULL)
+		return Z4_E_NOMEM;
+	z4_cursor_init(&c, src, cn);
+	if ((err = read_table(&c, t, &nst)))
+		return err;
+	for (unsigned j = 0; j < nst; j++) {
+		x[j] = z4_cur32(&c);
+		if (x[j] < RANS_L || x[j] >= 1u << 31)
+			return Z4_E_DECODE;
+	}
+	if (!c.ok || n == 0)
+		return Z4_E_DECODE;
+	const uint8_t *p = src + c.pos, *end = src + cn;
+	switch (nst) {
+	case 1: return decode_s(t, x, 1, dst, n, p, end);
+	case 4: return decode_s(t, x, 4, dst, n, p, end);
+	default: return decode_s(t, x, 8, dst, n, p, end);
+	}
 }
 
 static void

@@ -77,7 +77,7 @@ z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t)
 	err = err ? err : z4_buf_add8(b, t->flags);
 	err = err ? err : z4_buf_add8(b, t->ndim);
 	for (unsigned i = 0; i < t->ndim && !err; i++)
-		err = z4_buf_add64(b, t->shape[i]);
+		err = z4_buf_addv(b, t->shape[i]);
 	return err;
 }
 
@@ -105,7 +105,7 @@ z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t)
 	if ((t->flags & Z4_TENSOR_SHAPE_UNKNOWN) && t->ndim != 0)
 		return Z4_E_CORRUPT;
 	for (unsigned i = 0; i < t->ndim; i++)
-		t->shape[i] = z4_cur64(c);
+		t->shape[i] = z4_curv(c);
 	return 0;
 }
 
@@ -136,8 +136,8 @@ body_put(struct z4_buf *b, const struct z4_frame *f)
 	err = err ? err : z4_buf_add8(b, f->nplane);
 	for (unsigned i = 0; i < f->nplane && !err; i++) {
 		err = z4_buf_add8(b, f->plane[i].coder);
-		err = err ? err : z4_buf_add32(b, (uint32_t)f->plane[i].raw_size);
-		err = err ? err : z4_buf_add32(b,
+		err = err ? err : z4_buf_addv(b, f->plane[i].raw_size);
+		err = err ? err : z4_buf_addv(b,
 		    (uint32_t)f->plane[i].coded_size);
 	}
 	return err;
@@ -170,15 +170,15 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
 		p->coder = z4_cur8(c);
-		p->raw_size = z4_cur32(c);
-		p->coded_size = z4_cur32(c);
+		uint64_t raw = z4_curv(c), csize = z4_curv(c);
 		if (!c->ok)
 			return Z4_E_CORRUPT;
 		if (z4_coder_get(p->coder) == NULL)
 			return Z4_E_CODER;
-		if (p->raw_size > Z4_CHUNK_MAX ||
-		    p->coded_size > Z4_PAYLOAD_MAX)
+		if (raw > Z4_CHUNK_MAX || csize > Z4_PAYLOAD_MAX)
 			return Z4_E_LIMIT;
+		p->raw_size = (size_t)raw;
+		p->coded_size = (size_t)csize;
 		if (p->coder == Z4_CODER_STORED &&
 		    p->coded_size != p->raw_size)
 			return Z4_E_CORRUPT;
@@ -220,7 +220,7 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	b.len = Z4_FRAME_FIXED_SIZE;
 	if (f->kind == Z4_FRAME_CHUNK) {
 		err = z4_tensor_put(&b, &f->tensor);
-		err = err ? err : z4_buf_add64(&b, f->chunk_offset);
+		err = err ? err : z4_buf_addv(&b, f->chunk_offset);
 	} else if (f->kind == Z4_FRAME_END) {
 		err = z4_buf_add64(&b, end->original_size);
 		err = err ? err : z4_buf_add64(&b, end->original_checksum);
@@ -285,7 +285,7 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 	case Z4_FRAME_CHUNK:
 		if ((err = z4_tensor_parse(&c, &f->tensor)))
 			return err;
-		f->chunk_offset = z4_cur64(&c);
+		f->chunk_offset = z4_curv(&c);
 		if (f->chunk_offset > INT64_MAX)
 			return Z4_E_LIMIT;
 		break;

@@ -49,10 +49,10 @@ z4_index_close(struct z4_index_builder *b)
 	size_t before = b->out.len;
 	int err = z4_buf_add8(&b->out, 1);
 	err = err ? err : z4_tensor_put(&b->out, &e->tensor);
-	err = err ? err : z4_buf_add64(&b->out, e->data_offset);
-	err = err ? err : z4_buf_add64(&b->out, e->data_size);
-	err = err ? err : z4_buf_add64(&b->out, e->frame_offset);
-	err = err ? err : z4_buf_add64(&b->out, e->frame_size);
+	err = err ? err : z4_buf_addv(&b->out, e->data_offset);
+	err = err ? err : z4_buf_addv(&b->out, e->data_size);
+	err = err ? err : z4_buf_addv(&b->out, e->frame_offset);
+	err = err ? err : z4_buf_addv(&b->out, e->frame_size);
 	err = err ? err : z4_buf_add(&b->out, e->hash, sizeof e->hash);
 	if (!err && b->out.len > Z4_INDEX_MAX) {
 		b->out.len = before;
@@ -105,10 +105,10 @@ z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e)
 	int err = z4_tensor_parse(c, &e->tensor);
 	if (err)
 		return err;
-	e->data_offset = z4_cur64(c);
-	e->data_size = z4_cur64(c);
-	e->frame_offset = z4_cur64(c);
-	e->frame_size = z4_cur64(c);
+	e->data_offset = z4_curv(c);
+	e->data_size = z4_curv(c);
+	e->frame_offset = z4_curv(c);
+	e->frame_size = z4_curv(c);
 	memcpy(e->hash, z4_cur_bytes(c, sizeof e->hash), sizeof e->hash);
 	return c->ok ? 0 : Z4_E_CORRUPT;
 }

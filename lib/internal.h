@@ -72,6 +72,8 @@ int z4_buf_add8(struct z4_buf *b, unsigned v);
 int z4_buf_add16(struct z4_buf *b, unsigned v);
 int z4_buf_add32(struct z4_buf *b, uint32_t v);
 int z4_buf_add64(struct z4_buf *b, uint64_t v);
+/* An unsigned LEB128 varint, in its shortest form. */
+int z4_buf_addv(struct z4_buf *b, uint64_t v);
 void z4_buf_release(struct z4_buf *b);
 
 /*
@@ -90,6 +92,8 @@ unsigned z4_cur8(struct z4_cursor *c);
 unsigned z4_cur16(struct z4_cursor *c);
 uint32_t z4_cur32(struct z4_cursor *c);
 uint64_t z4_cur64(struct z4_cursor *c);
+/* A varint; not ok if it is longer than 10 bytes or not the shortest. */
+uint64_t z4_curv(struct z4_cursor *c);
 const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
 
 /* What a coder is given to code: bytes, level, and their histogram. */

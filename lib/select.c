@@ -117,8 +117,11 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	/* rANS pays when the entropy is a percent below 8 bits. */
 	if (st.entropy * n / 8 + 64 < 0.99 * n)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
+	/* Glue is small and compresses well: it gets zstd's best. */
+	int zl = kind != Z4_FRAME_CHUNK && p->raw_size < (1u << 20) ? 19 :
+	    zstd_level[level];
 	if (!err && lz)
-		err = try_coder(f, p, &z4_coder_zstd, zstd_level[level], NULL);
+		err = try_coder(f, p, &z4_coder_zstd, zl, NULL);
 	return err;
 }
 
@@ -132,6 +135,47 @@ transform(struct z4_frame *f, int level)
 		return 0;
 	f->nxform = 1;
 	return z4_xform_planes.encode(f, &f->xform[0]);
+}
+
+/* Bytes a frame's chain and planes take: payload and descriptors. */
+static size_t
+coded_cost(const struct z4_frame *f)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < f->nxform; i++)
+		n += 2 + f->xform[i].param_size;
+	for (unsigned i = 0; i < f->nplane; i++)
+		n += 1 + 3 + 3 + f->plane[i].coded_size;
+	return n;
+}
+
+/*
+ * The frame coded whole, as one plane, if that is smaller than what the
+ * transforms made: small chunks, whose plane tables cost more than the
+ * planes save, and anything at the highest levels.
+ */
+static int
+try_plain(struct z4_frame *f, int level)
+{
+	struct z4_plane tmp = { .raw = f->raw, .raw_size = f->raw_size };
+	int err = code_plane(f, &tmp, level);
+
+	if (!err && 1 + 3 + 3 + tmp.coded_size < coded_cost(f)) {
+		struct z4_plane *p = &f->plane[0];
+		uint8_t *cbuf = p->cbuf;
+		p->coder = tmp.coder;
+		p->raw = f->raw;
+		p->raw_size = f->raw_size;
+		p->coded_size = tmp.coded_size;
+		p->cbuf = tmp.cbuf;
+		p->ccap = tmp.ccap;
+		p->coded = tmp.coder == Z4_CODER_STORED ? f->raw : p->cbuf;
+		tmp.cbuf = cbuf;
+		f->nxform = 0;
+		f->nplane = 1;
+	}
+	free(tmp.cbuf);
+	return err;
 }
 
 int
@@ -148,6 +192,8 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	}
 	for (unsigned i = 0; i < f->nplane && !err; i++)
 		err = code_plane(f, &f->plane[i], level);
+	if (!err && f->nxform > 0 && (f->raw_size < (16u << 10) || level >= 7))
+		err = try_plain(f, level);
 	return err;
 }
 

@@ -303,7 +303,7 @@ test_crafted(void)
 	CHECK(patched(&good, 1, M + 5, 9) == Z4_E_LIMIT);
 	CHECK(patched(&good, 1, M + 2, 'z') == Z4_E_INDEX);	/* name */
 	CHECK(patched(&good, 1, M + 6, 3) == Z4_E_INDEX);		/* shape */
-	CHECK(patched(&good, 1, M + 22, 1) == Z4_E_CORRUPT);	/* offset */
+	CHECK(patched(&good, 1, M + 8, 1) == Z4_E_CORRUPT);	/* offset */
 
 	/* An unknown transform in the chain is named as such. */
 	size_t off = frame_at(&good, 0);
