@@ -96,9 +96,12 @@ static int
 zstd_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
     size_t cn)
 {
-	/* The content size is written by our encoder; demand it. */
+	/*
+	 * Exactly one frame, carrying its content size (our encoder writes
+	 * it): then n bounds the output before anything is decoded.
+	 */
 	unsigned long long size = ZSTD_getFrameContentSize(src, cn);
-	if (size != n)
+	if (size != n || ZSTD_findFrameCompressedSize(src, cn) != cn)
 		return Z4_E_DECODE;
 	struct zstd_state *z = zstd_state(state);
 	if (z == NULL ||

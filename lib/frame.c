@@ -25,6 +25,7 @@ z4_frame_release(struct z4_frame *f)
 {
 	free(f->raw);
 	free(f->scratch);
+	free(f->stage.rbuf);
 	for (unsigned i = 0; i < Z4_CODER_COUNT; i++) {
 		const struct z4_coder *c = z4_coder_get(i);
 		if (c->free_state)
@@ -166,7 +167,7 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 	f->nplane = z4_cur8(c);
 	if (f->nplane == 0 || f->nplane > Z4_PLANE_MAX)
 		return c->ok ? Z4_E_LIMIT : Z4_E_CORRUPT;
-	size_t coded = 0;
+	size_t coded = 0, planes_raw = 0;
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
 		p->coder = z4_cur8(c);
@@ -183,8 +184,11 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 		    p->coded_size != p->raw_size)
 			return Z4_E_CORRUPT;
 		coded += p->coded_size;
+		planes_raw += p->raw_size;
 	}
-	if (coded != h->payload_size)
+	if (coded != h->payload_size || planes_raw > Z4_PLANES_RAW_MAX)
+		return coded != h->payload_size ? Z4_E_CORRUPT : Z4_E_LIMIT;
+	if (h->kind == Z4_FRAME_END && f->nxform != 0)
 		return Z4_E_CORRUPT;
 	if (f->nxform == 0 &&
 	    (f->nplane != 1 || f->plane[0].raw_size != h->raw_size))
@@ -349,11 +353,8 @@ payload_decode(struct z4_in *in, struct z4_frame *f,
 		if (err)
 			return err;
 	}
-	for (unsigned i = f->nxform; i-- > 0;) {
-		const struct z4_xform *x = z4_xform_get(f->xform[i].id);
-		if ((err = x->decode(f, &f->xform[i])))
-			return err;
-	}
+	if (f->nxform > 0 && (err = z4_chain_decode(f)))
+		return err;
 	if (z4_hash64(f->raw, f->raw_size) != h->raw_checksum)
 		return Z4_E_CHECKSUM;
 	return 0;

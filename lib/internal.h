@@ -133,19 +133,40 @@ enum z4_xform_id {
 
 /*
  * A transform: one row of the registry in xform.c, indexed by wire ID.
- * encode turns the frame's raw bytes into planes and fills in the step's
- * parameters; decode turns the planes back into the raw bytes.
+ *
+ * The planes of a frame form a stack.  Encoding a step replaces the last
+ * plane (its input) by the planes the transform makes of it; decoding a
+ * step replaces the last inputs() planes by the one plane they were made
+ * from, and after the first step of the chain that one plane is the
+ * frame's raw bytes.
+ *
+ * encode: in and n are the input bytes, which the transform must not
+ * write; it fills f->plane[first ...] (their rbuf, raw and raw_size),
+ * sets f->nplane and the step's parameters.  Returns 0, 1 when the
+ * transform does not apply to this input, or a z4_err.
+ * decode: from f->plane[first ...] into out (its rbuf, raw, raw_size).
  */
 struct z4_xform {
 	unsigned id;
 	const char *name;
-	int (*encode)(struct z4_frame *f, struct z4_xform_step *step);
-	int (*decode)(struct z4_frame *f, const struct z4_xform_step *step);
+	unsigned (*inputs)(const struct z4_xform_step *step);
+	int (*encode)(struct z4_frame *f, struct z4_xform_step *step,
+	    const uint8_t *in, size_t n, unsigned first);
+	int (*decode)(struct z4_frame *f, const struct z4_xform_step *step,
+	    unsigned first, struct z4_plane *out);
 };
+
+/* Apply x to the frame's last plane; 1 if it does not apply. */
+int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
+/* Undo the frame's chain: its planes become its raw bytes. */
+int z4_chain_decode(struct z4_frame *f);
 
 extern const struct z4_xform z4_xform_planes;
 
 const struct z4_xform *z4_xform_get(unsigned id);
+
+/* Sum of the Plane_Raw_Size fields of a frame, at most. */
+#define Z4_PLANES_RAW_MAX (Z4_CHUNK_MAX + (1u << 20))
 
 /* Plane buffers: make room for n bytes in a plane's own buffers. */
 int z4_plane_reserve_raw(struct z4_plane *p, size_t n);

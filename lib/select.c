@@ -130,11 +130,13 @@ static int
 transform(struct z4_frame *f, int level)
 {
 	f->nxform = 0;
-	if (level <= 0 || f->kind != Z4_FRAME_CHUNK ||
-	    z4_dtype_width(f->tensor.dtype) < 2 || f->raw_size < 64)
+	f->nplane = 1;
+	f->plane[0].raw = f->raw;
+	f->plane[0].raw_size = f->raw_size;
+	if (level <= 0 || f->kind != Z4_FRAME_CHUNK || f->raw_size < 64)
 		return 0;
-	f->nxform = 1;
-	return z4_xform_planes.encode(f, &f->xform[0]);
+	int ret = z4_chain_push(f, &z4_xform_planes);
+	return ret < 0 ? ret : 0;
 }
 
 /* Bytes a frame's chain and planes take: payload and descriptors. */
@@ -185,11 +187,6 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	int err = transform(f, level);
 	if (err)
 		return err;
-	if (f->nxform == 0) {
-		f->nplane = 1;
-		f->plane[0].raw = f->raw;
-		f->plane[0].raw_size = f->raw_size;
-	}
 	for (unsigned i = 0; i < f->nplane && !err; i++)
 		err = code_plane(f, &f->plane[i], level);
 	if (!err && f->nxform > 0 && (f->raw_size < (16u << 10) || level >= 7))

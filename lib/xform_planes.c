@@ -10,11 +10,11 @@
  * one plane of exponents and one of sign and mantissa; for a bf16-origin
  * fp32 it is the same two planes, the 16 dead bits gone.
  *
- * Parameters: W (1, 2, 4 or 8), R (0 .. 8W-1), then the live mask, W
- * bytes little-endian, as bits of the rotated element.  Planes: one per
- * byte of the packed live bits, lowest first, each holding one byte per
- * element; then, if the chunk is not a whole number of elements, one
- * plane with the trailing bytes.
+ * Parameters: W (1, 2, 4 or 8), R (0 .. 8W-1), T (0 .. W-1), then the
+ * live mask, W bytes little-endian, as bits of the rotated element.
+ * Planes: one per byte of the packed live bits, lowest first, each
+ * holding one byte per element; then, when T is not 0, one plane with
+ * the T bytes that follow the last whole element.
  */
 #include "internal.h"
 
@@ -164,39 +164,55 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 }
 
 static int
-parse_params(const struct z4_xform_step *s, struct layout *l)
+parse_params(const struct z4_xform_step *s, struct layout *l, unsigned *tail)
 {
-	if (s->param_size < 2 || s->param[0] > 8 ||
-	    s->param_size != 2u + s->param[0])
+	if (s->param_size < 3 || s->param[0] > 8 ||
+	    s->param_size != 3u + s->param[0])
 		return Z4_E_CORRUPT;
-	uint64_t mask = load(s->param + 2, s->param[0]);
-	return layout_init(l, s->param[0], s->param[1], mask);
+	*tail = s->param[2];
+	uint64_t mask = load(s->param + 3, s->param[0]);
+	int err = layout_init(l, s->param[0], s->param[1], mask);
+	return err ? err : *tail >= l->w ? Z4_E_CORRUPT : 0;
+}
+
+static unsigned
+planes_inputs(const struct z4_xform_step *s)
+{
+	struct layout l;
+	unsigned tail;
+	return parse_params(s, &l, &tail) ? 0 : l.nplane + (tail != 0);
 }
 
 static int
-planes_decode(struct z4_frame *f, const struct z4_xform_step *s)
+planes_decode(struct z4_frame *f, const struct z4_xform_step *s,
+    unsigned first, struct z4_plane *out)
 {
-	struct layout l;
 	const uint8_t *in[Z4_PLANE_MAX];
+	struct layout l;
+	unsigned tail;
 	int err;
 
-	if (s != &f->xform[0])
-		return Z4_E_CORRUPT;	/* it makes raw bytes: first only */
-	if ((err = parse_params(s, &l)))
+	if ((err = parse_params(s, &l, &tail)))
 		return err;
-	size_t n = f->raw_size / l.w, tail = f->raw_size % l.w;
-	if (f->nplane != l.nplane + (tail != 0))
-		return Z4_E_CORRUPT;
+	size_t n = f->plane[first].raw_size;
 	for (unsigned k = 0; k < l.nplane; k++) {
-		if (f->plane[k].raw_size != n)
+		if (f->plane[first + k].raw_size != n)
 			return Z4_E_CORRUPT;
-		in[k] = f->plane[k].raw;
+		in[k] = f->plane[first + k].raw;
 	}
-	if (tail && f->plane[l.nplane].raw_size != tail)
+	if (tail && f->plane[first + l.nplane].raw_size != tail)
 		return Z4_E_CORRUPT;
-	merge(&l, f->raw, n, in);
+	/* n is at most Z4_CHUNK_MAX: no overflow, a bounded allocation. */
+	out->raw_size = n * l.w + tail;
+	if (out->raw_size > Z4_CHUNK_MAX)
+		return Z4_E_LIMIT;
+	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
+		return err;
+	merge(&l, out->rbuf, n, in);
 	if (tail)
-		memcpy(f->raw + n * l.w, f->plane[l.nplane].raw, tail);
+		memcpy(out->rbuf + n * l.w, f->plane[first + l.nplane].raw,
+		    tail);
+	out->raw = out->rbuf;
 	return 0;
 }
 
@@ -249,44 +265,50 @@ or_all(const uint8_t *p, size_t n, unsigned w)
 }
 
 static int
-planes_encode(struct z4_frame *f, struct z4_xform_step *s)
+planes_encode(struct z4_frame *f, struct z4_xform_step *s,
+    const uint8_t *src, size_t size, unsigned first)
 {
 	unsigned w = z4_dtype_width(f->tensor.dtype);
 	uint64_t live;
 	unsigned r = rotation(f->tensor.dtype, &live), bits = 8 * w;
-	size_t n = f->raw_size / w, tail = f->raw_size % w;
+	size_t n = size / w, tail = size % w;
 	struct layout l;
 	uint8_t *out[Z4_PLANE_MAX];
 	int err;
 
-	live |= rotl(or_all(f->raw, n, w), r, bits);
+	if (w < 2 || n == 0)
+		return 1;
+	live |= rotl(or_all(src, n, w), r, bits);
 	if (live == 0)
 		live = 1;	/* all zero: keep one plane of zeros */
 	if ((err = layout_init(&l, w, r, live)))
 		return err;
-	s->id = Z4_XF_PLANES;
-	s->param_size = 2 + w;
+	if (first + l.nplane + (tail != 0) > Z4_PLANE_MAX)
+		return 1;
+	s->param_size = 3 + w;
 	s->param[0] = (uint8_t)w;
 	s->param[1] = (uint8_t)r;
+	s->param[2] = (uint8_t)tail;
 	for (unsigned k = 0; k < w; k++)
-		s->param[2 + k] = (uint8_t)(live >> 8 * k);
-	f->nplane = l.nplane + (tail != 0);
-	for (unsigned k = 0; k < f->nplane; k++) {
+		s->param[3 + k] = (uint8_t)(live >> 8 * k);
+	f->nplane = first + l.nplane + (tail != 0);
+	for (unsigned k = first; k < f->nplane; k++) {
 		struct z4_plane *p = &f->plane[k];
-		p->raw_size = k < l.nplane ? n : tail;
+		p->raw_size = k < first + l.nplane ? n : tail;
 		if ((err = z4_plane_reserve_raw(p, p->raw_size)))
 			return err;
-		p->raw = out[k] = p->rbuf;
+		p->raw = out[k - first] = p->rbuf;
 	}
-	split(&l, f->raw, n, out);
+	split(&l, src, n, out);
 	if (tail)
-		memcpy(out[l.nplane], f->raw + n * w, tail);
+		memcpy(out[l.nplane], src + n * w, tail);
 	return 0;
 }
 
 const struct z4_xform z4_xform_planes = {
 	.id = Z4_XF_PLANES,
 	.name = "planes",
+	.inputs = planes_inputs,
 	.encode = planes_encode,
 	.decode = planes_decode,
 };

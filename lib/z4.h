@@ -105,7 +105,7 @@ enum z4_kind {
 enum z4_coder_id {
 	Z4_CODER_STORED = 0,
 	Z4_CODER_ZSTD = 1,
-	Z4_CODER_RANS = 2,	/* order-0 rANS, 4 interleaved states */
+	Z4_CODER_RANS = 2,	/* order-0 rANS, interleaved states */
 	Z4_CODER_COUNT
 };
 
@@ -171,6 +171,7 @@ struct z4_frame {
 	void *coder_state[Z4_CODER_COUNT];	/* coders' contexts, owned */
 	uint8_t *scratch;		/* where coders are tried, owned */
 	size_t scratch_cap;
+	struct z4_plane stage;		/* a transform's input or output */
 };
 
 void z4_frame_init(struct z4_frame *f);
@@ -188,8 +189,8 @@ struct z4_encode_opts {
 };
 
 /*
- * Code a frame whose raw bytes are set: an empty chain and one plane,
- * entropy-coded and kept stored when coding does not shrink it.
+ * Code a frame whose raw bytes are set: choose its transform chain and,
+ * for each plane, the smallest coder tried (stored when none helps).
  */
 int z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o);
 
