@@ -28,6 +28,7 @@ struct row {
 	unsigned nplane;
 	struct plane_row plane[Z4_PLANE_MAX];
 	unsigned coders;		/* bit per coder ID */
+	unsigned refs;			/* REF frames among its frames */
 	char xforms[128];
 	int open;
 };
@@ -38,18 +39,20 @@ ratio(uint64_t original, uint64_t coded)
 	return coded ? (double)original / (double)coded : 0.0;
 }
 
+/* "planes+rans/stored": transforms, then coders; "ref" for repeats. */
 static void
 chain(const struct row *r, char *buf, size_t size)
 {
-	size_t n = (size_t)snprintf(buf, size, "%s", r->xforms);
-	for (unsigned id = 0; id < Z4_CODER_COUNT && n < size; id++) {
-		if (!(r->coders & 1u << id))
-			continue;
-		const char *sep = n == 0 ? "" :
-		    r->coders & ((1u << id) - 1) ? "/" : "+";
-		n += (size_t)snprintf(buf + n, size - n, "%s%s", sep,
-		    z4_coder_name(id));
-	}
+	char coders[64] = "";
+	size_t n = 0;
+
+	for (unsigned id = 0; id < Z4_CODER_COUNT; id++)
+		if (r->coders & 1u << id)
+			n += (size_t)snprintf(coders + n, sizeof coders - n,
+			    "%s%s", n ? "/" : "", z4_coder_name(id));
+	snprintf(buf, size, "%s%s%s%s%s", r->refs ? "ref" : "",
+	    r->refs && (r->xforms[0] || n) ? "," : "", r->xforms,
+	    r->xforms[0] && n ? "+" : "", coders);
 }
 
 static void
@@ -150,14 +153,15 @@ static void
 account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
     int *first)
 {
-	int same = f->kind == Z4_FRAME_CHUNK && r->open &&
+	int tensor = f->kind == Z4_FRAME_CHUNK || f->kind == Z4_FRAME_REF;
+	int same = tensor && r->open &&
 	    f->chunk_offset != 0 && z4_tensor_same(&r->tensor, &f->tensor);
 	if (r->open && !same) {
 		print_row(r, json, first);
 		r->open = 0;
 	}
 	struct row *to = glue;
-	if (f->kind == Z4_FRAME_CHUNK) {
+	if (tensor) {
 		to = r;
 		if (!r->open) {
 			memset(r, 0, sizeof *r);
@@ -172,6 +176,7 @@ account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
 	}
 	to->original += f->raw_size;
 	to->coded += f->coded_bytes;
+	to->refs += f->kind == Z4_FRAME_REF;
 	if (f->nplane > to->nplane)
 		to->nplane = f->nplane;
 	for (unsigned i = 0; i < f->nplane; i++) {

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -22,6 +23,7 @@ struct stages {
 	struct z4_frame frame;
 	struct z4_frame *batch[BATCH_FRAMES];
 	struct z4_split *split;
+	struct z4_dedupe *dedupe;
 	struct z4_reader *reader;
 	struct z4_writer *writer;
 	struct progress progress;
@@ -45,6 +47,7 @@ stages_release(struct stages *s)
 	z4_writer_free(s->writer);
 	z4_reader_free(s->reader);
 	z4_split_free(s->split);
+	z4_dedupe_free(s->dedupe);
 	z4_frame_release(&s->frame);
 	for (unsigned i = 0; i < BATCH_FRAMES && s->batch[i]; i++) {
 		z4_frame_release(s->batch[i]);
@@ -107,12 +110,20 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 	struct z4_encode_opts eo = { .level = o->level };
 	struct stages s;
 	struct z4_frame *f;
+	struct stat st;
+	uint64_t frames = 0;
 	unsigned n = 0;
 	size_t bytes = 0;
 	int err, ret;
 
 	if ((err = stages_init(&s, in_fd, in_name, out_fd)))
 		goto out;
+	/* Repeated chunks are found first, where the input can be reread. */
+	if (fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (err = z4_dedupe_new(&s.dedupe, in_fd, &so))) {
+		fail(fl, err, in_name, "read");
+		goto out;
+	}
 	if ((err = z4_split_new(&s.split, &s.in, &so))) {
 		fail(fl, err, in_name, NULL);
 		goto out;
@@ -133,6 +144,15 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		if ((ret = z4_split_next(s.split, f)) < 0) {
 			err = fail(fl, ret, in_name, "read");
 			goto out;
+		}
+		if (ret > 0) {
+			f->key = frames;
+			if (s.dedupe &&
+			    (err = z4_dedupe_mark(s.dedupe, f, frames))) {
+				fail(fl, err, in_name, "read");
+				goto out;
+			}
+			frames++;
 		}
 		n += ret;
 		bytes += ret ? f->raw_size : 0;

@@ -67,6 +67,36 @@ search_index(struct z4_in *in, uint64_t start, uint64_t end_at,
 	return c.pos == c.len ? 0 : Z4_E_INDEX;
 }
 
+/*
+ * The bytes of a REF frame: the frame it repeats, read where it is, then
+ * back to where the REF left off.
+ */
+static int
+resolve(struct z4_in *in, uint64_t start, const struct z4_frame_head *h,
+    struct z4_frame *f)
+{
+	struct z4_frame t;
+	struct z4_frame_head th;
+	uint64_t back = in->offset;
+	int err;
+
+	z4_frame_init(&t);
+	if (start + h->ref_target >= back - f->coded_bytes)
+		err = Z4_E_REF;
+	else if (!(err = z4_in_seek(in, start + h->ref_target)) &&
+	    !(err = z4_frame_read(in, &t, &th, 0))) {
+		if ((t.kind != Z4_FRAME_GLUE && t.kind != Z4_FRAME_CHUNK) ||
+		    !(t.flags & Z4_FRAME_KEEP) || t.raw_size != f->raw_size)
+			err = Z4_E_REF;
+		else if (z4_hash64(t.raw, t.raw_size) != h->raw_checksum)
+			err = Z4_E_CHECKSUM;
+		else
+			memcpy(f->raw, t.raw, t.raw_size);
+	}
+	z4_frame_release(&t);
+	return err ? err : z4_in_seek(in, back);
+}
+
 /* Decode the frames of entry e, from the stream at start, onto out. */
 static int
 copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
@@ -84,12 +114,15 @@ copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
 	while (!err && (done < e->data_size || done == 0)) {
 		if ((err = z4_frame_read(in, f, &h, 0)))
 			break;
-		if (f->kind != Z4_FRAME_CHUNK || f->chunk_offset != done ||
+		if ((f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) ||
+		    f->chunk_offset != done ||
 		    !z4_tensor_same(&f->tensor, &e->tensor) ||
 		    f->raw_size > e->data_size - done) {
 			err = Z4_E_INDEX;
 			break;
 		}
+		if (f->kind == Z4_FRAME_REF && (err = resolve(in, start, &h, f)))
+			break;
 		XXH3_128bits_update(st, f->raw, f->raw_size);
 		err = z4_out_write(out, f->raw, f->raw_size);
 		done += f->raw_size;
@@ -160,7 +193,8 @@ z4_scan_tensor(struct z4_reader *r, const char *name, size_t name_len,
 
 	z4_frame_init(&f);
 	while ((ret = z4_reader_next(r, &f)) > 0) {
-		int match = ret == 1 && f.kind == Z4_FRAME_CHUNK &&
+		int match = ret == 1 &&
+		    (f.kind == Z4_FRAME_CHUNK || f.kind == Z4_FRAME_REF) &&
 		    f.tensor.name_len == name_len &&
 		    memcmp(f.tensor.name, name, name_len) == 0;
 		if (state == 1 && !(match && f.chunk_offset != 0))

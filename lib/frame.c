@@ -197,11 +197,11 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 }
 
 static uint64_t
-payload_hash(const struct z4_frame *f)
+payload_hash(const struct z4_frame *f, unsigned nplane)
 {
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
-	for (unsigned i = 0; i < f->nplane; i++)
+	for (unsigned i = 0; i < nplane; i++)
 		XXH3_64bits_update(&st, f->plane[i].coded,
 		    f->plane[i].coded_size);
 	return XXH3_64bits_digest(&st);
@@ -209,43 +209,48 @@ payload_hash(const struct z4_frame *f)
 
 int
 z4_frame_write(struct z4_out *out, const struct z4_frame *f,
-    const struct z4_frame_head *end)
+    const struct z4_frame_head *h)
 {
 	struct z4_buf b = { 0 };
 	size_t payload = 0;
 	int err;
 
-	for (unsigned i = 0; i < f->nplane; i++)
+	unsigned nplane = f->kind == Z4_FRAME_REF ? 0 : f->nplane;
+	for (unsigned i = 0; i < nplane; i++)
 		payload += f->plane[i].coded_size;
 	assert(f->raw_size <= Z4_CHUNK_MAX && payload <= Z4_PAYLOAD_MAX);
 	err = z4_buf_reserve(&b, Z4_FRAME_FIXED_SIZE);
 	if (err)
 		return err;
 	b.len = Z4_FRAME_FIXED_SIZE;
-	if (f->kind == Z4_FRAME_CHUNK) {
+	if (f->kind == Z4_FRAME_CHUNK || f->kind == Z4_FRAME_REF) {
 		err = z4_tensor_put(&b, &f->tensor);
 		err = err ? err : z4_buf_addv(&b, f->chunk_offset);
-	} else if (f->kind == Z4_FRAME_END) {
-		err = z4_buf_add64(&b, end->original_size);
-		err = err ? err : z4_buf_add64(&b, end->original_checksum);
-		err = err ? err : z4_buf_add32(&b, end->frame_count);
-		err = err ? err : z4_buf_add32(&b, end->entry_count);
 	}
-	err = err ? err : body_put(&b, f);
+	if (f->kind == Z4_FRAME_REF) {
+		err = err ? err : z4_buf_addv(&b, h->ref_target);
+	} else if (f->kind == Z4_FRAME_END) {
+		err = z4_buf_add64(&b, h->original_size);
+		err = err ? err : z4_buf_add64(&b, h->original_checksum);
+		err = err ? err : z4_buf_add32(&b, h->frame_count);
+		err = err ? err : z4_buf_add32(&b, h->entry_count);
+	}
+	if (f->kind != Z4_FRAME_REF)
+		err = err ? err : body_put(&b, f);
 	if (!err && b.len - Z4_FRAME_FIXED_SIZE > Z4_META_MAX)
 		err = Z4_E_LIMIT;
 	if (err)
 		goto out;
 	b.p[0] = (uint8_t)f->kind;
-	b.p[1] = 0;
+	b.p[1] = (uint8_t)f->flags;
 	z4_put16(b.p + 2, (uint16_t)(b.len - Z4_FRAME_FIXED_SIZE));
 	z4_put32(b.p + 4, (uint32_t)payload);
 	z4_put32(b.p + 8, (uint32_t)f->raw_size);
 	z4_put64(b.p + 12, z4_hash64(f->raw, f->raw_size));
-	z4_put64(b.p + 20, payload_hash(f));
+	z4_put64(b.p + 20, payload_hash(f, nplane));
 	err = z4_buf_add64(&b, z4_hash64(b.p, b.len));
 	err = err ? err : z4_out_write(out, b.p, b.len);
-	for (unsigned i = 0; i < f->nplane && !err; i++)
+	for (unsigned i = 0; i < nplane && !err; i++)
 		err = z4_out_write(out, f->plane[i].coded,
 		    f->plane[i].coded_size);
 out:
@@ -277,22 +282,32 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 	h->raw_size = z4_get32(head + 8);
 	h->raw_checksum = z4_get64(head + 12);
 	h->payload_checksum = z4_get64(head + 20);
-	if (h->flags != 0)
+	if (h->flags & ~(unsigned)Z4_FRAME_KEEP ||
+	    (h->flags && h->kind != Z4_FRAME_GLUE && h->kind != Z4_FRAME_CHUNK))
 		return Z4_E_RESERVED;
 	if (h->raw_size > Z4_CHUNK_MAX || h->payload_size > Z4_PAYLOAD_MAX)
 		return Z4_E_LIMIT;
 	f->kind = h->kind;
+	f->flags = h->flags;
 	z4_cursor_init(&c, head + Z4_FRAME_FIXED_SIZE, h->meta_size);
 	switch (h->kind) {
 	case Z4_FRAME_GLUE:
 		break;
 	case Z4_FRAME_CHUNK:
+	case Z4_FRAME_REF:
 		if ((err = z4_tensor_parse(&c, &f->tensor)))
 			return err;
 		f->chunk_offset = z4_curv(&c);
 		if (f->chunk_offset > INT64_MAX)
 			return Z4_E_LIMIT;
-		break;
+		if (h->kind == Z4_FRAME_CHUNK)
+			break;
+		/* A REF has a target instead of planes, and no payload. */
+		h->ref_target = z4_curv(&c);
+		f->nxform = f->nplane = 0;
+		if (!c.ok || c.pos != c.len || h->payload_size != 0)
+			return Z4_E_CORRUPT;
+		return 0;
 	case Z4_FRAME_END:
 		h->original_size = z4_cur64(&c);
 		h->original_checksum = z4_cur64(&c);
@@ -368,6 +383,11 @@ z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
 	if (err)
 		return err;
 	f->coded_bytes = h->head_size + h->payload_size;
+	if (h->kind == Z4_FRAME_REF) {
+		/* The reader fills in the bytes from the frame repeated. */
+		f->raw_size = h->raw_size;
+		return z4_frame_reserve(f, h->raw_size);
+	}
 	if (flags & Z4_READ_NODECODE) {
 		f->raw_size = h->raw_size;
 		return z4_in_skip(in, h->payload_size);

@@ -69,7 +69,7 @@ z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
 	struct z4_index_entry *e = &b->cur;
 	int err;
 
-	if (f->kind != Z4_FRAME_CHUNK) {
+	if (f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) {
 		err = z4_index_close(b);
 		b->original_size += f->raw_size;
 		return err;

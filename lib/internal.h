@@ -178,6 +178,7 @@ struct z4_frame_head {
 	size_t meta_size, payload_size, raw_size;
 	uint64_t raw_checksum, payload_checksum;
 	size_t head_size;	/* fixed + meta + header checksum */
+	uint64_t ref_target;	/* REF frames: offset of the frame repeated */
 	/* END frames only. */
 	uint64_t original_size, original_checksum;
 	uint32_t frame_count, entry_count;
@@ -225,6 +226,17 @@ int z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t);
 int z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t);
 
 uint64_t z4_hash64(const void *p, size_t n);
+
+/* Kept frames, for REF frames on a pipe (keep.c). */
+struct z4_keep;
+
+int z4_keep_new(struct z4_keep **kp);
+void z4_keep_free(struct z4_keep *k);
+void z4_keep_reset(struct z4_keep *k);
+/* Keep n bytes under key; keys must increase. */
+int z4_keep_add(struct z4_keep *k, uint64_t key, const uint8_t *p, size_t n);
+/* The n bytes kept under key; Z4_E_CORRUPT if there are none. */
+int z4_keep_get(struct z4_keep *k, uint64_t key, uint8_t *dst, size_t n);
 
 /* A tensor's data in a container, relative to the start of its data. */
 struct z4_region {

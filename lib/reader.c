@@ -24,6 +24,7 @@ struct z4_reader {
 	unsigned stream_no, frame_no;
 	unsigned source;
 	struct z4_index_builder index;
+	struct z4_keep *keep;
 	XXH3_state_t *whole;
 	struct z4_stream_stats stats;
 	char where[Z4_NAME_MAX + 64];
@@ -41,6 +42,7 @@ z4_reader_new(struct z4_reader **rp, struct z4_in *in, unsigned flags)
 	r->in = in;
 	r->flags = flags;
 	if ((err = z4_index_init(&r->index)) ||
+	    (err = z4_keep_new(&r->keep)) ||
 	    (r->whole = XXH3_createState()) == NULL) {
 		z4_reader_free(r);
 		return err ? err : Z4_E_NOMEM;
@@ -55,6 +57,7 @@ z4_reader_free(struct z4_reader *r)
 	if (r == NULL)
 		return;
 	z4_index_release(&r->index);
+	z4_keep_free(r->keep);
 	XXH3_freeState(r->whole);
 	free(r);
 }
@@ -115,6 +118,7 @@ stream_header(struct z4_reader *r)
 	r->in_stream = 1;
 	r->stats.streams++;
 	z4_index_reset(&r->index);
+	z4_keep_reset(r->keep);
 	XXH3_64bits_reset(r->whole);
 	return 0;
 }
@@ -163,6 +167,31 @@ trailer(struct z4_reader *r, uint64_t end_at)
 	return 0;
 }
 
+/*
+ * A REF frame gets the bytes of the frame it repeats; a KEEP frame's
+ * bytes are kept for the REF frames to come.
+ */
+static int
+repeat(struct z4_reader *r, struct z4_frame *f, const struct z4_frame_head *h,
+    uint64_t at)
+{
+	int err;
+
+	if (f->kind == Z4_FRAME_REF) {
+		if (h->ref_target >= at ||
+		    (err = z4_keep_get(r->keep, h->ref_target, f->raw,
+		    f->raw_size)) == Z4_E_CORRUPT)
+			return Z4_E_REF;
+		if (err)
+			return err;
+		if (z4_hash64(f->raw, f->raw_size) != h->raw_checksum)
+			return Z4_E_CHECKSUM;
+	}
+	if (f->flags & Z4_FRAME_KEEP)
+		return z4_keep_add(r->keep, at, f->raw, f->raw_size);
+	return 0;
+}
+
 static int
 next(struct z4_reader *r, struct z4_frame *f)
 {
@@ -200,7 +229,11 @@ next(struct z4_reader *r, struct z4_frame *f)
 		r->in_stream = 0;
 		return 2;
 	}
+	f->key = at;
+	f->ref_key = h.ref_target;
 	if (!(r->flags & Z4_READ_NODECODE)) {
+		if ((err = repeat(r, f, &h, at)))
+			return err;
 		if ((err = z4_index_add(&r->index, f, at, f->coded_bytes)))
 			return err;
 		XXH3_64bits_update(r->whole, f->raw, f->raw_size);

@@ -184,6 +184,8 @@ int
 z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 {
 	int level = o->level > 9 ? 9 : o->level;
+	if (f->kind == Z4_FRAME_REF)
+		return 0;	/* nothing to code: it names its bytes */
 	int err = transform(f, level);
 	if (err)
 		return err;
@@ -200,6 +202,8 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 	int level = o->level > 9 ? 9 : o->level;
 	int err = 0;
 
+	if (f->kind == Z4_FRAME_REF)
+		return 0;
 	/* Frames nothing has transformed yet get the transforms too. */
 	if (f->nxform == 0 && f->nplane == 1 &&
 	    f->plane[0].coder == Z4_CODER_STORED)

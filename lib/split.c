@@ -178,6 +178,7 @@ z4_split_next(struct z4_split *s, struct z4_frame *f)
 			return 0;
 		f->raw_size = (size_t)n;
 		f->kind = sp->tensor ? Z4_FRAME_CHUNK : Z4_FRAME_GLUE;
+		f->flags = 0;
 		if (sp->tensor)
 			f->tensor = *sp->tensor;
 		f->chunk_offset = s->pos - sp->begin;

@@ -18,7 +18,45 @@ struct z4_writer {
 	XXH3_state_t *whole;		/* checksum of the original */
 	uint32_t frames;
 	struct z4_frame end;		/* the END frame, built at finish */
+	struct kept_at {		/* KEEP frames: key -> stream offset */
+		uint64_t key, at;
+	} *kept;
+	size_t nkept, kept_cap;
 };
+
+static int
+remember(struct z4_writer *w, uint64_t key, uint64_t at)
+{
+	if (w->nkept > 0 && key <= w->kept[w->nkept - 1].key)
+		return Z4_E_USAGE;	/* keys must increase */
+	if (w->nkept == w->kept_cap) {
+		size_t cap = w->kept_cap ? 2 * w->kept_cap : 64;
+		struct kept_at *k = realloc(w->kept, cap * sizeof *k);
+		if (k == NULL)
+			return Z4_E_NOMEM;
+		w->kept = k;
+		w->kept_cap = cap;
+	}
+	w->kept[w->nkept++] = (struct kept_at){ key, at };
+	return 0;
+}
+
+static int
+recall(const struct z4_writer *w, uint64_t key, uint64_t *at)
+{
+	size_t lo = 0, hi = w->nkept;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->kept[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == w->nkept || w->kept[lo].key != key)
+		return Z4_E_USAGE;	/* a REF to a frame not kept */
+	*at = w->kept[lo].at;
+	return 0;
+}
 
 int
 z4_writer_new(struct z4_writer **wp, struct z4_out *out, unsigned source)
@@ -61,6 +99,7 @@ z4_writer_free(struct z4_writer *w)
 	z4_index_release(&w->index);
 	XXH3_freeState(w->whole);
 	z4_frame_release(&w->end);
+	free(w->kept);
 	free(w);
 }
 
@@ -68,12 +107,19 @@ int
 z4_writer_put(struct z4_writer *w, const struct z4_frame *f)
 {
 	uint64_t at = w->out->offset - w->start;
+	struct z4_frame_head h = { 0 };
 	int err;
 
-	assert(f->kind == Z4_FRAME_GLUE || f->kind == Z4_FRAME_CHUNK);
+	assert(f->kind == Z4_FRAME_GLUE || f->kind == Z4_FRAME_CHUNK ||
+	    f->kind == Z4_FRAME_REF);
 	if (w->frames == UINT32_MAX)
 		return Z4_E_LIMIT;
-	if ((err = z4_frame_write(w->out, f, NULL)))
+	if (f->kind == Z4_FRAME_REF && (err = recall(w, f->ref_key,
+	    &h.ref_target)))
+		return err;
+	if ((err = z4_frame_write(w->out, f, &h)))
+		return err;
+	if ((f->flags & Z4_FRAME_KEEP) && (err = remember(w, f->key, at)))
 		return err;
 	w->frames++;
 	XXH3_64bits_update(w->whole, f->raw, f->raw_size);

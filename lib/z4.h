@@ -45,7 +45,8 @@ enum z4_err {
 	Z4_E_INDEX = -12,	/* the index does not match the frames */
 	Z4_E_TRAILER = -13,	/* bad trailer */
 	Z4_E_NOT_FOUND = -14,	/* no tensor of that name */
-	Z4_E_DATA_MAX = -15,	/* last of the "bad data" group */
+	Z4_E_REF = -16,		/* a REF to no earlier kept frame */
+	Z4_E_DATA_MAX = -31,	/* last of the "bad data" group */
 	/* System or I/O failure: the caller exits 3.  errno is kept. */
 	Z4_E_IO = -32,
 	Z4_E_NOMEM = -33,
@@ -98,6 +99,7 @@ enum z4_source {
 enum z4_kind {
 	Z4_FRAME_GLUE = 1,	/* opaque bytes kept verbatim */
 	Z4_FRAME_CHUNK = 2,	/* a slice of one tensor */
+	Z4_FRAME_REF = 3,	/* the same bytes as an earlier frame */
 	Z4_FRAME_END = 15,	/* index and totals of a stream */
 };
 
@@ -157,9 +159,20 @@ struct z4_xform_step {
  * Buffers are owned by the frame and reused from one frame to the next;
  * z4_frame_release() frees them.
  */
+enum z4_frame_flags {
+	Z4_FRAME_KEEP = 1 << 0,		/* a later REF frame repeats it */
+};
+
 struct z4_frame {
 	unsigned kind;			/* enum z4_kind */
-	struct z4_tensor tensor;	/* Z4_FRAME_CHUNK only */
+	unsigned flags;			/* enum z4_frame_flags */
+	/*
+	 * Which frame a REF repeats.  key names a frame to the writer, and
+	 * ref_key names the KEEP frame a REF repeats: frame numbers when
+	 * splitting, stream offsets when reading a stream.
+	 */
+	uint64_t key, ref_key;
+	struct z4_tensor tensor;	/* CHUNK and REF frames */
 	uint64_t chunk_offset;		/* byte offset in the tensor */
 	uint8_t *raw;			/* the frame's share of the original */
 	size_t raw_size, raw_cap;
@@ -279,6 +292,21 @@ unsigned z4_split_source(const struct z4_split *s);
 const char *z4_split_note(const struct z4_split *s);
 /* Fill f with the next raw frame: 1 if one was made, 0 at the end. */
 int z4_split_next(struct z4_split *s, struct z4_frame *f);
+
+/*
+ * Whole-chunk matching on a seekable input: z4_dedupe_new() reads the
+ * input once (then seeks it back to the start) and finds the chunks the
+ * splitter will make whose bytes an earlier chunk has.  For the i-th
+ * frame of the real split, z4_dedupe_mark() turns a repeat into a REF
+ * frame and marks the frames repeated later as KEEP.
+ */
+struct z4_dedupe;
+
+int z4_dedupe_new(struct z4_dedupe **dp, int fd,
+    const struct z4_split_opts *o);
+void z4_dedupe_free(struct z4_dedupe *d);
+int z4_dedupe_mark(const struct z4_dedupe *d, struct z4_frame *f,
+    uint64_t i);
 
 /*
  * The writer: serialises coded frames into a stream and, at the end,

@@ -31,9 +31,14 @@ for f in "$data"/*; do
 		cmp -s - "$2/a.z4"' _ "$f" "$tmp"
 done
 
-# Random access: every tensor of one checkpoint, seekable and piped.
-f=$data/gpt_base_step300_bf16.safetensors
-if [ -f "$f" ] && command -v python3 >/dev/null; then
+# Random access: every tensor of two checkpoints (one with repeated
+# layers, so some tensors are REF frames), seekable and piped.
+for f in "$data"/gpt_base_step300_bf16.safetensors \
+    "$data"/gpt_frankenmerge_6layer_bf16.safetensors; do
+	if [ ! -f "$f" ] || ! command -v python3 >/dev/null; then
+		echo "corpus: no python3 or no $f; skipping its tensors"
+		continue
+	fi
 	z4ai compress -q -c "$f" > "$tmp/m.z4"
 	python3 - "$f" "$tmp" <<'PY' > "$tmp/list"
 import json, struct, sys
@@ -55,8 +60,6 @@ PY
 			z4cat -n "$1" < "$2" | cmp -s - "$3"' _ "$name" \
 			"$tmp/m.z4" "$want"
 	done < "$tmp/list"
-else
-	echo "corpus: no python3 or no $f; skipping the tensor extraction"
-fi
+done
 echo "corpus: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -54,11 +54,15 @@ spill(const void *p, size_t n)
 	return fp;
 }
 
+static int use_dedupe;
+
 /* Compress content with the library at level, chunks of chunk bytes. */
 static struct mem
 compress(const void *content, size_t n, size_t chunk, int dtype, int level)
 {
 	FILE *in = spill(content, n), *out = tmpfile();
+	struct z4_dedupe *d = NULL;
+	uint64_t i = 0;
 	struct z4_in zi;
 	struct z4_out zo;
 	struct z4_split *s;
@@ -69,13 +73,20 @@ compress(const void *content, size_t n, size_t chunk, int dtype, int level)
 	int ret;
 
 	z4_frame_init(&f);
+	if (use_dedupe && z4_dedupe_new(&d, fileno(in), &so))
+		abort();
 	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)) ||
 	    z4_split_new(&s, &zi, &so) ||
 	    z4_writer_new(&w, &zo, z4_split_source(s)))
 		abort();
-	while ((ret = z4_split_next(s, &f)) > 0)
-		if (z4_frame_encode(&f, &eo) || z4_writer_put(w, &f))
+	while ((ret = z4_split_next(s, &f)) > 0) {
+		f.key = i;
+		if ((d && z4_dedupe_mark(d, &f, i)) ||
+		    z4_frame_encode(&f, &eo) || z4_writer_put(w, &f))
 			abort();
+		i++;
+	}
+	z4_dedupe_free(d);
 	if (ret < 0 || z4_writer_finish(w) || z4_out_flush(&zo))
 		abort();
 	z4_writer_free(w);
@@ -282,8 +293,8 @@ test_crafted(void)
 
 	/* Frame 0 is glue (the header), frame 1 is tensor "a". */
 	enum { M = Z4_FRAME_FIXED_SIZE };
-	CHECK(patched(&good, 0, 1, 1) == Z4_E_RESERVED);	/* flags */
-	CHECK(patched(&good, 0, 0, 3) == Z4_E_RESERVED);	/* kind */
+	CHECK(patched(&good, 0, 1, 2) == Z4_E_RESERVED);	/* flags */
+	CHECK(patched(&good, 0, 0, 4) == Z4_E_RESERVED);	/* kind */
 	CHECK(patched(&good, 0, 0, 7) == Z4_E_RESERVED);
 	CHECK(patched(&good, 0, 11, 0x40) == Z4_E_LIMIT);	/* raw size */
 	CHECK(patched(&good, 0, 7, 0x40) == Z4_E_LIMIT);	/* payload */
@@ -419,6 +430,66 @@ test_rans(void)
 	free(dst);
 }
 
+/* A file with a tensor twice: REF frames, and damage to them. */
+static void
+test_refs(void)
+{
+	static const char json[] =
+	    "{\"a\":{\"dtype\":\"BF16\",\"shape\":[300],"
+	    "\"data_offsets\":[0,600]},"
+	    "\"b\":{\"dtype\":\"BF16\",\"shape\":[300],"
+	    "\"data_offsets\":[600,1200]}}";
+	size_t hn = sizeof json - 1, n = 8 + hn + 1200;
+	uint8_t *st = malloc(n);
+	z4_put64(st, hn);
+	memcpy(st + 8, json, hn);
+	for (size_t i = 0; i < 600; i++)
+		st[8 + hn + i] = st[8 + hn + 600 + i] = (uint8_t)(i * 37 >> 2);
+	use_dedupe = 1;
+	struct mem good = compress(st, n, 4096, -1, 3), o;
+	use_dedupe = 0;
+	CHECK(decode(&good, &o) == 0 && o.len == n &&
+	    memcmp(o.p, st, n) == 0);
+	free(o.p);
+	/* Frames: glue, a (KEEP), b (REF). */
+	size_t ref = frame_at(&good, 2);
+	CHECK(good.p[ref] == Z4_FRAME_REF);
+	CHECK(good.p[frame_at(&good, 1) + 1] == Z4_FRAME_KEEP);
+	CHECK(good.len < n);
+	CHECK(patched(&good, 1, 1, 0) == Z4_E_REF);	/* not kept */
+	CHECK(patched(&good, 2, 1, 1) == Z4_E_RESERVED);	/* REF kept */
+	/* Every bit flipped and every truncation is found. */
+	int silent = 0;
+	for (size_t i = 0; i < good.len; i++) {
+		for (int b = 0; b < 8; b++) {
+			good.p[i] ^= (uint8_t)(1 << b);
+			silent += decode(&good, NULL) >= 0;
+			good.p[i] ^= (uint8_t)(1 << b);
+		}
+		struct mem t = { good.p, i };
+		silent += decode(&t, NULL) >= 0;
+	}
+	CHECK(silent == 0);
+	/* Random access reads through the REF to the frame it repeats. */
+	FILE *in = spill(good.p, good.len), *out = tmpfile();
+	struct z4_in zi;
+	struct z4_out zo;
+	char where[256];
+	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)))
+		abort();
+	CHECK(z4_extract_tensor(&zi, "b", 1, &zo, where, sizeof where) == 0);
+	CHECK(z4_out_flush(&zo) == 0);
+	struct mem got = slurp(out);
+	CHECK(got.len == 600 && memcmp(got.p, st + 8 + hn + 600, 600) == 0);
+	z4_in_release(&zi);
+	z4_out_release(&zo);
+	fclose(in);
+	fclose(out);
+	free(got.p);
+	free(good.p);
+	free(st);
+}
+
 static void
 test_dtypes(void)
 {
@@ -439,6 +510,7 @@ main(void)
 	test_crafted();
 	test_damage_everywhere();
 	test_extract();
+	test_refs();
 	printf("unit: %d passed, %d failed\n", checks - failures, failures);
 	return failures != 0;
 }
