@@ -129,6 +129,8 @@ const struct z4_coder *z4_coder_get(unsigned id);
 /* Transform wire IDs (z4-frame(5), "Transforms"). */
 enum z4_xform_id {
 	Z4_XF_PLANES = 1,	/* live bits of each element into byte planes */
+	Z4_XF_PALETTE = 2,	/* few distinct values: palette and indices */
+	Z4_XF_ZEROS = 3,	/* a mask of non-zero elements, and them */
 };
 
 /*
@@ -161,7 +163,8 @@ int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
 /* Undo the frame's chain: its planes become its raw bytes. */
 int z4_chain_decode(struct z4_frame *f);
 
-extern const struct z4_xform z4_xform_planes;
+extern const struct z4_xform z4_xform_planes, z4_xform_palette,
+    z4_xform_zeros;
 
 const struct z4_xform *z4_xform_get(unsigned id);
 

@@ -125,18 +125,43 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	return err;
 }
 
-/* Transforms worth applying to this frame: planes for wide elements. */
+/*
+ * The chains the selector knows, each a list of transforms applied in
+ * turn to the last plane.
+ */
+enum chain {
+	CHAIN_PLAIN,		/* the chunk as one plane */
+	CHAIN_PLANES,		/* fields of each element */
+	CHAIN_PALETTE,		/* few distinct values */
+	CHAIN_ZEROS,		/* pruned: mask, then fields of the rest */
+	CHAIN_COUNT
+};
+
+static const struct z4_xform *const chains[CHAIN_COUNT][3] = {
+	[CHAIN_PLAIN] = { NULL },
+	[CHAIN_PLANES] = { &z4_xform_planes, NULL },
+	[CHAIN_PALETTE] = { &z4_xform_palette, NULL },
+	[CHAIN_ZEROS] = { &z4_xform_zeros, &z4_xform_planes, NULL },
+};
+
+/* Build chain c on the frame's bytes and code every plane. */
 static int
-transform(struct z4_frame *f, int level)
+build(struct z4_frame *f, enum chain c, int level)
 {
+	int err = 0;
+
 	f->nxform = 0;
 	f->nplane = 1;
 	f->plane[0].raw = f->raw;
 	f->plane[0].raw_size = f->raw_size;
-	if (level <= 0 || f->kind != Z4_FRAME_CHUNK || f->raw_size < 64)
-		return 0;
-	int ret = z4_chain_push(f, &z4_xform_planes);
-	return ret < 0 ? ret : 0;
+	for (const struct z4_xform *const *x = chains[c]; *x && !err; x++)
+		err = z4_chain_push(f, *x);
+	if (err < 0)
+		return err;
+	for (unsigned i = 0; i < f->nplane; i++)
+		if ((err = code_plane(f, &f->plane[i], level)))
+			return err;
+	return 0;
 }
 
 /* Bytes a frame's chain and planes take: payload and descriptors. */
@@ -152,32 +177,44 @@ coded_cost(const struct z4_frame *f)
 }
 
 /*
- * The frame coded whole, as one plane, if that is smaller than what the
- * transforms made: small chunks, whose plane tables cost more than the
- * planes save, and anything at the highest levels.
+ * Which chains are worth trying, judged on a sample of the chunk: a
+ * palette when the sample has few distinct values, the zero mask when a
+ * sixteenth or more of it is zero, the chunk whole when it is small.
  */
-static int
-try_plain(struct z4_frame *f, int level)
+static unsigned
+candidates(const struct z4_frame *f, int level)
 {
-	struct z4_plane tmp = { .raw = f->raw, .raw_size = f->raw_size };
-	int err = code_plane(f, &tmp, level);
+	unsigned w = z4_dtype_width(f->tensor.dtype), set = 0;
 
-	if (!err && 1 + 3 + 3 + tmp.coded_size < coded_cost(f)) {
-		struct z4_plane *p = &f->plane[0];
-		uint8_t *cbuf = p->cbuf;
-		p->coder = tmp.coder;
-		p->raw = f->raw;
-		p->raw_size = f->raw_size;
-		p->coded_size = tmp.coded_size;
-		p->cbuf = tmp.cbuf;
-		p->ccap = tmp.ccap;
-		p->coded = tmp.coder == Z4_CODER_STORED ? f->raw : p->cbuf;
-		tmp.cbuf = cbuf;
-		f->nxform = 0;
-		f->nplane = 1;
+	if (level <= 0 || f->kind != Z4_FRAME_CHUNK || w == 0 ||
+	    f->raw_size < 64)
+		return 1u << CHAIN_PLAIN;
+	size_t n = f->raw_size / w, sample = n < 4096 ? n : 4096, zeros = 0;
+	size_t step = n / sample, distinct = 0;
+	uint64_t seen[512];
+	memset(seen, 0xff, sizeof seen);
+	for (size_t i = 0; i < n && distinct <= 256; i += step) {
+		uint64_t v = 0;
+		for (unsigned k = 0; k < w; k++)
+			v |= (uint64_t)f->raw[i * w + k] << 8 * k;
+		zeros += v == 0;
+		size_t h = (size_t)((v * 0x9E3779B97F4A7C15ull) >> 55);
+		while (seen[h] != ~0ull && seen[h] != v)
+			h = (h + 1) & 511;
+		if (seen[h] != v) {
+			seen[h] = v;
+			distinct++;
+		}
 	}
-	free(tmp.cbuf);
-	return err;
+	if (w >= 2)
+		set |= 1u << CHAIN_PLANES;
+	if (distinct <= 256 && (w >= 2 || level >= 5))
+		set |= 1u << CHAIN_PALETTE;
+	if (zeros * 16 >= sample)
+		set |= 1u << CHAIN_ZEROS;
+	if (f->raw_size < (16u << 10) || level >= 7 || set == 0)
+		set |= 1u << CHAIN_PLAIN;
+	return set;
 }
 
 int
@@ -186,14 +223,24 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	int level = o->level > 9 ? 9 : o->level;
 	if (f->kind == Z4_FRAME_REF)
 		return 0;	/* nothing to code: it names its bytes */
-	int err = transform(f, level);
-	if (err)
-		return err;
-	for (unsigned i = 0; i < f->nplane && !err; i++)
-		err = code_plane(f, &f->plane[i], level);
-	if (!err && f->nxform > 0 && (f->raw_size < (16u << 10) || level >= 7))
-		err = try_plain(f, level);
-	return err;
+	unsigned set = candidates(f, level);
+	size_t best_cost = SIZE_MAX;
+	int best = -1, last = -1, err;
+
+	/* Try each candidate; the frame keeps the last one built. */
+	for (int c = 0; c < CHAIN_COUNT; c++) {
+		if (!(set & 1u << c))
+			continue;
+		if ((err = build(f, (enum chain)c, level)))
+			return err;
+		last = c;
+		size_t cost = coded_cost(f);
+		if (cost < best_cost) {
+			best_cost = cost;
+			best = c;
+		}
+	}
+	return best == last ? 0 : build(f, (enum chain)best, level);
 }
 
 int

@@ -7,6 +7,8 @@
 
 static const struct z4_xform *const xforms[256] = {
 	[Z4_XF_PLANES] = &z4_xform_planes,
+	[Z4_XF_PALETTE] = &z4_xform_palette,
+	[Z4_XF_ZEROS] = &z4_xform_zeros,
 };
 
 const struct z4_xform *
@@ -51,40 +53,40 @@ z4_chain_push(struct z4_frame *f, const struct z4_xform *x)
 int
 z4_chain_decode(struct z4_frame *f)
 {
+	struct z4_plane saved[Z4_PLANE_MAX], raw = { 0 };
 	unsigned n = f->nplane;
+	int err = 0;
 
+	/*
+	 * The planes stay as they were read, so the frame can be written
+	 * again (z4plane).  A step's output is read only by the next step,
+	 * so outputs go to the stage and the raw bytes in turn, the last
+	 * one to the raw bytes.
+	 */
+	memcpy(saved, f->plane, n * sizeof *saved);
+	raw.rbuf = f->raw;
+	raw.rcap = f->raw_cap;
 	for (unsigned i = f->nxform; i-- > 0;) {
 		const struct z4_xform_step *s = &f->xform[i];
 		const struct z4_xform *x = z4_xform_get(s->id);
 		unsigned k = x->inputs(s);
-		if (k == 0 || k > n)
-			return Z4_E_CORRUPT;
+		struct z4_plane *out = i % 2 ? &f->stage : &raw;
+		if (k == 0 || k > n) {
+			err = Z4_E_CORRUPT;
+			break;
+		}
 		unsigned first = n - k;
-		int err = x->decode(f, s, first, &f->stage);
-		if (err)
-			return err;
+		if ((err = x->decode(f, s, first, out)))
+			break;
 		/* The output takes the place of the planes it came from. */
-		struct z4_plane *p = &f->plane[first];
-		uint8_t *t = p->rbuf;
-		size_t tcap = p->rcap;
-		p->rbuf = f->stage.rbuf;
-		p->rcap = f->stage.rcap;
-		p->raw = p->rbuf;
-		p->raw_size = f->stage.raw_size;
-		f->stage.rbuf = t;
-		f->stage.rcap = tcap;
+		f->plane[first].raw = out->raw;
+		f->plane[first].raw_size = out->raw_size;
 		n = first + 1;
 	}
-	if (n != 1 || f->plane[0].raw_size != f->raw_size)
-		return Z4_E_CORRUPT;
-	/* Hand the bytes over instead of copying them. */
-	struct z4_plane *p = &f->plane[0];
-	uint8_t *t = f->raw;
-	size_t tcap = f->raw_cap;
-	f->raw = p->rbuf;
-	f->raw_cap = p->rcap;
-	p->rbuf = t;
-	p->rcap = tcap;
-	p->raw = f->raw;
-	return 0;
+	if (!err && (n != 1 || f->plane[0].raw_size != f->raw_size))
+		err = Z4_E_CORRUPT;
+	memcpy(f->plane, saved, f->nplane * sizeof *saved);
+	f->raw = raw.rbuf;
+	f->raw_cap = raw.rcap;
+	return err;
 }

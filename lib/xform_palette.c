@@ -1,0 +1,196 @@
+/*
+ * xform_palette.c - elements that take few distinct values (INT8, INT4
+ * or FP8 values dequantised into F32, BF16 or F16) become a palette and
+ * one byte of index per element.
+ *
+ * Parameters: W (1, 2, 4 or 8), T (0 .. W-1).  Planes: the palette, K
+ * values of W bytes each in increasing order of their bit patterns (1 <=
+ * K <= 256); when T is not 0, the T bytes after the last whole element;
+ * last the indices, one byte per element, each below K.  The index plane
+ * is what the entropy coder sees: at most 8 bits per element, whatever
+ * the container width, and near the entropy of the quantised values.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define PALETTE_MAX 256
+
+static uint64_t
+load(const uint8_t *p, unsigned w)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < w; i++)
+		v |= (uint64_t)p[i] << 8 * i;
+	return v;
+}
+
+static void
+store(uint8_t *p, uint64_t v, unsigned w)
+{
+	for (unsigned i = 0; i < w; i++)
+		p[i] = (uint8_t)(v >> 8 * i);
+}
+
+static int
+parse_params(const struct z4_xform_step *s, unsigned *w, unsigned *tail)
+{
+	if (s->param_size != 2)
+		return Z4_E_CORRUPT;
+	*w = s->param[0];
+	*tail = s->param[1];
+	if ((*w != 1 && *w != 2 && *w != 4 && *w != 8) || *tail >= *w)
+		return Z4_E_CORRUPT;
+	return 0;
+}
+
+static unsigned
+palette_inputs(const struct z4_xform_step *s)
+{
+	unsigned w, tail;
+	return parse_params(s, &w, &tail) ? 0 : 2 + (tail != 0);
+}
+
+static int
+palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
+    unsigned first, struct z4_plane *out)
+{
+	unsigned w, tail;
+	int err;
+
+	if ((err = parse_params(s, &w, &tail)))
+		return err;
+	const struct z4_plane *pal = &f->plane[first];
+	const struct z4_plane *tp = &f->plane[first + 1];
+	const struct z4_plane *idx = &f->plane[first + 1 + (tail != 0)];
+	size_t k = pal->raw_size / w, n = idx->raw_size;
+	if (pal->raw_size % w || k == 0 || k > PALETTE_MAX ||
+	    (tail && tp->raw_size != tail))
+		return Z4_E_CORRUPT;
+	out->raw_size = n * w + tail;
+	if (out->raw_size > Z4_CHUNK_MAX)
+		return Z4_E_LIMIT;
+	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
+		return err;
+	uint8_t *o = out->rbuf;
+	for (size_t i = 0; i < n; i++) {
+		if (idx->raw[i] >= k)
+			return Z4_E_CORRUPT;
+		memcpy(o + i * w, pal->raw + (size_t)idx->raw[i] * w, w);
+	}
+	if (tail)
+		memcpy(o + n * w, tp->raw, tail);
+	out->raw = out->rbuf;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * The distinct values of n elements, sorted, if there are at most 256:
+ * returns their count, or 0 if there are more.  An open-addressing set
+ * of 512 slots; a value of the all-ones pattern is tracked apart, since
+ * it marks empty slots.
+ */
+static size_t
+distinct(const uint8_t *src, size_t n, unsigned w, uint64_t *values)
+{
+	uint64_t set[2 * PALETTE_MAX];
+	size_t k = 0;
+	int ones = 0;
+	const uint64_t empty = ~0ull;
+
+	memset(set, 0xff, sizeof set);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = load(src + i * w, w);
+		if (v == empty) {
+			if (!ones && k == PALETTE_MAX)
+				return 0;
+			k += !ones;
+			ones = 1;
+			continue;
+		}
+		size_t h = (size_t)((v * 0x9E3779B97F4A7C15ull) >> 55);
+		while (set[h] != empty && set[h] != v)
+			h = (h + 1) & (2 * PALETTE_MAX - 1);
+		if (set[h] == v)
+			continue;
+		if (k == PALETTE_MAX)
+			return 0;
+		set[h] = v;
+		k++;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < 2 * PALETTE_MAX; i++)
+		if (set[i] != empty)
+			values[m++] = set[i];
+	if (ones)
+		values[m++] = empty;
+	qsort(values, m, sizeof *values, cmp_u64);
+	return m;
+}
+
+static int
+palette_encode(struct z4_frame *f, struct z4_xform_step *s,
+    const uint8_t *src, size_t size, unsigned first)
+{
+	unsigned w = z4_dtype_width(f->tensor.dtype);
+	uint64_t values[PALETTE_MAX];
+	int err;
+
+	if (w < 1 || size < w || first + 3 > Z4_PLANE_MAX)
+		return 1;
+	size_t n = size / w, tail = size % w;
+	size_t k = distinct(src, n, w, values);
+	if (k == 0)
+		return 1;
+	struct z4_plane *pal = &f->plane[first];
+	struct z4_plane *tp = &f->plane[first + 1];
+	struct z4_plane *idx = &f->plane[first + 1 + (tail != 0)];
+	if ((err = z4_plane_reserve_raw(pal, k * w)) ||
+	    (err = z4_plane_reserve_raw(idx, n)))
+		return err;
+	for (size_t j = 0; j < k; j++)
+		store(pal->rbuf + j * w, values[j], w);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = load(src + i * w, w);
+		size_t lo = 0, hi = k;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+			if (values[mid] <= v)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		idx->rbuf[i] = (uint8_t)lo;
+	}
+	pal->raw = pal->rbuf;
+	pal->raw_size = k * w;
+	idx->raw = idx->rbuf;
+	idx->raw_size = n;
+	if (tail) {
+		if ((err = z4_plane_reserve_raw(tp, tail)))
+			return err;
+		memcpy(tp->rbuf, src + n * w, tail);
+		tp->raw = tp->rbuf;
+		tp->raw_size = tail;
+	}
+	f->nplane = first + 2 + (tail != 0);
+	s->param_size = 2;
+	s->param[0] = (uint8_t)w;
+	s->param[1] = (uint8_t)tail;
+	return 0;
+}
+
+const struct z4_xform z4_xform_palette = {
+	.id = Z4_XF_PALETTE,
+	.name = "palette",
+	.inputs = palette_inputs,
+	.encode = palette_encode,
+	.decode = palette_decode,
+};

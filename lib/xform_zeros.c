@@ -1,0 +1,145 @@
+/*
+ * xform_zeros.c - pruned weights: a bit mask of which elements are not
+ * zero, and the non-zero elements alone.
+ *
+ * An element is zero when every bit of it is 0 (so -0.0 is not zero: the
+ * result stays exact).  Parameters: W (1, 2, 4 or 8), T (0 .. W-1), U
+ * (0 .. 7, the unused bits of the mask's last byte).  Planes: the mask,
+ * bit i mod 8 of byte i / 8 set when element i is not zero, unused bits
+ * 0; then, when T is not 0, the T bytes after the last whole element;
+ * last the non-zero elements, W bytes each, in order (last, so that the
+ * encoder can go on to split them into planes).  The mask's bytes are what the entropy coder
+ * sees: 2:4 structured sparsity leaves each nibble one of 6 patterns, so
+ * an order-0 coder of mask bytes reaches log2(6)/4 bits per element.
+ */
+#include "internal.h"
+
+static int
+parse_params(const struct z4_xform_step *s, unsigned *w, unsigned *tail,
+    unsigned *unused)
+{
+	if (s->param_size != 3)
+		return Z4_E_CORRUPT;
+	*w = s->param[0];
+	*tail = s->param[1];
+	*unused = s->param[2];
+	if ((*w != 1 && *w != 2 && *w != 4 && *w != 8) || *tail >= *w ||
+	    *unused > 7)
+		return Z4_E_CORRUPT;
+	return 0;
+}
+
+static unsigned
+zeros_inputs(const struct z4_xform_step *s)
+{
+	unsigned w, tail, unused;
+	return parse_params(s, &w, &tail, &unused) ? 0 : 2 + (tail != 0);
+}
+
+static int
+zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
+    unsigned first, struct z4_plane *out)
+{
+	unsigned w, tail, unused;
+	int err;
+
+	if ((err = parse_params(s, &w, &tail, &unused)))
+		return err;
+	const struct z4_plane *mask = &f->plane[first];
+	const struct z4_plane *tp = &f->plane[first + 1];
+	const struct z4_plane *val = &f->plane[first + 1 + (tail != 0)];
+	if (mask->raw_size == 0 || (tail && tp->raw_size != tail))
+		return Z4_E_CORRUPT;
+	size_t n = 8 * mask->raw_size - unused, nz = 0;
+	if (mask->raw[mask->raw_size - 1] >> (8 - unused))
+		return Z4_E_CORRUPT;	/* set bits past the last element */
+	for (size_t i = 0; i < mask->raw_size; i++)
+		nz += (size_t)__builtin_popcount(mask->raw[i]);
+	if (val->raw_size != nz * w)
+		return Z4_E_CORRUPT;
+	out->raw_size = n * w + tail;
+	if (out->raw_size > Z4_CHUNK_MAX)
+		return Z4_E_LIMIT;
+	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
+		return err;
+	uint8_t *o = out->rbuf;
+	const uint8_t *v = val->raw;
+	for (size_t i = 0; i < n; i++, o += w) {
+		if (mask->raw[i / 8] >> (i % 8) & 1) {
+			memcpy(o, v, w);
+			v += w;
+		} else {
+			memset(o, 0, w);
+		}
+	}
+	if (tail)
+		memcpy(o, tp->raw, tail);
+	out->raw = out->rbuf;
+	return 0;
+}
+
+static int
+is_zero(const uint8_t *p, unsigned w)
+{
+	uint8_t acc = 0;
+	for (unsigned i = 0; i < w; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+static int
+zeros_encode(struct z4_frame *f, struct z4_xform_step *s,
+    const uint8_t *src, size_t size, unsigned first)
+{
+	unsigned w = z4_dtype_width(f->tensor.dtype);
+	int err;
+
+	if (w < 1 || size < w || first + 3 > Z4_PLANE_MAX)
+		return 1;
+	size_t n = size / w, tail = size % w, nz = 0;
+	struct z4_plane *mask = &f->plane[first];
+	struct z4_plane *tp = &f->plane[first + 1];
+	struct z4_plane *val = &f->plane[first + 1 + (tail != 0)];
+	size_t mbytes = (n + 7) / 8;
+	if ((err = z4_plane_reserve_raw(mask, mbytes)))
+		return err;
+	memset(mask->rbuf, 0, mbytes);
+	for (size_t i = 0; i < n; i++)
+		if (!is_zero(src + i * w, w)) {
+			mask->rbuf[i / 8] |= (uint8_t)(1u << i % 8);
+			nz++;
+		}
+	if ((err = z4_plane_reserve_raw(val, nz ? nz * w : 1)))
+		return err;
+	uint8_t *v = val->rbuf;
+	for (size_t i = 0; i < n; i++)
+		if (mask->rbuf[i / 8] >> (i % 8) & 1) {
+			memcpy(v, src + i * w, w);
+			v += w;
+		}
+	mask->raw = mask->rbuf;
+	mask->raw_size = mbytes;
+	val->raw = val->rbuf;
+	val->raw_size = nz * w;
+	if (tail) {
+		if ((err = z4_plane_reserve_raw(tp, tail)))
+			return err;
+		memcpy(tp->rbuf, src + n * w, tail);
+		tp->raw = tp->rbuf;
+		tp->raw_size = tail;
+	}
+	f->nplane = first + 2 + (tail != 0);
+	s->param_size = 3;
+	s->param[0] = (uint8_t)w;
+	s->param[1] = (uint8_t)tail;
+	s->param[2] = (uint8_t)(8 * mbytes - n);
+	return 0;
+}
+
+const struct z4_xform z4_xform_zeros = {
+	.id = Z4_XF_ZEROS,
+	.name = "zeros",
+	.inputs = zeros_inputs,
+	.encode = zeros_encode,
+	.decode = zeros_decode,
+};
