@@ -4,8 +4,10 @@
  * one byte of index per element.
  *
  * Parameters: W (1, 2, 4 or 8), T (0 .. W-1).  Planes: the palette, K
- * values of W bytes each in increasing order of their bit patterns (1 <=
- * K <= 256); when T is not 0, the T bytes after the last whole element;
+ * values (1 <= K <= 256) in increasing order of their bit patterns as
+ * W-byte integers, written as the first value and then each one's
+ * difference from the one before (small numbers: the palette of a
+ * quantised tensor is close to an arithmetic progression); when T is not 0, the T bytes after the last whole element;
  * last the indices, one byte per element, each below K.  The index plane
  * is what the entropy coder sees: at most 8 bits per element, whatever
  * the container width, and near the entropy of the quantised values.
@@ -72,11 +74,16 @@ palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		return Z4_E_LIMIT;
 	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
 		return err;
-	uint8_t *o = out->rbuf;
+	uint8_t *o = out->rbuf, values[PALETTE_MAX * 8];
+	uint64_t v = 0;
+	for (size_t j = 0; j < k; j++) {
+		v += load(pal->raw + j * w, w);
+		store(values + j * w, v, w);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (idx->raw[i] >= k)
 			return Z4_E_CORRUPT;
-		memcpy(o + i * w, pal->raw + (size_t)idx->raw[i] * w, w);
+		memcpy(o + i * w, values + (size_t)idx->raw[i] * w, w);
 	}
 	if (tail)
 		memcpy(o + n * w, tp->raw, tail);
@@ -156,7 +163,7 @@ palette_encode(struct z4_frame *f, struct z4_xform_step *s,
 	    (err = z4_plane_reserve_raw(idx, n)))
 		return err;
 	for (size_t j = 0; j < k; j++)
-		store(pal->rbuf + j * w, values[j], w);
+		store(pal->rbuf + j * w, values[j] - (j ? values[j - 1] : 0), w);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t v = load(src + i * w, w);
 		size_t lo = 0, hi = k;
