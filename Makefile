@@ -43,7 +43,7 @@ endif
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_COMMON = cmd/util.o cmd/pipeline.o cmd/info.o
-TOOLS = z4split z4plane z4cat z4info z4ai
+TOOLS = z4split z4plane z4delta z4cat z4info z4ai
 BINS = $(TOOLS:%=bin/%)
 UNIT = tests/unit/test_lib
 
@@ -120,8 +120,54 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man7/z4.7
 
 clean:
-	rm -rf bin build-asan libz4.pc lib/*.o lib/libz4.a lib/libz4.so.* \
+	rm -rf bin build-asan build-fuzz libz4.pc lib/*.o lib/libz4.a lib/libz4.so.* \
 	  cmd/*.o tests/unit/*.o $(UNIT)
 
 .PHONY: libz4.pc all check asan lint bench install uninstall clean
 .SECONDARY:
+
+# libFuzzer harnesses (tests/fuzz/), built with clang against the library
+# compiled with the same flags in build-fuzz/.  make fuzz runs each for
+# FUZZ_SECONDS on its corpus, tests/fuzz/corpus-NAME/ (seeded by
+# tests/fuzz/seeds.sh); make fuzz-regress runs every harness once over
+# the inputs that once failed, tests/golden/bad/fuzz-*.
+FUZZ_CC = clang
+FUZZ_SECONDS = 60
+FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -g -O1
+FUZZ_NAMES = decode extract safetensors roundtrip coders
+FUZZ_BINS = $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+FUZZ_OBJ = $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
+FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) $(WARN) \
+	$(DEPS_CFLAGS) -Ilib
+FUZZ_REGRESS = $(wildcard tests/golden/bad/fuzz-*)
+
+build-fuzz/lib/%.o: lib/%.c lib/z4.h lib/internal.h
+	@mkdir -p build-fuzz/lib
+	$(QCC)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(QLD)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(DEPS_LIBS)
+
+fuzz: all $(FUZZ_BINS)
+	tests/fuzz/seeds.sh
+	@st=0; for h in $(FUZZ_NAMES); do \
+	  echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -rss_limit_mb=512 -dict=tests/fuzz/z4.dict \
+	    -artifact_prefix=build-fuzz/fuzz_$$h- -print_final_stats=1 \
+	    tests/fuzz/corpus-$$h >build-fuzz/fuzz_$$h.log 2>&1 || \
+	    { st=1; echo "fuzz_$$h failed: see build-fuzz/fuzz_$$h.log"; }; \
+	  grep '^#' build-fuzz/fuzz_$$h.log | tail -1; \
+	done; exit $$st
+
+fuzz-regress: $(FUZZ_BINS)
+ifneq ($(FUZZ_REGRESS),)
+	@for h in $(FUZZ_NAMES); do \
+	  echo "fuzz_$$h: $(words $(FUZZ_REGRESS)) inputs"; \
+	  build-fuzz/fuzz_$$h $(FUZZ_REGRESS) >build-fuzz/fuzz_$$h.log 2>&1 || \
+	    { cat build-fuzz/fuzz_$$h.log; exit 1; }; \
+	done
+endif
+
+.PHONY: fuzz fuzz-regress

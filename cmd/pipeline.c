@@ -62,8 +62,39 @@ static int
 fail(struct failure *fl, int err, const char *file, const char *where)
 {
 	fl->file = file;
+	fl->note[0] = '\0';
 	snprintf(fl->where, sizeof fl->where, "%s", where ? where : "");
 	return err;
+}
+
+/* A reader's failure: where it was, and what the frame said of it. */
+static int
+fail_read(struct failure *fl, int err, const char *file, struct stages *s)
+{
+	fail(fl, err, file, z4_reader_where(s->reader));
+	snprintf(fl->note, sizeof fl->note, "%s", z4_reader_note(s->reader));
+	return err;
+}
+
+/* The reference's bytes for a chunk, if it has them, for the selector. */
+static int
+fetch_ref(struct z4_ref *ref, struct z4_frame *f)
+{
+	f->have_ref = 0;
+	if (ref == NULL || f->kind != Z4_FRAME_CHUNK)
+		return 0;
+	if (f->ref_cap < f->raw_size) {
+		uint8_t *p = realloc(f->refbuf, f->raw_size);
+		if (p == NULL)
+			return Z4_E_NOMEM;
+		f->refbuf = p;
+		f->ref_cap = f->raw_size;
+	}
+	int ret = z4_ref_read(ref, &f->tensor, f->chunk_offset, f->raw_size,
+	    f->refbuf);
+	f->have_ref = ret == 1;
+	f->ref_size = f->raw_size;
+	return ret < 0 ? ret : 0;
 }
 
 /* The i-th frame of the batch, made on first use. */
@@ -152,6 +183,10 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 				fail(fl, err, in_name, "read");
 				goto out;
 			}
+			if ((err = fetch_ref(o->ref, f))) {
+				fail(fl, err, "reference", "read");
+				goto out;
+			}
 			frames++;
 		}
 		n += ret;
@@ -177,9 +212,10 @@ out:
 
 int
 run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
-    int level, unsigned threads, struct failure *fl)
+    int level, unsigned threads, struct z4_ref *ref, struct failure *fl)
 {
-	struct z4_encode_opts eo = { .level = level, .recode = 1 };
+	/* With a reference, every chunk is coded afresh, deltas tried. */
+	struct z4_encode_opts eo = { .level = level, .recode = ref == NULL };
 	struct z4_stream_stats st;
 	struct stages s;
 	struct z4_frame *f;
@@ -197,7 +233,11 @@ run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
 			goto out;
 		}
 		if ((ret = z4_reader_next(s.reader, f)) < 0) {
-			err = fail(fl, ret, in_name, z4_reader_where(s.reader));
+			err = fail_read(fl, ret, in_name, &s);
+			goto out;
+		}
+		if (ret == 1 && (err = fetch_ref(ref, f))) {
+			fail(fl, err, "reference", "read");
 			goto out;
 		}
 		if (ret > 0 && s.writer == NULL) {
@@ -238,7 +278,7 @@ out:
 
 int
 run_decompress(int in_fd, const char *in_name, int out_fd,
-    const char *out_name, struct failure *fl)
+    const char *out_name, struct z4_ref *ref, struct failure *fl)
 {
 	struct stages s;
 	int err, ret;
@@ -246,6 +286,7 @@ run_decompress(int in_fd, const char *in_name, int out_fd,
 	if ((err = stages_init(&s, in_fd, in_name, out_fd < 0 ? -1 : out_fd)) ||
 	    (err = z4_reader_new(&s.reader, &s.in, 0)))
 		goto out;
+	s.in.ref = ref;
 	while ((ret = z4_reader_next(s.reader, &s.frame)) > 0) {
 		if (ret == 1 && out_fd >= 0 &&
 		    (err = z4_out_write(&s.out, s.frame.raw,
@@ -256,7 +297,7 @@ run_decompress(int in_fd, const char *in_name, int out_fd,
 		progress_show(&s.progress, s.in.offset);
 	}
 	if (ret < 0) {
-		err = fail(fl, ret, in_name, z4_reader_where(s.reader));
+		err = fail_read(fl, ret, in_name, &s);
 		goto out;
 	}
 	if (out_fd >= 0 && (err = z4_out_flush(&s.out)))

@@ -334,9 +334,24 @@ progress_end(struct progress *p)
 int
 report(const struct failure *fl, int err)
 {
+	const char *what = fl->note[0] ? fl->note : errtext(err);
 	if (fl->where[0])
-		warnx("'%s': %s: %s", shown(fl->file), fl->where, errtext(err));
+		warnx("'%s': %s: %s", shown(fl->file), fl->where, what);
 	else
-		warnx("'%s': %s", shown(fl->file), errtext(err));
+		warnx("'%s': %s", shown(fl->file), what);
 	return exit_code(err);
+}
+
+struct z4_ref *
+open_ref(const char *path)
+{
+	struct z4_ref *r;
+	int fd = open(path, O_RDONLY), err;
+
+	if (fd < 0)
+		die(EXIT_SYS, "cannot read '%s':", path);
+	if ((err = z4_ref_open(&r, fd)))
+		die(exit_code(err), "'%s': %s", path, errtext(err));
+	/* The descriptor stays open for the reference's life: the run's. */
+	return r;
 }

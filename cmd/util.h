@@ -75,6 +75,7 @@ void progress_end(struct progress *p);
 struct failure {
 	const char *file;
 	char where[Z4_NAME_MAX + 80];
+	char note[256];		/* said instead of the error's text */
 };
 
 /* Report a failure as one line and return the exit code for it. */
@@ -84,6 +85,7 @@ int report(const struct failure *fl, int err);
 struct compress_opts {
 	int level;
 	unsigned threads;
+	struct z4_ref *ref;	/* deltas against this, or NULL */
 	size_t chunk_size;
 	int raw_dtype;
 };
@@ -93,12 +95,15 @@ int run_compress(int in_fd, const char *in_name, int out_fd,
     struct failure *fl);
 /* frames -> frames with stored planes coded at level. */
 int run_recode(int in_fd, const char *in_name, int out_fd,
-    const char *out_name, int level, unsigned threads, struct failure *fl);
+    const char *out_name, int level, unsigned threads, struct z4_ref *ref,
+    struct failure *fl);
 /* Parse -T's argument: 0 means every core; returns 0 on success. */
 int parse_threads(const char *s, unsigned *out);
 /* frames -> original bytes; out_fd -1 only tests. */
 int run_decompress(int in_fd, const char *in_name, int out_fd,
-    const char *out_name, struct failure *fl);
+    const char *out_name, struct z4_ref *ref, struct failure *fl);
+/* Open a reference checkpoint for -r; exits with a message on failure. */
+struct z4_ref *open_ref(const char *path);
 
 /* The z4info report of one file; json selects JSON output. */
 int run_info(const char *path, int json, struct failure *fl);

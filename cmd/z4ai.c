@@ -12,10 +12,11 @@
 
 static const char usage_text[] =
     "usage: z4ai compress [-1..-9] [-cfhqRVv] [-B size] [-D dtype] "
-    "[-o file] [-T n] [file ...]\n"
-    "       z4ai decompress [-cfhqRVv] [-o file] [file ...]\n"
+    "[-o file] [-r ref] [-T n]\n"
+    "                     [file ...]\n"
+    "       z4ai decompress [-cfhqRVv] [-o file] [-r ref] [file ...]\n"
     "       z4ai info [-j] [file ...]\n"
-    "       z4ai test [file ...]\n";
+    "       z4ai test [-r ref] [file ...]\n";
 
 enum mode { COMPRESS, DECOMPRESS, INFO, TEST };
 
@@ -23,6 +24,7 @@ static struct compress_opts co = { .level = 3, .raw_dtype = -1 };
 static unsigned threads;
 static const char *oflag;
 static int cflag, fflag, jflag, rmflag;
+static const char *rflag;
 
 static _Noreturn void
 usage(int code)
@@ -78,7 +80,7 @@ code_into(enum mode m, int fd, const char *in, struct output *out)
 	const char *name = out->path ? out->path : "(stdout)";
 	int err = m == COMPRESS ?
 	    run_compress(fd, in, out->fd, name, &co, &fl) :
-	    run_decompress(fd, in, out->fd, name, &fl);
+	    run_decompress(fd, in, out->fd, name, co.ref, &fl);
 	return err ? report(&fl, err) : EXIT_OK;
 }
 
@@ -172,7 +174,7 @@ run(enum mode m, char **files)
 			int fd = m == TEST ? open_input(*files) : 0;
 			int err = fd < 0 ? Z4_E_IO : m == INFO ?
 			    run_info(*files, jflag, &fl) :
-			    run_decompress(fd, *files, -1, NULL, &fl);
+			    run_decompress(fd, *files, -1, NULL, co.ref, &fl);
 			r = fd < 0 ? EXIT_SYS : err ? report(&fl, err) : 0;
 			if (fd > 2)
 				close(fd);
@@ -195,6 +197,7 @@ main(int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "ref", required_argument, NULL, 'r' },
 		{ "rm", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -217,7 +220,7 @@ main(int argc, char *argv[])
 		argv++;
 		argc--;
 	}
-	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjo:qRT:Vv",
+	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjo:qRr:T:Vv",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '1': case '2': case '3': case '4': case '5':
@@ -242,6 +245,7 @@ main(int argc, char *argv[])
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
 		case 'R': rmflag = 1; break;
+		case 'r': rflag = optarg; break;
 		case 'T':
 			if (parse_threads(optarg, &threads))
 				die(EXIT_USAGE, "bad thread count '%s'", optarg);
@@ -260,6 +264,10 @@ main(int argc, char *argv[])
 		usage(EXIT_USAGE);
 	}
 	argv += optind;
+	if (rflag)
+		co.ref = open_ref(rflag);
 	char *stdin_only[] = { "-", NULL };
-	return run((enum mode)m, *argv ? argv : stdin_only);
+	int ret = run((enum mode)m, *argv ? argv : stdin_only);
+	z4_ref_free(co.ref);
+	return ret;
 }

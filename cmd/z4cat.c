@@ -11,9 +11,10 @@
 #include "util.h"
 
 static const char usage_text[] =
-    "usage: z4cat [-cfhqtVv] [-n name] [-o file] [file ...]\n";
+    "usage: z4cat [-cfhqtVv] [-n name] [-o file] [-r ref] [file ...]\n";
 
 static const char *nflag;
+static struct z4_ref *ref;
 static int fflag, tflag;
 
 static _Noreturn void
@@ -35,12 +36,14 @@ cat_tensor(int fd, const char *name, int out_fd, struct failure *fl)
 
 	fl->file = name;
 	fl->where[0] = '\0';
+	fl->note[0] = '\0';
 	if ((err = z4_in_init(&in, fd)))
 		return err;
 	if ((err = z4_out_init(&out, out_fd))) {
 		z4_in_release(&in);
 		return err;
 	}
+	in.ref = ref;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		err = z4_extract_tensor(&in, nflag, strlen(nflag), &out,
 		    fl->where, sizeof fl->where);
@@ -49,9 +52,12 @@ cat_tensor(int fd, const char *name, int out_fd, struct failure *fl)
 		if (err == Z4_E_NOT_FOUND)
 			snprintf(fl->where, sizeof fl->where, "tensor '%s'",
 			    nflag);
-		else if (err)
+		else if (err) {
 			snprintf(fl->where, sizeof fl->where, "%s",
 			    z4_reader_where(r));
+			snprintf(fl->note, sizeof fl->note, "%s",
+			    z4_reader_note(r));
+		}
 	}
 	if (!err && tflag)
 		out.len = 0;
@@ -77,6 +83,7 @@ main(int argc, char *argv[])
 		{ "name", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "ref", required_argument, NULL, 'r' },
 		{ "test", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -87,7 +94,7 @@ main(int argc, char *argv[])
 
 	progname = "z4cat";
 	atexit(close_stdout);
-	while ((ch = getopt_long(argc, argv, "cfhn:o:qtVv", longopts,
+	while ((ch = getopt_long(argc, argv, "cfhn:o:qr:tVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': break;	/* output goes to stdout already */
@@ -96,6 +103,7 @@ main(int argc, char *argv[])
 		case 'n': nflag = optarg; break;
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
+		case 'r': ref = open_ref(optarg); break;
 		case 't': tflag = 1; break;
 		case 'V': version();
 		case 'v': verbosity++; break;
@@ -126,12 +134,13 @@ main(int argc, char *argv[])
 			err = cat_tensor(fd, *argv, tflag ? -1 : out.fd, &fl);
 		else
 			err = run_decompress(fd, *argv, tflag ? -1 : out.fd,
-			    oflag ? oflag : "(stdout)", &fl);
+			    oflag ? oflag : "(stdout)", ref, &fl);
 		if (err)
 			ret = report(&fl, err);
 		if (fd > 2)
 			close(fd);
 	}
+	z4_ref_free(ref);
 	if (tflag)
 		return ret;
 	if (ret != EXIT_OK) {

@@ -80,7 +80,7 @@ main(int argc, char *argv[])
 	if ((ret = output_open(&out, oflag, fflag)))
 		return ret;
 	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
-	    level, threads, &fl);
+	    level, threads, NULL, &fl);
 	if (err) {
 		output_abort(&out);
 		return report(&fl, err);

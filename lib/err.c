@@ -23,6 +23,10 @@ z4_strerror(int err)
 	case Z4_E_TRAILER: return "bad trailer";
 	case Z4_E_NOT_FOUND: return "no such tensor";
 	case Z4_E_REF: return "reference to no earlier kept frame";
+	case Z4_E_REF_MISSING: return "needs a reference checkpoint (-r)";
+	case Z4_E_REF_MISMATCH: return "reference mismatch";
+	case Z4_E_REF_FORMAT:
+		return "reference is neither a z4 stream nor safetensors";
 	case Z4_E_IO: return "input/output error";
 	case Z4_E_NOMEM: return "out of memory";
 	case Z4_E_ZSTD: return "zstd failed";

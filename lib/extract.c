@@ -97,6 +97,16 @@ resolve(struct z4_in *in, uint64_t start, const struct z4_frame_head *h,
 	return err ? err : z4_in_seek(in, back);
 }
 
+int
+z4_frame_read_resolved(struct z4_in *in, uint64_t start, struct z4_frame *f,
+    struct z4_frame_head *h)
+{
+	int err = z4_frame_read(in, f, h, 0);
+	if (!err && f->kind == Z4_FRAME_REF)
+		err = resolve(in, start, h, f);
+	return err;
+}
+
 /* Decode the frames of entry e, from the stream at start, onto out. */
 static int
 copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
@@ -112,7 +122,7 @@ copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
 	XXH3_128bits_reset(st);
 	err = z4_in_seek(in, start + e->frame_offset);
 	while (!err && (done < e->data_size || done == 0)) {
-		if ((err = z4_frame_read(in, f, &h, 0)))
+		if ((err = z4_frame_read_resolved(in, start, f, &h)))
 			break;
 		if ((f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) ||
 		    f->chunk_offset != done ||
@@ -121,8 +131,6 @@ copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
 			err = Z4_E_INDEX;
 			break;
 		}
-		if (f->kind == Z4_FRAME_REF && (err = resolve(in, start, &h, f)))
-			break;
 		XXH3_128bits_update(st, f->raw, f->raw_size);
 		err = z4_out_write(out, f->raw, f->raw_size);
 		done += f->raw_size;
@@ -180,6 +188,39 @@ z4_extract_tensor(struct z4_in *in, const char *name, size_t name_len,
 	snprintf(where, where_size, "tensor '%s'", found.tensor.name);
 	err = copy_tensor(in, found_start, &found, &f, out);
 out:
+	z4_frame_release(&f);
+	return err;
+}
+
+int
+z4_stream_entries(struct z4_in *in, uint64_t size,
+    int (*fn)(void *ctx, uint64_t start, const struct z4_index_entry *e),
+    void *ctx)
+{
+	struct z4_frame f;
+	struct z4_frame_head h;
+	struct z4_index_entry e;
+	uint64_t start, end_at;
+	int err = 0;
+
+	z4_frame_init(&f);
+	for (uint64_t end = size; end > 0 && !err; end = start) {
+		if ((err = read_trailer(in, end, &start, &end_at)) ||
+		    (err = z4_in_seek(in, start + end_at)) ||
+		    (err = z4_frame_read(in, &f, &h, 0)))
+			break;
+		if (f.kind != Z4_FRAME_END) {
+			err = Z4_E_TRAILER;
+			break;
+		}
+		struct z4_cursor c;
+		z4_cursor_init(&c, f.raw, f.raw_size);
+		for (uint32_t i = 0; i < h.entry_count && !err; i++)
+			if (!(err = z4_index_parse(&c, &e)))
+				err = fn(ctx, start, &e);
+		if (!err && c.pos != c.len)
+			err = Z4_E_INDEX;
+	}
 	z4_frame_release(&f);
 	return err;
 }

@@ -26,6 +26,7 @@ z4_frame_release(struct z4_frame *f)
 	free(f->raw);
 	free(f->scratch);
 	free(f->stage.rbuf);
+	free(f->refbuf);
 	for (unsigned i = 0; i < Z4_CODER_COUNT; i++) {
 		const struct z4_coder *c = z4_coder_get(i);
 		if (c->free_state)
@@ -379,6 +380,8 @@ int
 z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
     unsigned flags)
 {
+	f->ref = in->ref;
+	f->note[0] = '\0';
 	int err = head_read(in, f, h);
 	if (err)
 		return err;

@@ -131,6 +131,7 @@ enum z4_xform_id {
 	Z4_XF_PLANES = 1,	/* live bits of each element into byte planes */
 	Z4_XF_PALETTE = 2,	/* few distinct values: palette and indices */
 	Z4_XF_ZEROS = 3,	/* a mask of non-zero elements, and them */
+	Z4_XF_DELTA = 4,	/* the difference from a reference */
 };
 
 /*
@@ -164,7 +165,7 @@ int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
 int z4_chain_decode(struct z4_frame *f);
 
 extern const struct z4_xform z4_xform_planes, z4_xform_palette,
-    z4_xform_zeros;
+    z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub;
 
 const struct z4_xform *z4_xform_get(unsigned id);
 
@@ -194,6 +195,20 @@ struct z4_frame_head {
  */
 int z4_frame_read(struct z4_in *in, struct z4_frame *f,
     struct z4_frame_head *h, unsigned flags);
+
+/*
+ * Read a frame of the stream that starts at start on a seekable input;
+ * a REF frame gets the bytes of the frame it repeats.
+ */
+int z4_frame_read_resolved(struct z4_in *in, uint64_t start,
+    struct z4_frame *f, struct z4_frame_head *h);
+/*
+ * Call fn for every index entry of every stream of a seekable input of
+ * size bytes, the last stream first; stops at the first non-zero return.
+ */
+int z4_stream_entries(struct z4_in *in, uint64_t size,
+    int (*fn)(void *ctx, uint64_t start, const struct z4_index_entry *e),
+    void *ctx);
 
 /* Serialise a coded frame (kind, meta, planes) onto out. */
 int z4_frame_write(struct z4_out *out, const struct z4_frame *f,

@@ -28,6 +28,7 @@ struct z4_reader {
 	XXH3_state_t *whole;
 	struct z4_stream_stats stats;
 	char where[Z4_NAME_MAX + 64];
+	char note[256];
 };
 
 int
@@ -66,6 +67,12 @@ const char *
 z4_reader_where(const struct z4_reader *r)
 {
 	return r->where;
+}
+
+const char *
+z4_reader_note(const struct z4_reader *r)
+{
+	return r->note;
 }
 
 void
@@ -248,7 +255,9 @@ z4_reader_next(struct z4_reader *r, struct z4_frame *f)
 	if (r->err)
 		return r->err;
 	int ret = next(r, f);
-	if (ret < 0)
+	if (ret < 0) {
 		r->err = ret;
+		memcpy(r->note, f->note, sizeof r->note);
+	}
 	return ret;
 }

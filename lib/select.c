@@ -134,14 +134,24 @@ enum chain {
 	CHAIN_PLANES,		/* fields of each element */
 	CHAIN_PALETTE,		/* few distinct values */
 	CHAIN_ZEROS,		/* pruned: mask, then fields of the rest */
+	CHAIN_XOR,		/* XOR with the reference, then fields */
+	CHAIN_XOR_ZEROS,	/* ... with most elements unchanged */
+	CHAIN_SUB,		/* element difference, then fields */
+	CHAIN_SUB_ZEROS,
 	CHAIN_COUNT
 };
 
-static const struct z4_xform *const chains[CHAIN_COUNT][3] = {
+static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_PLAIN] = { NULL },
 	[CHAIN_PLANES] = { &z4_xform_planes, NULL },
 	[CHAIN_PALETTE] = { &z4_xform_palette, NULL },
 	[CHAIN_ZEROS] = { &z4_xform_zeros, &z4_xform_planes, NULL },
+	[CHAIN_XOR] = { &z4_xform_delta, &z4_xform_planes, NULL },
+	[CHAIN_XOR_ZEROS] = { &z4_xform_delta, &z4_xform_zeros,
+	    &z4_xform_planes, NULL },
+	[CHAIN_SUB] = { &z4_xform_delta_sub, &z4_xform_planes, NULL },
+	[CHAIN_SUB_ZEROS] = { &z4_xform_delta_sub, &z4_xform_zeros,
+	    &z4_xform_planes, NULL },
 };
 
 /* Build chain c on the frame's bytes and code every plane. */
@@ -190,14 +200,18 @@ candidates(const struct z4_frame *f, int level)
 	    f->raw_size < 64)
 		return 1u << CHAIN_PLAIN;
 	size_t n = f->raw_size / w, sample = n < 4096 ? n : 4096, zeros = 0;
-	size_t step = n / sample, distinct = 0;
+	size_t step = n / sample, distinct = 0, same = 0;
 	uint64_t seen[512];
 	memset(seen, 0xff, sizeof seen);
-	for (size_t i = 0; i < n && distinct <= 256; i += step) {
+	for (size_t i = 0; i < step * sample; i += step) {
 		uint64_t v = 0;
 		for (unsigned k = 0; k < w; k++)
 			v |= (uint64_t)f->raw[i * w + k] << 8 * k;
 		zeros += v == 0;
+		if (f->have_ref)
+			same += memcmp(f->raw + i * w, f->refbuf + i * w, w) == 0;
+		if (distinct > 256)
+			continue;
 		size_t h = (size_t)((v * 0x9E3779B97F4A7C15ull) >> 55);
 		while (seen[h] != ~0ull && seen[h] != v)
 			h = (h + 1) & 511;
@@ -212,6 +226,11 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_PALETTE;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS;
+	if (f->have_ref && f->ref_size == f->raw_size) {
+		set |= 1u << CHAIN_XOR | 1u << CHAIN_SUB;
+		if (same * 16 >= sample)
+			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS;
+	}
 	if (f->raw_size < (16u << 10) || level >= 7 || set == 0)
 		set |= 1u << CHAIN_PLAIN;
 	return set;

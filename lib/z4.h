@@ -46,6 +46,9 @@ enum z4_err {
 	Z4_E_TRAILER = -13,	/* bad trailer */
 	Z4_E_NOT_FOUND = -14,	/* no tensor of that name */
 	Z4_E_REF = -16,		/* a REF to no earlier kept frame */
+	Z4_E_REF_MISSING = -17,	/* a delta's reference is not at hand */
+	Z4_E_REF_MISMATCH = -18, /* the reference given is not the one used */
+	Z4_E_REF_FORMAT = -19,	/* a reference that is neither kind */
 	Z4_E_DATA_MAX = -31,	/* last of the "bad data" group */
 	/* System or I/O failure: the caller exits 3.  errno is kept. */
 	Z4_E_IO = -32,
@@ -185,6 +188,12 @@ struct z4_frame {
 	uint8_t *scratch;		/* where coders are tried, owned */
 	size_t scratch_cap;
 	struct z4_plane stage;		/* a transform's input or output */
+	/* Deltas: the reference to decode with, or the bytes to code with. */
+	struct z4_ref *ref;		/* set by the reader */
+	uint8_t *refbuf;		/* the reference's bytes, owned */
+	size_t ref_size, ref_cap;
+	int have_ref;			/* refbuf holds this chunk's bytes */
+	char note[256];			/* more about the last error, or "" */
 };
 
 void z4_frame_init(struct z4_frame *f);
@@ -235,6 +244,7 @@ struct z4_in {
 	int eof;
 	int seekable;		/* a regular file: skips seek */
 	int exact;		/* read no more than asked (random access) */
+	struct z4_ref *ref;	/* the reference delta frames need, or NULL */
 };
 
 int z4_in_init(struct z4_in *in, int fd);
@@ -309,6 +319,23 @@ int z4_dedupe_mark(const struct z4_dedupe *d, struct z4_frame *f,
     uint64_t i);
 
 /*
+ * A reference checkpoint for deltas: a safetensors file or a z4 stream,
+ * open on a seekable descriptor (which the caller closes after
+ * z4_ref_free()).  Tensors are read a range at a time, never whole.
+ */
+struct z4_ref;
+
+int z4_ref_open(struct z4_ref **rp, int fd);
+void z4_ref_free(struct z4_ref *r);
+/*
+ * Bytes [off, off + n) of the reference's tensor with t's name, dtype
+ * and shape: 1 when copied to dst, 0 when the reference has no such
+ * tensor or range, or a negative z4_err.
+ */
+int z4_ref_read(struct z4_ref *r, const struct z4_tensor *t, uint64_t off,
+    size_t n, uint8_t *dst);
+
+/*
  * The writer: serialises coded frames into a stream and, at the end,
  * writes the index, the whole-original checksum and the trailer.
  */
@@ -346,6 +373,8 @@ int z4_reader_next(struct z4_reader *r, struct z4_frame *f);
  * "stream header", "trailer" and so on.  Valid until the next call.
  */
 const char *z4_reader_where(const struct z4_reader *r);
+/* More about the failure, when the frame had more to say; else "". */
+const char *z4_reader_note(const struct z4_reader *r);
 
 /* Totals of the streams read so far, for z4info. */
 struct z4_stream_stats {
