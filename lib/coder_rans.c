@@ -339,7 +339,10 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 			last = (int)s;
 		}
 	} else if (nsym < 256) {
-		memcpy(present, z4_cur_bytes(c, 32), 32);
+		const uint8_t *bitmap = z4_cur_bytes(c, 32);
+		if (bitmap == NULL)
+			return Z4_E_DECODE;	/* past the end: no bytes */
+		memcpy(present, bitmap, 32);
 		unsigned count = 0;
 		for (unsigned s = 0; s < 256; s++)
 			count += present[s / 8] >> s % 8 & 1;

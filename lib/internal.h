@@ -132,6 +132,7 @@ enum z4_xform_id {
 	Z4_XF_PALETTE = 2,	/* few distinct values: palette and indices */
 	Z4_XF_ZEROS = 3,	/* a mask of non-zero elements, and them */
 	Z4_XF_DELTA = 4,	/* the difference from a reference */
+	Z4_XF_GRID = 5,		/* integers times a scale per group */
 };
 
 /*
@@ -165,7 +166,8 @@ int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
 int z4_chain_decode(struct z4_frame *f);
 
 extern const struct z4_xform z4_xform_planes, z4_xform_palette,
-    z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub;
+    z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
+    z4_xform_grid_64;
 
 const struct z4_xform *z4_xform_get(unsigned id);
 

@@ -138,6 +138,8 @@ enum chain {
 	CHAIN_XOR_ZEROS,	/* ... with most elements unchanged */
 	CHAIN_SUB,		/* element difference, then fields */
 	CHAIN_SUB_ZEROS,
+	CHAIN_GRID_ROW,		/* integers times a scale per row */
+	CHAIN_GRID_64,		/* ... per group of 64 */
 	CHAIN_COUNT
 };
 
@@ -152,9 +154,15 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_SUB] = { &z4_xform_delta_sub, &z4_xform_planes, NULL },
 	[CHAIN_SUB_ZEROS] = { &z4_xform_delta_sub, &z4_xform_zeros,
 	    &z4_xform_planes, NULL },
+	[CHAIN_GRID_ROW] = { &z4_xform_grid_row, NULL },
+	[CHAIN_GRID_64] = { &z4_xform_grid_64, NULL },
 };
 
-/* Build chain c on the frame's bytes and code every plane. */
+/*
+ * Build chain c on the frame's bytes and code every plane.  Returns 1,
+ * coding nothing, when the chain's first transform does not apply; a
+ * later one that does not apply is left out.
+ */
 static int
 build(struct z4_frame *f, enum chain c, int level)
 {
@@ -166,7 +174,7 @@ build(struct z4_frame *f, enum chain c, int level)
 	f->plane[0].raw_size = f->raw_size;
 	for (const struct z4_xform *const *x = chains[c]; *x && !err; x++)
 		err = z4_chain_push(f, *x);
-	if (err < 0)
+	if (err < 0 || (err == 1 && f->nxform == 0 && chains[c][0]))
 		return err;
 	for (unsigned i = 0; i < f->nplane; i++)
 		if ((err = code_plane(f, &f->plane[i], level)))
@@ -224,6 +232,8 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_PLANES;
 	if (distinct <= 256 && (w >= 2 || level >= 5))
 		set |= 1u << CHAIN_PALETTE;
+	else if (f->tensor.dtype == Z4_DT_F32 || f->tensor.dtype == Z4_DT_BF16)
+		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS;
 	if (f->have_ref && f->ref_size == f->raw_size) {
@@ -250,8 +260,13 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	for (int c = 0; c < CHAIN_COUNT; c++) {
 		if (!(set & 1u << c))
 			continue;
-		if ((err = build(f, (enum chain)c, level)))
+		if ((err = build(f, (enum chain)c, level)) < 0)
 			return err;
+		if (err == 1) {
+			/* It does not apply, and the frame holds nothing. */
+			last = -1;
+			continue;
+		}
 		last = c;
 		size_t cost = coded_cost(f);
 		if (cost < best_cost) {

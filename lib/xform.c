@@ -10,6 +10,7 @@ static const struct z4_xform *const xforms[256] = {
 	[Z4_XF_PALETTE] = &z4_xform_palette,
 	[Z4_XF_ZEROS] = &z4_xform_zeros,
 	[Z4_XF_DELTA] = &z4_xform_delta,
+	[Z4_XF_GRID] = &z4_xform_grid_row,
 };
 
 const struct z4_xform *

@@ -1,0 +1,330 @@
+/*
+ * xform_grid.c - values that lie on an integer grid with one scale per
+ * group of elements: INT8 weights with a scale per output row, or INT4
+ * with a scale per group of 64 inputs, dequantised into F32 or BF16.
+ *
+ * Each element is the product of a small integer k and its group's scale
+ * s, computed in IEEE single precision and, for BF16, rounded to nearest
+ * even.  The encoder looks for such an (s, k) for every group and keeps
+ * the transform only if every element comes back bit for bit; anything
+ * else (a NaN, a value off the grid) leaves the chunk to other chains.
+ *
+ * Parameters: Dtype (F32 or BF16), Scale (0: fp32 bits, 1: fp16 bits),
+ * G (u32, elements per group, from the start of the chunk; the last
+ * group may be shorter).  Planes: the scales, one per group (4 or 2
+ * bytes, little-endian); the integers k, one signed byte per element,
+ * -127 .. 127, with -128 standing for -0.0 (a negative weight rounded to
+ * zero keeps its sign).  The chunk must be a whole number of elements.
+ */
+#include <math.h>
+
+#include "internal.h"
+
+#define GRID_KMAX 127
+
+static float
+f32_of(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static uint32_t
+bits_of(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+/* fp16 bits to float; every fp16 value is exact in float. */
+static float
+f16_to_f32(unsigned h)
+{
+	unsigned e = h >> 10 & 31, m = h & 1023;
+	float v = e == 0 ? ldexpf((float)m, -24) :
+	    e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 1024), (int)e - 25);
+	return h & 0x8000 ? -v : v;
+}
+
+/* float to fp16 bits, when exact; returns -1 otherwise. */
+static long
+f32_to_f16_exact(float f)
+{
+	long sign = signbit(f) ? 0x8000 : 0;
+	float a = fabsf(f);
+	int e;
+
+	if (!isfinite(a) || a > 65504.0f)
+		return -1;
+	if (a == 0)
+		return sign;
+	frexpf(a, &e);			/* a in [2^(e-1), 2^e) */
+	if (e >= -13) {
+		float mant = ldexpf(a, 11 - e);	/* in [1024, 2048) */
+		if (mant != floorf(mant))
+			return -1;
+		return sign | (long)(e + 14) << 10 | ((long)mant - 1024);
+	}
+	float mant = ldexpf(a, 24);	/* subnormal: a = m * 2^-24 */
+	if (mant != floorf(mant) || mant >= 1024)
+		return -1;
+	return sign | (long)mant;
+}
+
+/* The fp16 value d steps of 11 significant bits from a positive float. */
+static float
+f16_near(float a, int d)
+{
+	int e;
+	frexpf(a, &e);
+	if (e < -13)
+		e = -13;
+	return ldexpf(rintf(ldexpf(a, 11 - e)) + (float)d, e - 11);
+}
+
+/* A float rounded to bf16, nearest even (NaNs are never on a grid). */
+static unsigned
+bf16_of(float f)
+{
+	uint32_t u = bits_of(f);
+	u += 0x7fff + (u >> 16 & 1);
+	return u >> 16;
+}
+
+/* The stored bits of k * s in dtype; k = -128 is -0.0. */
+static uint32_t
+product(int k, float s, unsigned dtype)
+{
+	float v = k == -128 ? -0.0f : (float)k * s;
+	return dtype == Z4_DT_F32 ? bits_of(v) : bf16_of(v);
+}
+
+static float
+value(uint32_t bits, unsigned dtype)
+{
+	return dtype == Z4_DT_F32 ? f32_of(bits) : f32_of(bits << 16);
+}
+
+struct grid {
+	unsigned dtype, w, scale_fmt;
+	uint32_t g;
+};
+
+static int
+parse_params(const struct z4_xform_step *s, struct grid *p)
+{
+	if (s->param_size != 6)
+		return Z4_E_CORRUPT;
+	p->dtype = s->param[0];
+	p->scale_fmt = s->param[1];
+	p->g = z4_get32(s->param + 2);
+	if ((p->dtype != Z4_DT_F32 && p->dtype != Z4_DT_BF16) ||
+	    p->scale_fmt > 1 || p->g == 0 || p->g > Z4_CHUNK_MAX)
+		return Z4_E_CORRUPT;
+	p->w = z4_dtype_width(p->dtype);
+	return 0;
+}
+
+static unsigned
+grid_inputs(const struct z4_xform_step *s)
+{
+	struct grid p;
+	return parse_params(s, &p) ? 0 : 2;
+}
+
+static uint32_t
+load_elem(const uint8_t *p, unsigned w)
+{
+	return w == 4 ? z4_get32(p) : z4_get16(p);
+}
+
+static void
+store_elem(uint8_t *p, uint32_t v, unsigned w)
+{
+	if (w == 4)
+		z4_put32(p, v);
+	else
+		z4_put16(p, (uint16_t)v);
+}
+
+static int
+grid_decode(struct z4_frame *f, const struct z4_xform_step *s,
+    unsigned first, struct z4_plane *out)
+{
+	struct grid p;
+	int err;
+
+	if ((err = parse_params(s, &p)))
+		return err;
+	const struct z4_plane *sc = &f->plane[first], *kp = &f->plane[first + 1];
+	size_t n = kp->raw_size, groups = n / p.g + (n % p.g != 0);
+	unsigned sw = p.scale_fmt ? 2 : 4;
+	if (sc->raw_size != groups * sw)
+		return Z4_E_CORRUPT;
+	out->raw_size = n * p.w;
+	if (out->raw_size > Z4_CHUNK_MAX)
+		return Z4_E_LIMIT;
+	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
+		return err;
+	for (size_t g = 0; g < groups; g++) {
+		float scale = sw == 4 ? f32_of(z4_get32(sc->raw + 4 * g)) :
+		    f16_to_f32(z4_get16(sc->raw + 2 * g));
+		size_t end = (g + 1) * p.g < n ? (g + 1) * p.g : n;
+		for (size_t i = g * p.g; i < end; i++)
+			store_elem(out->rbuf + i * p.w,
+			    product((int8_t)kp->raw[i], scale, p.dtype), p.w);
+	}
+	out->raw = out->rbuf;
+	return 0;
+}
+
+/* Does scale s put every element of the group on the grid? */
+static int
+fits(const uint8_t *src, size_t a, size_t b, float s, unsigned dtype,
+    unsigned w, int8_t *k)
+{
+	for (size_t i = a; i < b; i++) {
+		uint32_t bits = load_elem(src + i * w, w);
+		float v = value(bits, dtype);
+		if (!isfinite(v))
+			return 0;
+		float q = rintf(v / s);
+		if (!(fabsf(q) <= GRID_KMAX))
+			return 0;
+		int ki = q == 0 && signbit(v) ? -128 : (int)q;
+		if (product(ki, s, dtype) != bits)
+			return 0;
+		k[i] = (int8_t)ki;
+	}
+	return 1;
+}
+
+/*
+ * A scale for one group: from its largest magnitude, assumed to be k
+ * times the scale for small k first (the largest scale, so the smallest
+ * integers), and for each the float nearest and its neighbours.
+ */
+static int
+find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
+    int8_t *k, float *scale)
+{
+	float amax = 0;
+	for (size_t i = a; i < b; i++) {
+		float v = fabsf(value(load_elem(src + i * p->w, p->w),
+		    p->dtype));
+		if (!isfinite(v))
+			return 0;
+		amax = v > amax ? v : amax;
+	}
+	if (amax == 0) {
+		*scale = 1;
+		memset(k + a, 0, b - a);
+		return 1;
+	}
+	static const int tops[] = { 127, 15, 7, 8, 1, 2, 3, 4, 5, 6, 9, 10,
+	    11, 12, 13, 14, 16, 31, 63, 64, 126, 128 };
+	for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++) {
+		if (tops[t] > GRID_KMAX)
+			continue;
+		/*
+		 * BF16 keeps 8 significant bits and an fp16 scale has 11,
+		 * so the scale may lie several fp16 steps from the estimate.
+		 */
+		float s0 = amax / (float)tops[t];
+		int span = p->scale_fmt == 1 ? 8 : 2;
+		for (int d = -span; d <= span; d++) {
+			float s = p->scale_fmt == 1 ? f16_near(s0, d) :
+			    f32_of(bits_of(s0) + (uint32_t)d);
+			if (p->scale_fmt == 1 && f32_to_f16_exact(s) < 0)
+				continue;
+			if (s > 0 && isfinite(s) &&
+			    fits(src, a, b, s, p->dtype, p->w, k)) {
+				*scale = s;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+grid_encode(struct z4_frame *f, struct z4_xform_step *st, const uint8_t *src,
+    size_t size, unsigned first, uint32_t g)
+{
+	struct grid p = { .dtype = f->tensor.dtype, .g = g };
+	int err;
+
+	if ((p.dtype != Z4_DT_F32 && p.dtype != Z4_DT_BF16) || g == 0 ||
+	    first + 2 > Z4_PLANE_MAX)
+		return 1;
+	p.w = z4_dtype_width(p.dtype);
+	/* BF16 grids come from fp16 scales (GPTQ, AWQ); F32 from fp32. */
+	p.scale_fmt = p.dtype == Z4_DT_BF16;
+	if (size % p.w)
+		return 1;
+	size_t n = size / p.w, groups = n / g + (n % g != 0);
+	unsigned sw = p.scale_fmt ? 2 : 4;
+	struct z4_plane *sc = &f->plane[first], *kp = &f->plane[first + 1];
+	if ((err = z4_plane_reserve_raw(sc, groups * sw)) ||
+	    (err = z4_plane_reserve_raw(kp, n)))
+		return err;
+	for (size_t i = 0; i < groups; i++) {
+		size_t a = i * g, b = a + g < n ? a + g : n;
+		float s;
+		if (!find_scale(src, a, b, &p, (int8_t *)kp->rbuf, &s))
+			return 1;
+		if (sw == 4)
+			z4_put32(sc->rbuf + 4 * i, bits_of(s));
+		else
+			z4_put16(sc->rbuf + 2 * i,
+			    (uint16_t)f32_to_f16_exact(s));
+	}
+	sc->raw = sc->rbuf;
+	sc->raw_size = groups * sw;
+	kp->raw = kp->rbuf;
+	kp->raw_size = n;
+	f->nplane = first + 2;
+	st->param_size = 6;
+	st->param[0] = (uint8_t)p.dtype;
+	st->param[1] = (uint8_t)p.scale_fmt;
+	z4_put32(st->param + 2, g);
+	return 0;
+}
+
+/* Groups of a whole row of the tensor: a scale per output channel. */
+static int
+grid_row_encode(struct z4_frame *f, struct z4_xform_step *st,
+    const uint8_t *src, size_t size, unsigned first)
+{
+	const struct z4_tensor *t = &f->tensor;
+	if (t->ndim < 2 || t->shape[t->ndim - 1] > UINT32_MAX)
+		return 1;
+	return grid_encode(f, st, src, size, first,
+	    (uint32_t)t->shape[t->ndim - 1]);
+}
+
+/* Groups of 64 consecutive inputs, the common GPTQ and AWQ size. */
+static int
+grid_64_encode(struct z4_frame *f, struct z4_xform_step *st,
+    const uint8_t *src, size_t size, unsigned first)
+{
+	return grid_encode(f, st, src, size, first, 64);
+}
+
+const struct z4_xform z4_xform_grid_row = {
+	.id = Z4_XF_GRID,
+	.name = "grid",
+	.inputs = grid_inputs,
+	.encode = grid_row_encode,
+	.decode = grid_decode,
+};
+
+const struct z4_xform z4_xform_grid_64 = {
+	.id = Z4_XF_GRID,
+	.name = "grid",
+	.inputs = grid_inputs,
+	.encode = grid_64_encode,
+	.decode = grid_decode,
+};
