@@ -24,7 +24,7 @@ SOMAJOR = 0
 CC ?= cc
 CFLAGS ?= -O3 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-DEPS = libzstd libxxhash jansson
+DEPS = libzstd libxxhash jansson libarchive
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
 DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm -pthread
 ifeq ($(SAN),1)
@@ -43,7 +43,7 @@ endif
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_COMMON = cmd/util.o cmd/pipeline.o cmd/info.o
-TOOLS = z4split z4plane z4delta z4cat z4info z4ai
+TOOLS = z4split z4plane z4delta z4pack z4cat z4info z4ai
 BINS = $(TOOLS:%=bin/%)
 UNIT = tests/unit/test_lib
 

@@ -148,11 +148,58 @@ print_row(const struct row *r, int json, int *first)
 		print_planes(r, json);
 }
 
+/* An archive member: its bytes, and what its frames cost. */
+struct member_row {
+	char name[Z4_NAME_MAX + 1];
+	size_t name_len;
+	uint64_t size, seen, coded;
+	int open;
+};
+
+static void
+print_member(const struct member_row *m, int json, int *first)
+{
+	if (json) {
+		char *s = json_literal(m->name, m->name_len);
+		printf("%s\n    {\"member\": %s, \"original\": %" PRIu64
+		    ", \"coded\": %" PRIu64 ", \"ratio\": %.4f}",
+		    *first ? "" : ",", s ? s : "null", m->size, m->coded,
+		    ratio(m->size, m->coded));
+		free(s);
+		*first = 0;
+		return;
+	}
+	printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s %s\n",
+	    m->size, m->coded, ratio(m->size, m->coded), "member", "-", "-",
+	    m->name);
+}
+
+/* Members open at their MEMBER frame and end with their last byte. */
+static void
+member_account(struct member_row *m, const struct z4_frame *f)
+{
+	if (f->kind == Z4_FRAME_MEMBER) {
+		memcpy(m->name, f->tensor.name, f->tensor.name_len + 1);
+		m->name_len = f->tensor.name_len;
+		m->size = f->member_size;
+		m->seen = 0;
+		m->coded = f->coded_bytes;
+		m->open = 1;
+		return;
+	}
+	if (!m->open)
+		return;
+	m->seen += f->raw_size;
+	m->coded += f->coded_bytes;
+}
+
 /* Add one frame to its tensor's row; print rows as tensors end. */
 static void
 account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
     int *first)
 {
+	if (f->kind == Z4_FRAME_MEMBER)
+		return;
 	int tensor = f->kind == Z4_FRAME_CHUNK || f->kind == Z4_FRAME_REF;
 	int same = tensor && r->open &&
 	    f->chunk_offset != 0 && z4_tensor_same(&r->tensor, &f->tensor);
@@ -198,16 +245,17 @@ run_info(const char *path, int json, struct failure *fl)
 	struct z4_reader *r = NULL;
 	struct z4_stream_stats st;
 	struct row *row = calloc(2, sizeof *row), *glue = row + 1;
+	struct member_row *member = calloc(1, sizeof *member);
 	int err, ret, first = 1;
 
 	fl->file = path;
 	fl->where[0] = '\0';
 	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
 	if (fd < 0)
-		return (free(row), Z4_E_IO);
+		return (free(row), free(member), Z4_E_IO);
 	z4_frame_init(&f);
-	if (row == NULL || (err = z4_in_init(&in, fd)) != 0)
-		return (free(row), Z4_E_NOMEM);
+	if (row == NULL || member == NULL || (err = z4_in_init(&in, fd)) != 0)
+		return (free(row), free(member), Z4_E_NOMEM);
 	if ((err = z4_reader_new(&r, &in,
 	    verbosity >= 2 ? 0 : Z4_READ_NODECODE)))
 		goto out;
@@ -219,9 +267,19 @@ run_info(const char *path, int json, struct failure *fl)
 		printf("%12s %12s %7s  %-7s %-15s %-12s %s\n", "original",
 		    "coded", "ratio", "dtype", "shape", "chain", "tensor");
 	}
-	while ((ret = z4_reader_next(r, &f)) > 0)
-		if (ret == 1)
-			account(row, glue, &f, json, &first);
+	while ((ret = z4_reader_next(r, &f)) > 0) {
+		if (ret != 1)
+			continue;
+		account(row, glue, &f, json, &first);
+		member_account(member, &f);
+		if (member->open && member->seen >= member->size) {
+			if (row->open)
+				print_row(row, json, &first);
+			row->open = 0;
+			print_member(member, json, &first);
+			member->open = 0;
+		}
+	}
 	if (ret < 0) {
 		err = ret;
 		snprintf(fl->where, sizeof fl->where, "%s",
@@ -262,5 +320,6 @@ out:
 	if (fd > 2)
 		close(fd);
 	free(row);
+	free(member);
 	return err;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -151,7 +152,8 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		goto out;
 	/* Repeated chunks are found first, where the input can be reread. */
 	if (fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (err = z4_dedupe_new(&s.dedupe, in_fd, &so))) {
+	    lseek(in_fd, 0, SEEK_CUR) == 0 &&
+	    (err = z4_dedupe_new(&s.dedupe, in_fd, &so, o->max_depth))) {
 		fail(fl, err, in_name, "read");
 		goto out;
 	}
@@ -178,12 +180,13 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		}
 		if (ret > 0) {
 			f->key = frames;
-			if (s.dedupe &&
-			    (err = z4_dedupe_mark(s.dedupe, f, frames))) {
+			f->have_ref = 0;
+			if (s.dedupe && (err = z4_dedupe_mark(s.dedupe, f,
+			    frames, in_fd))) {
 				fail(fl, err, in_name, "read");
 				goto out;
 			}
-			if ((err = fetch_ref(o->ref, f))) {
+			if (!f->have_ref && (err = fetch_ref(o->ref, f))) {
 				fail(fl, err, "reference", "read");
 				goto out;
 			}

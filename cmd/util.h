@@ -86,6 +86,7 @@ struct compress_opts {
 	int level;
 	unsigned threads;
 	struct z4_ref *ref;	/* deltas against this, or NULL */
+	unsigned max_depth;	/* deltas between archive members: -K */
 	size_t chunk_size;
 	int raw_dtype;
 };

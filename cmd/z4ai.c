@@ -12,15 +12,16 @@
 
 static const char usage_text[] =
     "usage: z4ai compress [-1..-9] [-cfhqRVv] [-B size] [-D dtype] "
-    "[-o file] [-r ref] [-T n]\n"
-    "                     [file ...]\n"
+    "[-K depth] [-o file] [-r ref]\n"
+    "                     [-T n] [file ...]\n"
     "       z4ai decompress [-cfhqRVv] [-o file] [-r ref] [file ...]\n"
     "       z4ai info [-j] [file ...]\n"
     "       z4ai test [-r ref] [file ...]\n";
 
 enum mode { COMPRESS, DECOMPRESS, INFO, TEST };
 
-static struct compress_opts co = { .level = 3, .raw_dtype = -1 };
+static struct compress_opts co = { .level = 3, .raw_dtype = -1,
+    .max_depth = 16 };
 static unsigned threads;
 static const char *oflag;
 static int cflag, fflag, jflag, rmflag;
@@ -194,6 +195,7 @@ main(int argc, char *argv[])
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "max-depth", required_argument, NULL, 'K' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "threads", required_argument, NULL, 'T' },
@@ -220,7 +222,7 @@ main(int argc, char *argv[])
 		argv++;
 		argc--;
 	}
-	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjo:qRr:T:Vv",
+	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjK:o:qRr:T:Vv",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case '1': case '2': case '3': case '4': case '5':
@@ -242,6 +244,12 @@ main(int argc, char *argv[])
 		case 'f': fflag = 1; break;
 		case 'h': usage(EXIT_OK);
 		case 'j': jflag = 1; break;
+		case 'K':
+			if (parse_size(optarg, &size) || size > 1000)
+				die(EXIT_USAGE, "bad delta depth '%s' "
+				    "(0 to 1000)", optarg);
+			co.max_depth = (unsigned)size;
+			break;
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
 		case 'R': rmflag = 1; break;

@@ -11,9 +11,10 @@
 #include "util.h"
 
 static const char usage_text[] =
-    "usage: z4cat [-cfhqtVv] [-n name] [-o file] [-r ref] [file ...]\n";
+    "usage: z4cat [-cfhqtVv] [-m member] [-n name] [-o file] [-r ref] "
+    "[file ...]\n";
 
-static const char *nflag;
+static const char *mflag, *nflag;
 static struct z4_ref *ref;
 static int fflag, tflag;
 
@@ -45,11 +46,15 @@ cat_tensor(int fd, const char *name, int out_fd, struct failure *fl)
 	}
 	in.ref = ref;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		err = z4_extract_tensor(&in, nflag, strlen(nflag), &out,
-		    fl->where, sizeof fl->where);
+		err = z4_extract(&in, mflag, nflag, &out, fl->where,
+		    sizeof fl->where);
 	} else if (!(err = z4_reader_new(&r, &in, 0))) {
-		err = z4_scan_tensor(r, nflag, strlen(nflag), &out);
-		if (err == Z4_E_NOT_FOUND)
+		err = z4_scan(r, mflag, nflag, &out);
+		if ((err == Z4_E_NOT_FOUND || err == Z4_E_NO_MEMBER) && mflag)
+			snprintf(fl->where, sizeof fl->where, "member '%s'%s%s%s",
+			    mflag, nflag ? ", tensor '" : "", nflag ? nflag : "",
+			    nflag ? "'" : "");
+		else if (err == Z4_E_NOT_FOUND)
 			snprintf(fl->where, sizeof fl->where, "tensor '%s'",
 			    nflag);
 		else if (err) {
@@ -80,6 +85,7 @@ main(int argc, char *argv[])
 		{ "stdout", no_argument, NULL, 'c' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "member", required_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -94,12 +100,13 @@ main(int argc, char *argv[])
 
 	progname = "z4cat";
 	atexit(close_stdout);
-	while ((ch = getopt_long(argc, argv, "cfhn:o:qr:tVv", longopts,
+	while ((ch = getopt_long(argc, argv, "cfhm:n:o:qr:tVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': break;	/* output goes to stdout already */
 		case 'f': fflag = 1; break;
 		case 'h': usage(EXIT_OK);
+		case 'm': mflag = optarg; break;
 		case 'n': nflag = optarg; break;
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
@@ -130,7 +137,7 @@ main(int argc, char *argv[])
 		}
 		refuse_tty_in(fd, fflag);
 		int err;
-		if (nflag)
+		if (nflag || mflag)
 			err = cat_tensor(fd, *argv, tflag ? -1 : out.fd, &fl);
 		else
 			err = run_decompress(fd, *argv, tflag ? -1 : out.fd,

@@ -8,6 +8,14 @@
  * input) and only then becomes a REF frame; the earlier chunk is marked
  * KEEP, so a reader on a pipe knows to keep its bytes.  The input must be
  * seekable: the pass reads it, then it is read again from the start.
+ *
+ * In an archive the same pass plans deltas between members: for each
+ * checkpoint member it picks the earlier member whose chunks, sampled at
+ * the same places, agree with its own in the most bytes, among those
+ * with mostly the same tensors (name, dtype, shape) and fewer than
+ * max_depth deltas behind them, so reading a member never undoes more
+ * than max_depth deltas.  With none, the member is coded on its own.  Each chunk then has the matching chunk of that
+ * member as its reference, which is marked KEEP.
  */
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,9 +33,19 @@ struct seen {
 	uint64_t frame;
 };
 
+/* What the plan needs of each frame. */
+struct frame_info {
+	int32_t member;		/* archive member, or -1 */
+	uint64_t tensor;	/* hash of name, dtype and shape; 0: not a chunk */
+	uint64_t chunk_offset, in_offset;
+	size_t size;
+};
+
 struct z4_dedupe {
 	uint64_t *ref;		/* per frame: 1 + the frame it repeats, or 0 */
+	uint64_t *dref;		/* per frame: 1 + its delta reference, or 0 */
 	uint8_t *keep;		/* per frame: 1 if a later frame repeats it */
+	struct frame_info *info;
 	uint64_t nframe;
 	struct seen *table;	/* open addressing, power-of-two size */
 	size_t tsize, used;
@@ -40,6 +58,13 @@ grow_frames(struct z4_dedupe *d, uint64_t n)
 	if (r == NULL)
 		return Z4_E_NOMEM;
 	d->ref = r;
+	if ((r = realloc(d->dref, n * sizeof *r)) == NULL)
+		return Z4_E_NOMEM;
+	d->dref = r;
+	struct frame_info *fi = realloc(d->info, n * sizeof *fi);
+	if (fi == NULL)
+		return Z4_E_NOMEM;
+	d->info = fi;
 	uint8_t *k = realloc(d->keep, n);
 	if (k == NULL)
 		return Z4_E_NOMEM;
@@ -95,6 +120,17 @@ same_bytes(int fd, uint64_t offset, const uint8_t *p, size_t n)
 	return 1;
 }
 
+/* A tensor's identity for matching across members; never 0. */
+static uint64_t
+tensor_key(const struct z4_frame *f)
+{
+	const struct z4_tensor *t = &f->tensor;
+	uint64_t h = XXH3_64bits(t->name, t->name_len);
+	h ^= XXH3_64bits(t->shape, t->ndim * sizeof *t->shape) * 31 +
+	    t->dtype * 7 + t->ndim;
+	return h ? h : 1;
+}
+
 static int
 scan(struct z4_dedupe *d, int fd, const struct z4_split_opts *o)
 {
@@ -103,6 +139,8 @@ scan(struct z4_dedupe *d, int fd, const struct z4_split_opts *o)
 	struct z4_frame f;
 	uint64_t offset = 0, cap = 0;
 	int ret;
+
+	int32_t member = -1;
 
 	z4_frame_init(&f);
 	if ((ret = z4_in_init(&in, fd)) || (ret = z4_in_seek(&in, 0)) ||
@@ -114,7 +152,14 @@ scan(struct z4_dedupe *d, int fd, const struct z4_split_opts *o)
 		    1024)))
 			break;
 		d->ref[i] = 0;
+		d->dref[i] = 0;
 		d->keep[i] = 0;
+		member += f.kind == Z4_FRAME_MEMBER;
+		d->info[i] = (struct frame_info){
+			.member = member, .chunk_offset = f.chunk_offset,
+			.in_offset = offset, .size = f.raw_size,
+			.tensor = f.kind == Z4_FRAME_CHUNK ? tensor_key(&f) : 0,
+		};
 		if (f.kind == Z4_FRAME_CHUNK && f.raw_size >= DEDUPE_MIN) {
 			if (2 * (d->used + 1) > d->tsize && (ret = rehash(d)))
 				break;
@@ -142,8 +187,144 @@ out:
 	return ret;
 }
 
+/* Chunks by (member, tensor, offset), to find a chunk's counterpart. */
+struct chunk_map {
+	struct chunk_slot {
+		int32_t member;
+		uint64_t tensor, chunk_offset, frame;
+	} *v;
+	size_t size;
+};
+
+static size_t
+chunk_hash(const struct chunk_map *m, int32_t member, uint64_t tensor,
+    uint64_t off)
+{
+	uint64_t h = (tensor ^ (uint64_t)member * 0x9E3779B97F4A7C15ull) +
+	    off * 0xC2B2AE3D27D4EB4Full;
+	return (size_t)(h ^ h >> 29) & (m->size - 1);
+}
+
+static int64_t
+chunk_find(const struct chunk_map *m, int32_t member, uint64_t tensor,
+    uint64_t off)
+{
+	for (size_t i = chunk_hash(m, member, tensor, off);
+	    m->v[i].tensor != 0; i = (i + 1) & (m->size - 1))
+		if (m->v[i].member == member && m->v[i].tensor == tensor &&
+		    m->v[i].chunk_offset == off)
+			return (int64_t)m->v[i].frame;
+	return -1;
+}
+
+/* Bytes equal at the same places of two chunks, on a sample of each. */
+static int
+agreement(int fd, const struct frame_info *a, const struct frame_info *b,
+    uint64_t *equal, uint64_t *seen)
+{
+	uint8_t x[4096], y[4096];
+	size_t k = a->size < sizeof x ? a->size : sizeof x;
+	uint64_t at = (a->size - k) / 2;
+	if (pread(fd, x, k, (off_t)(a->in_offset + at)) != (ssize_t)k ||
+	    pread(fd, y, k, (off_t)(b->in_offset + at)) != (ssize_t)k)
+		return Z4_E_IO;
+	for (size_t i = 0; i < k; i++)
+		*equal += x[i] == y[i];
+	*seen += k;
+	return 0;
+}
+
+/*
+ * For each member, the earlier member to code it against.  The first
+ * frames of each member are found by walking the frames once.
+ */
+static int
+plan_members(struct z4_dedupe *d, int fd, unsigned max_depth)
+{
+	int32_t nmember = d->nframe ? d->info[d->nframe - 1].member + 1 : 0;
+	if (nmember < 2 || max_depth == 0)
+		return 0;
+	struct chunk_map map = { 0 };
+	uint64_t *first = calloc((size_t)nmember + 1, sizeof *first);
+	unsigned *depth = calloc((size_t)nmember, sizeof *depth);
+	for (map.size = 1024; map.size < 2 * d->nframe; map.size *= 2)
+		;
+	map.v = calloc(map.size, sizeof *map.v);
+	int err = first && depth && map.v ? 0 : Z4_E_NOMEM;
+	for (uint64_t i = 0; i < d->nframe && !err; i++) {
+		const struct frame_info *fi = &d->info[i];
+		if (fi->member >= 0 && i > 0 &&
+		    d->info[i - 1].member != fi->member)
+			first[fi->member] = i;
+		if (fi->tensor == 0 || fi->member < 0)
+			continue;
+		size_t h = chunk_hash(&map, fi->member, fi->tensor,
+		    fi->chunk_offset);
+		while (map.v[h].tensor != 0)
+			h = (h + 1) & (map.size - 1);
+		map.v[h] = (struct chunk_slot){ fi->member, fi->tensor,
+		    fi->chunk_offset, i };
+	}
+	if (!err)
+		first[nmember] = d->nframe;
+	for (int32_t m = 1; m < nmember && !err; m++) {
+		int32_t best = -1;
+		double best_score = 0;
+		/* Every member before it, the nearest first. */
+		for (int32_t r = m - 1; r >= 0 && !err; r--) {
+			if (depth[r] + 1 > max_depth)
+				continue;
+			uint64_t equal = 0, seen = 0, common = 0, own = 0;
+			unsigned samples = 0;
+			for (uint64_t i = first[m]; i < first[m + 1]; i++) {
+				const struct frame_info *fi = &d->info[i];
+				if (fi->tensor == 0)
+					continue;
+				own += fi->size;
+				int64_t j = chunk_find(&map, r, fi->tensor,
+				    fi->chunk_offset);
+				if (j < 0 || d->info[j].size != fi->size)
+					continue;
+				common += fi->size;
+				/* Up to 32 chunks of a useful size are sampled. */
+				if (samples < 32 && fi->size >= 4096) {
+					err = agreement(fd, fi, &d->info[j],
+					    &equal, &seen);
+					samples++;
+				}
+			}
+			if (own == 0 || 2 * common < own || seen == 0)
+				continue;
+			double score = (double)equal / (double)seen;
+			if (score > best_score) {
+				best_score = score;
+				best = r;
+			}
+		}
+		if (best < 0)
+			continue;
+		depth[m] = depth[best] + 1;
+		for (uint64_t i = first[m]; i < first[m + 1]; i++) {
+			const struct frame_info *fi = &d->info[i];
+			if (fi->tensor == 0 || d->ref[i])
+				continue;
+			int64_t j = chunk_find(&map, best, fi->tensor,
+			    fi->chunk_offset);
+			if (j >= 0 && d->info[j].size == fi->size) {
+				d->dref[i] = (uint64_t)j + 1;
+				d->keep[j] = 1;
+			}
+		}
+	}
+	free(first);
+	free(depth);
+	free(map.v);
+	return err;
+}
+
 int
-z4_dedupe_new(struct z4_dedupe **dp, int fd, const struct z4_split_opts *o)
+z4_dedupe_new(struct z4_dedupe **dp, int fd, const struct z4_split_opts *o,
+    unsigned max_depth)
 {
 	struct z4_dedupe *d = calloc(1, sizeof *d);
 	int err;
@@ -151,7 +332,8 @@ z4_dedupe_new(struct z4_dedupe **dp, int fd, const struct z4_split_opts *o)
 	*dp = NULL;
 	if (d == NULL)
 		return Z4_E_NOMEM;
-	if ((err = scan(d, fd, o))) {
+	if ((err = scan(d, fd, o)) ||
+	    (err = plan_members(d, fd, max_depth))) {
 		z4_dedupe_free(d);
 		return err;
 	}
@@ -167,23 +349,46 @@ z4_dedupe_free(struct z4_dedupe *d)
 	if (d == NULL)
 		return;
 	free(d->ref);
+	free(d->dref);
+	free(d->info);
 	free(d->keep);
 	free(d->table);
 	free(d);
 }
 
 int
-z4_dedupe_mark(const struct z4_dedupe *d, struct z4_frame *f, uint64_t i)
+z4_dedupe_mark(const struct z4_dedupe *d, struct z4_frame *f, uint64_t i,
+    int fd)
 {
 	f->key = i;
 	f->flags = 0;
-	if (i >= d->nframe)
+	f->dref_internal = 0;
+	if (i >= d->nframe || f->raw_size != d->info[i].size)
 		return Z4_E_USAGE;	/* the input changed under us */
 	if (d->keep[i])
 		f->flags |= Z4_FRAME_KEEP;
 	if (d->ref[i]) {
 		f->kind = Z4_FRAME_REF;
 		f->ref_key = d->ref[i] - 1;
+		return 0;
+	}
+	if (d->dref[i]) {
+		/* The reference chunk's bytes, read back from the input. */
+		const struct frame_info *r = &d->info[d->dref[i] - 1];
+		if (f->ref_cap < r->size) {
+			uint8_t *p = realloc(f->refbuf, r->size ? r->size : 1);
+			if (p == NULL)
+				return Z4_E_NOMEM;
+			f->refbuf = p;
+			f->ref_cap = r->size;
+		}
+		if (pread(fd, f->refbuf, r->size, (off_t)r->in_offset) !=
+		    (ssize_t)r->size)
+			return Z4_E_IO;
+		f->ref_size = r->size;
+		f->have_ref = 1;
+		f->dref_internal = 1;
+		f->dref_key = d->dref[i] - 1;
 	}
 	return 0;
 }

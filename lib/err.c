@@ -22,6 +22,7 @@ z4_strerror(int err)
 	case Z4_E_INDEX: return "index does not match the frames";
 	case Z4_E_TRAILER: return "bad trailer";
 	case Z4_E_NOT_FOUND: return "no such tensor";
+	case Z4_E_NO_MEMBER: return "no such member";
 	case Z4_E_REF: return "reference to no earlier kept frame";
 	case Z4_E_REF_MISSING: return "needs a reference checkpoint (-r)";
 	case Z4_E_REF_MISMATCH: return "reference mismatch";

@@ -41,70 +41,145 @@ read_trailer(struct z4_in *in, uint64_t end, uint64_t *start,
 	return 0;
 }
 
-/* Find name in the index of the stream at start; 1 if found. */
+static int
+named(const struct z4_index_entry *e, unsigned kind, const char *name)
+{
+	return e->kind == kind && strlen(name) == e->tensor.name_len &&
+	    memcmp(e->tensor.name, name, e->tensor.name_len) == 0;
+}
+
+/*
+ * Find in the index of the stream at start the member called member, or
+ * the tensor called name (inside that member when both are given);
+ * 1 if found.
+ */
 static int
 search_index(struct z4_in *in, uint64_t start, uint64_t end_at,
-    const char *name, size_t name_len, struct z4_index_entry *e,
-    struct z4_frame *f)
+    const char *member, const char *name, struct z4_index_entry *e,
+    struct z4_frame *f, int *member_seen)
 {
 	struct z4_frame_head h;
+	struct z4_index_entry m;
 	struct z4_cursor c;
-	int err;
+	int err, have_member = 0;
 
 	if ((err = z4_in_seek(in, start + end_at)) ||
 	    (err = z4_frame_read(in, f, &h, 0)))
 		return err;
 	if (f->kind != Z4_FRAME_END)
 		return Z4_E_TRAILER;
-	z4_cursor_init(&c, f->raw, f->raw_size);
-	for (uint32_t i = 0; i < h.entry_count; i++) {
-		if ((err = z4_index_parse(&c, e)))
-			return err;
-		if (e->tensor.name_len == name_len &&
-		    memcmp(e->tensor.name, name, name_len) == 0)
+	/* Members are listed after their tensors: the member first. */
+	for (int pass = member ? 0 : 1; pass < 2; pass++) {
+		z4_cursor_init(&c, f->raw, f->raw_size);
+		for (uint32_t i = 0; i < h.entry_count; i++) {
+			if ((err = z4_index_parse(&c, e)))
+				return err;
+			if (pass == 0 && named(e, 2, member)) {
+				m = *e;
+				have_member = *member_seen = 1;
+				break;
+			}
+			if (pass == 1 && named(e, 1, name) && (!member ||
+			    (e->data_offset >= m.data_offset &&
+			    e->data_offset - m.data_offset < m.data_size)))
+				return 1;
+		}
+		if (pass == 0 && !have_member)
+			return 0;
+		if (pass == 0 && name == NULL) {
+			*e = m;
 			return 1;
+		}
 	}
-	return c.pos == c.len ? 0 : Z4_E_INDEX;
+	return 0;
 }
 
 /*
- * The bytes of a REF frame: the frame it repeats, read where it is, then
- * back to where the REF left off.
+ * Earlier frames of a stream on a seekable input, read where they are:
+ * what a REF repeats and what a delta is made against.  A frame read for
+ * this may itself need an earlier one; the depth is limited, so a
+ * hostile chain cannot run the stack out.
+ */
+#define SEEK_DEPTH_MAX 64
+
+struct seek_source {
+	struct z4_frame_source s;
+	struct z4_in *in;
+	uint64_t start;
+	unsigned depth;
+};
+
+static int read_at(struct seek_source *ss, uint64_t offset, uint8_t *dst,
+    size_t n, uint64_t checksum, int check);
+
+static int
+seek_get(void *ctx, uint64_t offset, uint8_t *dst, size_t n)
+{
+	int err = read_at(ctx, offset, dst, n, 0, 0);
+	return err == Z4_E_REF ? 0 : err ? err : 1;
+}
+
+static int
+read_framed(struct seek_source *ss, struct z4_frame *f,
+    struct z4_frame_head *h)
+{
+	struct seek_source inner = *ss;
+	inner.s.get = seek_get;
+	inner.s.ctx = &inner;
+	inner.depth = ss->depth + 1;
+	if (inner.depth > SEEK_DEPTH_MAX)
+		return Z4_E_LIMIT;
+	f->source = &inner.s;
+	int err = z4_frame_read(ss->in, f, h, 0);
+	if (!err && f->kind == Z4_FRAME_REF) {
+		uint64_t back = ss->in->offset;
+		if (ss->start + h->ref_target >= back - f->coded_bytes)
+			err = Z4_E_REF;
+		else
+			err = read_at(&inner, h->ref_target, f->raw,
+			    f->raw_size, h->raw_checksum, 1);
+	}
+	f->source = NULL;
+	return err;
+}
+
+/*
+ * The n bytes of the KEEP frame at offset of the stream, then back to
+ * where the input was.  With check, they must match checksum.
  */
 static int
-resolve(struct z4_in *in, uint64_t start, const struct z4_frame_head *h,
-    struct z4_frame *f)
+read_at(struct seek_source *ss, uint64_t offset, uint8_t *dst, size_t n,
+    uint64_t checksum, int check)
 {
 	struct z4_frame t;
 	struct z4_frame_head th;
-	uint64_t back = in->offset;
+	uint64_t back = ss->in->offset;
 	int err;
 
 	z4_frame_init(&t);
-	if (start + h->ref_target >= back - f->coded_bytes)
+	if (ss->start + offset >= back)
 		err = Z4_E_REF;
-	else if (!(err = z4_in_seek(in, start + h->ref_target)) &&
-	    !(err = z4_frame_read(in, &t, &th, 0))) {
-		if ((t.kind != Z4_FRAME_GLUE && t.kind != Z4_FRAME_CHUNK) ||
-		    !(t.flags & Z4_FRAME_KEEP) || t.raw_size != f->raw_size)
+	else if (!(err = z4_in_seek(ss->in, ss->start + offset)) &&
+	    !(err = read_framed(ss, &t, &th))) {
+		if (t.kind == Z4_FRAME_MEMBER || !(t.flags & Z4_FRAME_KEEP) ||
+		    t.raw_size != n)
 			err = Z4_E_REF;
-		else if (z4_hash64(t.raw, t.raw_size) != h->raw_checksum)
+		else if (check && z4_hash64(t.raw, t.raw_size) != checksum)
 			err = Z4_E_CHECKSUM;
 		else
-			memcpy(f->raw, t.raw, t.raw_size);
+			memcpy(dst, t.raw, n);
 	}
 	z4_frame_release(&t);
-	return err ? err : z4_in_seek(in, back);
+	int serr = z4_in_seek(ss->in, back);
+	return err ? err : serr;
 }
 
 int
 z4_frame_read_resolved(struct z4_in *in, uint64_t start, struct z4_frame *f,
     struct z4_frame_head *h)
 {
-	int err = z4_frame_read(in, f, h, 0);
-	if (!err && f->kind == Z4_FRAME_REF)
-		err = resolve(in, start, h, f);
-	return err;
+	struct seek_source ss = { .in = in, .start = start, .depth = 0 };
+	return read_framed(&ss, f, h);
 }
 
 /* Decode the frames of entry e, from the stream at start, onto out. */
@@ -124,10 +199,11 @@ copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
 	while (!err && (done < e->data_size || done == 0)) {
 		if ((err = z4_frame_read_resolved(in, start, f, &h)))
 			break;
-		if ((f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) ||
+		/* A member is whatever its frames hold; a tensor, chunks. */
+		if (f->raw_size > e->data_size - done || (e->kind == 1 &&
+		    ((f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) ||
 		    f->chunk_offset != done ||
-		    !z4_tensor_same(&f->tensor, &e->tensor) ||
-		    f->raw_size > e->data_size - done) {
+		    !z4_tensor_same(&f->tensor, &e->tensor)))) {
 			err = Z4_E_INDEX;
 			break;
 		}
@@ -147,15 +223,26 @@ copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
 	return err;
 }
 
+static void
+what(char *where, size_t size, const char *member, const char *name)
+{
+	if (member && name)
+		snprintf(where, size, "member '%s', tensor '%s'", member, name);
+	else if (member)
+		snprintf(where, size, "member '%s'", member);
+	else
+		snprintf(where, size, "tensor '%s'", name);
+}
+
 int
-z4_extract_tensor(struct z4_in *in, const char *name, size_t name_len,
+z4_extract(struct z4_in *in, const char *member, const char *name,
     struct z4_out *out, char *where, size_t where_size)
 {
 	struct z4_frame f;
 	struct z4_index_entry e, found;
 	uint64_t end, start, end_at, found_start = 0;
 	struct stat st;
-	int err = 0, have = 0;
+	int err = 0, have = 0, member_seen = 0;
 
 	if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return Z4_E_USAGE;
@@ -170,7 +257,8 @@ z4_extract_tensor(struct z4_in *in, const char *name, size_t name_len,
 			goto out;
 		snprintf(where, where_size, "index at offset %llu",
 		    (unsigned long long)(start + end_at));
-		err = search_index(in, start, end_at, name, name_len, &e, &f);
+		err = search_index(in, start, end_at, member, name, &e, &f,
+		    &member_seen);
 		if (err < 0)
 			goto out;
 		if (err == 1) {
@@ -181,11 +269,11 @@ z4_extract_tensor(struct z4_in *in, const char *name, size_t name_len,
 		err = 0;
 	}
 	if (!have) {
-		snprintf(where, where_size, "tensor '%s'", name);
-		err = Z4_E_NOT_FOUND;
+		what(where, where_size, member, name);
+		err = member && !member_seen ? Z4_E_NO_MEMBER : Z4_E_NOT_FOUND;
 		goto out;
 	}
-	snprintf(where, where_size, "tensor '%s'", found.tensor.name);
+	what(where, where_size, member, name);
 	err = copy_tensor(in, found_start, &found, &f, out);
 out:
 	z4_frame_release(&f);
@@ -226,28 +314,55 @@ z4_stream_entries(struct z4_in *in, uint64_t size,
 }
 
 int
-z4_scan_tensor(struct z4_reader *r, const char *name, size_t name_len,
+z4_scan(struct z4_reader *r, const char *member, const char *name,
     struct z4_out *out)
 {
 	struct z4_frame f;
-	int ret, state = 0;	/* 0 before, 1 inside, 2 done */
+	uint64_t left = 0;	/* bytes of the wanted member still to come */
+	int ret, inside = member == NULL, state = 0;	/* 1 in, 2 done */
+	int seen = 0;
 
 	z4_frame_init(&f);
 	while ((ret = z4_reader_next(r, &f)) > 0) {
-		int match = ret == 1 &&
-		    (f.kind == Z4_FRAME_CHUNK || f.kind == Z4_FRAME_REF) &&
-		    f.tensor.name_len == name_len &&
-		    memcmp(f.tensor.name, name, name_len) == 0;
-		if (state == 1 && !(match && f.chunk_offset != 0))
-			state = 2;
-		if (state == 0 && match && f.chunk_offset == 0)
-			state = 1;
+		if (ret != 1)
+			continue;
+		if (member && f.kind == Z4_FRAME_MEMBER && state == 0 &&
+		    strlen(member) == f.tensor.name_len &&
+		    memcmp(f.tensor.name, member, f.tensor.name_len) == 0) {
+			inside = seen = 1;
+			left = f.member_size;
+			if (name == NULL)
+				state = 1;
+			continue;
+		}
+		if (!inside || state == 2)
+			continue;
+		if (name) {
+			int match = (f.kind == Z4_FRAME_CHUNK ||
+			    f.kind == Z4_FRAME_REF) &&
+			    strlen(name) == f.tensor.name_len &&
+			    memcmp(f.tensor.name, name, f.tensor.name_len) == 0;
+			if (state == 1 && !(match && f.chunk_offset != 0))
+				state = 2;
+			if (state == 0 && match && f.chunk_offset == 0)
+				state = 1;
+		}
 		if (state == 1 && (ret = z4_out_write(out, f.raw,
 		    f.raw_size)) < 0)
 			break;
+		if (member) {
+			left -= f.raw_size < left ? f.raw_size : left;
+			if (left == 0) {
+				inside = 0;
+				state = state ? 2 : 0;
+				if (state == 2)
+					member = "";	/* found: no second */
+			}
+		}
 	}
 	z4_frame_release(&f);
 	if (ret < 0)
 		return ret;
-	return state ? 0 : Z4_E_NOT_FOUND;
+	return state ? 0 : member && inside == 0 && left == 0 && !seen ?
+	    Z4_E_NO_MEMBER : Z4_E_NOT_FOUND;
 }

@@ -216,7 +216,8 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	size_t payload = 0;
 	int err;
 
-	unsigned nplane = f->kind == Z4_FRAME_REF ? 0 : f->nplane;
+	unsigned nplane = f->kind == Z4_FRAME_REF ||
+	    f->kind == Z4_FRAME_MEMBER ? 0 : f->nplane;
 	for (unsigned i = 0; i < nplane; i++)
 		payload += f->plane[i].coded_size;
 	assert(f->raw_size <= Z4_CHUNK_MAX && payload <= Z4_PAYLOAD_MAX);
@@ -228,7 +229,12 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 		err = z4_tensor_put(&b, &f->tensor);
 		err = err ? err : z4_buf_addv(&b, f->chunk_offset);
 	}
-	if (f->kind == Z4_FRAME_REF) {
+	if (f->kind == Z4_FRAME_MEMBER) {
+		err = z4_buf_add16(&b, (unsigned)f->tensor.name_len);
+		err = err ? err : z4_buf_add(&b, f->tensor.name,
+		    f->tensor.name_len);
+		err = err ? err : z4_buf_addv(&b, f->member_size);
+	} else if (f->kind == Z4_FRAME_REF) {
 		err = err ? err : z4_buf_addv(&b, h->ref_target);
 	} else if (f->kind == Z4_FRAME_END) {
 		err = z4_buf_add64(&b, h->original_size);
@@ -236,7 +242,7 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 		err = err ? err : z4_buf_add32(&b, h->frame_count);
 		err = err ? err : z4_buf_add32(&b, h->entry_count);
 	}
-	if (f->kind != Z4_FRAME_REF)
+	if (f->kind != Z4_FRAME_REF && f->kind != Z4_FRAME_MEMBER)
 		err = err ? err : body_put(&b, f);
 	if (!err && b.len - Z4_FRAME_FIXED_SIZE > Z4_META_MAX)
 		err = Z4_E_LIMIT;
@@ -284,7 +290,8 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 	h->raw_checksum = z4_get64(head + 12);
 	h->payload_checksum = z4_get64(head + 20);
 	if (h->flags & ~(unsigned)Z4_FRAME_KEEP ||
-	    (h->flags && h->kind != Z4_FRAME_GLUE && h->kind != Z4_FRAME_CHUNK))
+	    (h->flags && h->kind != Z4_FRAME_GLUE &&
+	    h->kind != Z4_FRAME_CHUNK && h->kind != Z4_FRAME_REF))
 		return Z4_E_RESERVED;
 	if (h->raw_size > Z4_CHUNK_MAX || h->payload_size > Z4_PAYLOAD_MAX)
 		return Z4_E_LIMIT;
@@ -307,6 +314,25 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 		h->ref_target = z4_curv(&c);
 		f->nxform = f->nplane = 0;
 		if (!c.ok || c.pos != c.len || h->payload_size != 0)
+			return Z4_E_CORRUPT;
+		return 0;
+	case Z4_FRAME_MEMBER:
+		/* A name and a size: no planes, no payload, no bytes. */
+		f->tensor.name_len = z4_cur16(&c);
+		if (f->tensor.name_len > Z4_NAME_MAX)
+			return Z4_E_LIMIT;
+		{
+			const uint8_t *name = z4_cur_bytes(&c,
+			    f->tensor.name_len);
+			if (!c.ok)
+				return Z4_E_CORRUPT;
+			memcpy(f->tensor.name, name, f->tensor.name_len);
+			f->tensor.name[f->tensor.name_len] = '\0';
+		}
+		f->member_size = z4_curv(&c);
+		f->nxform = f->nplane = 0;
+		if (!c.ok || c.pos != c.len || h->payload_size != 0 ||
+		    h->raw_size != 0 || f->member_size > INT64_MAX)
 			return Z4_E_CORRUPT;
 		return 0;
 	case Z4_FRAME_END:
@@ -386,6 +412,10 @@ z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
 	if (err)
 		return err;
 	f->coded_bytes = h->head_size + h->payload_size;
+	if (h->kind == Z4_FRAME_MEMBER) {
+		f->raw_size = 0;
+		return 0;
+	}
 	if (h->kind == Z4_FRAME_REF) {
 		/* The reader fills in the bytes from the frame repeated. */
 		f->raw_size = h->raw_size;

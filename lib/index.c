@@ -16,7 +16,8 @@ z4_index_init(struct z4_index_builder *b)
 {
 	memset(b, 0, sizeof *b);
 	b->hash_state = XXH3_createState();
-	return b->hash_state ? 0 : Z4_E_NOMEM;
+	b->member_hash = XXH3_createState();
+	return b->hash_state && b->member_hash ? 0 : Z4_E_NOMEM;
 }
 
 void
@@ -24,7 +25,8 @@ z4_index_release(struct z4_index_builder *b)
 {
 	z4_buf_release(&b->out);
 	XXH3_freeState(b->hash_state);
-	b->hash_state = NULL;
+	XXH3_freeState(b->member_hash);
+	b->hash_state = b->member_hash = NULL;
 }
 
 void
@@ -32,22 +34,20 @@ z4_index_reset(struct z4_index_builder *b)
 {
 	b->out.len = 0;
 	b->open = 0;
+	b->member_open = 0;
 	b->entries = 0;
 	b->original_size = 0;
 }
 
-int
-z4_index_close(struct z4_index_builder *b)
+/* Append entry e, its hash the digest of state. */
+static int
+append(struct z4_index_builder *b, struct z4_index_entry *e, void *state)
 {
-	if (!b->open)
-		return 0;
-	b->open = 0;
-	struct z4_index_entry *e = &b->cur;
 	XXH128_canonical_t h;
-	XXH128_canonicalFromHash(&h, XXH3_128bits_digest(b->hash_state));
+	XXH128_canonicalFromHash(&h, XXH3_128bits_digest(state));
 	memcpy(e->hash, h.digest, sizeof e->hash);
 	size_t before = b->out.len;
-	int err = z4_buf_add8(&b->out, 1);
+	int err = z4_buf_add8(&b->out, e->kind);
 	err = err ? err : z4_tensor_put(&b->out, &e->tensor);
 	err = err ? err : z4_buf_addv(&b->out, e->data_offset);
 	err = err ? err : z4_buf_addv(&b->out, e->data_size);
@@ -63,16 +63,81 @@ z4_index_close(struct z4_index_builder *b)
 }
 
 int
+z4_index_close(struct z4_index_builder *b)
+{
+	if (!b->open)
+		return 0;
+	b->open = 0;
+	return append(b, &b->cur, b->hash_state);
+}
+
+int
+z4_index_finish(struct z4_index_builder *b)
+{
+	int err = z4_index_close(b);
+	return err ? err : b->member_open ? Z4_E_CORRUPT : 0;
+}
+
+/*
+ * A member entry opens at its MEMBER frame and closes when the frames
+ * after it have given its size in bytes; no frame may cross its end.
+ */
+static int
+member_add(struct z4_index_builder *b, const struct z4_frame *f,
+    uint64_t frame_offset, uint64_t frame_size)
+{
+	struct z4_index_entry *m = &b->member;
+
+	if (f->kind == Z4_FRAME_MEMBER) {
+		if (b->member_open)
+			return Z4_E_CORRUPT;
+		memset(m, 0, sizeof *m);
+		m->kind = 2;
+		m->tensor.name_len = f->tensor.name_len;
+		memcpy(m->tensor.name, f->tensor.name, f->tensor.name_len + 1);
+		m->data_offset = b->original_size;
+		m->data_size = f->member_size;
+		m->frame_offset = frame_offset;
+		m->frame_size = frame_size;
+		XXH3_128bits_reset(b->member_hash);
+		b->member_open = 1;
+	} else if (b->member_open) {
+		if (f->raw_size > m->data_offset + m->data_size -
+		    b->original_size)
+			return Z4_E_CORRUPT;
+		XXH3_128bits_update(b->member_hash, f->raw, f->raw_size);
+		m->frame_size = frame_offset + frame_size - m->frame_offset;
+	}
+	return 0;
+}
+
+/* Close the open member once its bytes are all there. */
+static int
+member_done(struct z4_index_builder *b)
+{
+	struct z4_index_entry *m = &b->member;
+	if (!b->member_open ||
+	    b->original_size < m->data_offset + m->data_size)
+		return 0;
+	/* Its last tensor ends with it: that entry goes first. */
+	int err = z4_index_close(b);
+	b->member_open = 0;
+	return err ? err : append(b, m, b->member_hash);
+}
+
+int
 z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
     uint64_t frame_offset, uint64_t frame_size)
 {
 	struct z4_index_entry *e = &b->cur;
 	int err;
 
+	if ((err = member_add(b, f, frame_offset, frame_size)))
+		return err;
 	if (f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) {
 		err = z4_index_close(b);
 		b->original_size += f->raw_size;
-		return err;
+		return err ? err : member_done(b);
 	}
 	if (f->chunk_offset == 0) {
 		if ((err = z4_index_close(b)))
@@ -92,14 +157,14 @@ z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
 	e->data_size += f->raw_size;
 	e->frame_size = frame_offset + frame_size - e->frame_offset;
 	b->original_size += f->raw_size;
-	return 0;
+	return member_done(b);
 }
 
 int
 z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e)
 {
 	e->kind = z4_cur8(c);
-	if (e->kind != 1)
+	if (e->kind != 1 && e->kind != 2)
 		return c->ok ? Z4_E_RESERVED : Z4_E_CORRUPT;
 	/* The tensor fields are parsed as in a CHUNK frame's meta. */
 	int err = z4_tensor_parse(c, &e->tensor);

@@ -226,6 +226,9 @@ struct z4_index_builder {
 	int open;			/* a tensor is open */
 	struct z4_index_entry cur;
 	void *hash_state;		/* XXH3_state_t for cur's data */
+	int member_open;		/* an archive member is open */
+	struct z4_index_entry member;
+	void *member_hash;
 	uint32_t entries;
 	uint64_t original_size;
 };
@@ -238,6 +241,8 @@ int z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
     uint64_t frame_offset, uint64_t frame_size);
 /* Close the open tensor; b->out then holds the whole index. */
 int z4_index_close(struct z4_index_builder *b);
+/* At the end of a stream: close all, fail if a member is not complete. */
+int z4_index_finish(struct z4_index_builder *b);
 /* Parse one entry at c into e. */
 int z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e);
 
@@ -257,6 +262,21 @@ void z4_keep_reset(struct z4_keep *k);
 int z4_keep_add(struct z4_keep *k, uint64_t key, const uint8_t *p, size_t n);
 /* The n bytes kept under key; Z4_E_CORRUPT if there are none. */
 int z4_keep_get(struct z4_keep *k, uint64_t key, uint8_t *dst, size_t n);
+
+/* A member of a tar stream: where its data is. */
+struct z4_member {
+	char name[Z4_NAME_MAX + 1];
+	size_t name_len;
+	uint64_t begin, size;
+};
+
+/*
+ * The regular-file members of the tar stream in the seekable fd of size
+ * bytes, in order; none (count 0) if it is not a tar stream.  The file
+ * offset is left at 0.
+ */
+int z4_tar_members(int fd, uint64_t size, struct z4_member **m,
+    size_t *count);
 
 /* A tensor's data in a container, relative to the start of its data. */
 struct z4_region {

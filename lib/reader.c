@@ -27,9 +27,22 @@ struct z4_reader {
 	struct z4_keep *keep;
 	XXH3_state_t *whole;
 	struct z4_stream_stats stats;
+	struct z4_frame_source kept;	/* kept frames, for deltas */
+	uint64_t at;			/* offset of the frame being read */
 	char where[Z4_NAME_MAX + 64];
 	char note[256];
 };
+
+/* An earlier frame's bytes, for a delta: kept, since it was marked. */
+static int
+kept(void *ctx, uint64_t offset, uint8_t *dst, size_t n)
+{
+	struct z4_reader *r = ctx;
+	if (offset >= r->at)
+		return 0;
+	int err = z4_keep_get(r->keep, offset, dst, n);
+	return err == Z4_E_CORRUPT ? 0 : err ? err : 1;
+}
 
 int
 z4_reader_new(struct z4_reader **rp, struct z4_in *in, unsigned flags)
@@ -42,6 +55,8 @@ z4_reader_new(struct z4_reader **rp, struct z4_in *in, unsigned flags)
 		return Z4_E_NOMEM;
 	r->in = in;
 	r->flags = flags;
+	r->kept.get = kept;
+	r->kept.ctx = r;
 	if ((err = z4_index_init(&r->index)) ||
 	    (err = z4_keep_new(&r->keep)) ||
 	    (r->whole = XXH3_createState()) == NULL) {
@@ -119,7 +134,7 @@ stream_header(struct z4_reader *r)
 	if (h[4] != Z4_FORMAT_MAJOR || h[5] < Z4_FORMAT_MINOR_MIN ||
 	    h[5] > Z4_FORMAT_MINOR)
 		return Z4_E_VERSION;
-	if (h[6] > Z4_SRC_SAFETENSORS || h[7] != 0)
+	if (h[6] > Z4_SRC_TAR || h[7] != 0)
 		return Z4_E_RESERVED;
 	r->source = h[6];
 	r->in_stream = 1;
@@ -139,7 +154,7 @@ check_end(struct z4_reader *r, const struct z4_frame *f,
 
 	if (r->flags & Z4_READ_NODECODE)
 		return 0;
-	if ((err = z4_index_close(&r->index)))
+	if ((err = z4_index_finish(&r->index)))
 		return err;
 	if (h->original_size != r->index.original_size ||
 	    h->frame_count != r->frame_no - 1 ||
@@ -224,6 +239,8 @@ next(struct z4_reader *r, struct z4_frame *f)
 	f->tensor.name[0] = '\0';
 	where(r, NULL, NULL);
 	uint64_t at = r->in->offset - r->start;
+	r->at = at;
+	f->source = &r->kept;
 	err = z4_frame_read(r->in, f, &h, r->flags);
 	where(r, f->kind == Z4_FRAME_END ? "end frame" : NULL, f);
 	if (err)

@@ -250,8 +250,8 @@ int
 z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 {
 	int level = o->level > 9 ? 9 : o->level;
-	if (f->kind == Z4_FRAME_REF)
-		return 0;	/* nothing to code: it names its bytes */
+	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
+		return 0;	/* nothing to code: no bytes of its own */
 	unsigned set = candidates(f, level);
 	size_t best_cost = SIZE_MAX;
 	int best = -1, last = -1, err;
@@ -283,7 +283,7 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 	int level = o->level > 9 ? 9 : o->level;
 	int err = 0;
 
-	if (f->kind == Z4_FRAME_REF)
+	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
 		return 0;
 	/* Frames nothing has transformed yet get the transforms too. */
 	if (f->nxform == 0 && f->nplane == 1 &&

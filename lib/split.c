@@ -1,21 +1,34 @@
 /*
- * split.c - a container as a list of spans (glue or one tensor's data),
- * handed out as raw frames of at most one chunk each.
+ * split.c - a container as a list of spans (glue, one tensor's data, or
+ * the start of an archive member), handed out as raw frames of at most
+ * one chunk each.
  *
- * The input is never trusted to be as long as its header says: when it
+ * A safetensors file is its header (glue), its tensors, and whatever
+ * lies between and after them (glue).  A tar stream is its headers and
+ * padding (glue) and its members, each parsed again: a checkpoint member
+ * like a safetensors file, anything else as glue.  A MEMBER frame marks
+ * where each member's data begins.
+ *
+ * The input is never trusted to be as long as its headers say: when it
  * ends early, the frames made so far hold every byte it had, and
  * splitting stops there.  So every input round-trips exactly, whatever
  * it is.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 #define TO_EOF UINT64_MAX
 
+enum span_kind { SPAN_GLUE, SPAN_TENSOR, SPAN_MEMBER };
+
 struct span {
 	uint64_t begin, end;		/* in the input; end may be TO_EOF */
-	const struct z4_tensor *tensor;	/* NULL: glue */
+	enum span_kind kind;
+	const struct z4_tensor *tensor;	/* SPAN_TENSOR */
+	const struct z4_member *member;	/* SPAN_MEMBER */
 	int emitted;
 };
 
@@ -24,24 +37,81 @@ struct z4_split {
 	size_t chunk;
 	unsigned source;
 	const char *note;
-	struct z4_region *regions;
+	struct z4_region **regions;	/* one array per parsed header */
+	size_t nregions;
+	struct z4_member *members;
 	struct z4_tensor raw_tensor;
 	struct span *spans;
-	size_t nspan, si;
+	size_t nspan, cap, si;
 	uint64_t pos;
 	int eof;
 };
 
-static void
+static int
 add_span(struct z4_split *s, uint64_t begin, uint64_t end,
-    const struct z4_tensor *t)
+    enum span_kind kind, const void *what)
 {
-	if (begin == end && t == NULL)
-		return;
-	s->spans[s->nspan++] = (struct span){ begin, end, t, 0 };
+	if (begin == end && kind == SPAN_GLUE)
+		return 0;
+	if (s->nspan == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct span *v = realloc(s->spans, cap * sizeof *v);
+		if (v == NULL)
+			return Z4_E_NOMEM;
+		s->spans = v;
+		s->cap = cap;
+	}
+	s->spans[s->nspan++] = (struct span){
+		.begin = begin, .end = end, .kind = kind,
+		.tensor = kind == SPAN_TENSOR ? what : NULL,
+		.member = kind == SPAN_MEMBER ? what : NULL,
+	};
+	return 0;
 }
 
-/* Try the input as safetensors; on success the spans cover it all. */
+/*
+ * Spans for a safetensors file whose 8 + n header bytes start at at and
+ * whose bytes end at end (TO_EOF for a whole input).  Returns 1 when the
+ * header does not check out (*why says why), having added nothing.
+ */
+static int
+safetensors_spans(struct z4_split *s, uint64_t at, const uint8_t *json,
+    uint64_t n, uint64_t end, const char **why)
+{
+	struct z4_region *r;
+	size_t k;
+
+	if (json[0] != '{') {
+		*why = "header does not start with '{'";
+		return 1;
+	}
+	int err = z4_safetensors_parse(json, n, &r, &k, why);
+	if (err)
+		return err == Z4_E_CORRUPT ? 1 : err;
+	struct z4_region **v = realloc(s->regions,
+	    (s->nregions + 1) * sizeof *v);
+	if (v == NULL) {
+		free(r);
+		return Z4_E_NOMEM;
+	}
+	s->regions = v;
+	s->regions[s->nregions++] = r;
+	uint64_t base = at + 8 + n, cursor = base;
+	err = add_span(s, at, base, SPAN_GLUE, NULL);
+	for (size_t i = 0; i < k && !err; i++) {
+		/* Past the end of the file: the glue after it has it. */
+		if (r[i].end > UINT64_MAX - base || base + r[i].end > end)
+			break;
+		err = add_span(s, cursor, base + r[i].begin, SPAN_GLUE, NULL);
+		if (!err)
+			err = add_span(s, base + r[i].begin, base + r[i].end,
+			    SPAN_TENSOR, &r[i].tensor);
+		cursor = base + r[i].end;
+	}
+	return err ? err : add_span(s, cursor, end, SPAN_GLUE, NULL);
+}
+
+/* Try the input as safetensors, from its first bytes. */
 static int
 try_safetensors(struct z4_split *s)
 {
@@ -50,48 +120,84 @@ try_safetensors(struct z4_split *s)
 		return (int)got;
 	if (got < 8) {
 		s->note = "shorter than a safetensors header";
-		return 0;
+		return 1;
 	}
 	uint64_t n = z4_get64(s->in->buf + s->in->pos);
 	if (n < 2 || n > Z4_SAFETENSORS_HEADER_MAX) {
 		s->note = "header length out of range";
-		return 0;
+		return 1;
 	}
 	got = z4_in_peek(s->in, 8 + n);
 	if (got < 0)
 		return (int)got;
-	const uint8_t *json = s->in->buf + s->in->pos + 8;
 	if ((uint64_t)got < 8 + n) {
 		s->note = "header length past the end of the input";
-		return 0;
+		return 1;
 	}
-	if (json[0] != '{') {
-		s->note = "header does not start with '{'";
-		return 0;
-	}
-	size_t k;
-	int err = z4_safetensors_parse(json, n, &s->regions, &k, &s->note);
-	if (err == Z4_E_CORRUPT)
-		return 0;
+	int ret = safetensors_spans(s, 0, s->in->buf + s->in->pos + 8, n,
+	    TO_EOF, &s->note);
+	if (ret == 0)
+		s->source = Z4_SRC_SAFETENSORS;
+	return ret;
+}
+
+/* A member's own spans: a checkpoint's tensors, or its bytes as glue. */
+static int
+member_spans(struct z4_split *s, const struct z4_member *m)
+{
+	uint8_t len[8];
+	uint64_t end = m->begin + m->size;
+	const char *why;
+	int ret = 1;
+
+	int err = add_span(s, m->begin, m->begin, SPAN_MEMBER, m);
 	if (err)
 		return err;
-	s->spans = calloc(2 * k + 2, sizeof *s->spans);
-	if (s->spans == NULL)
-		return Z4_E_NOMEM;
-	uint64_t base = 8 + n, at = base;
-	add_span(s, 0, base, NULL);
-	for (size_t i = 0; i < k; i++) {
-		const struct z4_region *r = &s->regions[i];
-		if (r->end > UINT64_MAX - base)
-			break;	/* past any real input: the tail glue has it */
-		add_span(s, at, base + r->begin, NULL);
-		add_span(s, base + r->begin, base + r->end, &r->tensor);
-		at = base + r->end;
+	if (m->size > 10 && pread(s->in->fd, len, 8, (off_t)m->begin) == 8) {
+		uint64_t n = z4_get64(len);
+		if (n >= 2 && n <= m->size - 8 &&
+		    n <= Z4_SAFETENSORS_HEADER_MAX) {
+			uint8_t *json = malloc(n);
+			if (json == NULL)
+				return Z4_E_NOMEM;
+			ret = pread(s->in->fd, json, n, (off_t)m->begin + 8) ==
+			    (ssize_t)n ? safetensors_spans(s, m->begin, json, n,
+			    end, &why) : 1;
+			free(json);
+		}
 	}
-	add_span(s, at, TO_EOF, NULL);
-	s->source = Z4_SRC_SAFETENSORS;
-	s->note = NULL;
-	return 0;
+	return ret < 0 ? ret : ret ? add_span(s, m->begin, end, SPAN_GLUE,
+	    NULL) : 0;
+}
+
+/* Try a seekable input as a tar stream with at least one member. */
+static int
+try_tar(struct z4_split *s)
+{
+	struct stat st;
+	uint8_t magic[5];
+	size_t n;
+
+	if (!s->in->seekable || s->in->offset != 0 ||
+	    fstat(s->in->fd, &st) != 0 || st.st_size < 1024 ||
+	    pread(s->in->fd, magic, 5, 257) != 5 ||
+	    memcmp(magic, "ustar", 5) != 0)
+		return 1;
+	int err = z4_tar_members(s->in->fd, (uint64_t)st.st_size,
+	    &s->members, &n);
+	if (err || n == 0)
+		return err ? err : 1;
+	uint64_t cursor = 0;
+	for (size_t i = 0; i < n && !err; i++) {
+		err = add_span(s, cursor, s->members[i].begin, SPAN_GLUE, NULL);
+		if (!err)
+			err = member_spans(s, &s->members[i]);
+		cursor = s->members[i].begin + s->members[i].size;
+	}
+	if (!err)
+		err = add_span(s, cursor, TO_EOF, SPAN_GLUE, NULL);
+	s->source = Z4_SRC_TAR;
+	return err;
 }
 
 int
@@ -99,7 +205,7 @@ z4_split_new(struct z4_split **sp, struct z4_in *in,
     const struct z4_split_opts *o)
 {
 	struct z4_split *s = calloc(1, sizeof *s);
-	int err;
+	int ret;
 
 	*sp = NULL;
 	if (s == NULL)
@@ -110,24 +216,25 @@ z4_split_new(struct z4_split **sp, struct z4_in *in,
 		free(s);
 		return Z4_E_USAGE;
 	}
-	if ((err = try_safetensors(s))) {
-		z4_split_free(s);
-		return err;
-	}
-	if (s->spans == NULL) {
-		s->spans = calloc(1, sizeof *s->spans);
-		if (s->spans == NULL) {
-			z4_split_free(s);
-			return Z4_E_NOMEM;
-		}
+	if ((ret = try_tar(s)) == 1)
+		ret = try_safetensors(s);
+	if (ret == 1) {
+		/* Neither: one span of opaque bytes, or of one raw tensor. */
+		s->nspan = 0;
 		const struct z4_tensor *t = NULL;
 		if (o->raw_dtype > 0) {
 			s->raw_tensor.dtype = (unsigned)o->raw_dtype;
 			s->raw_tensor.flags = Z4_TENSOR_SHAPE_UNKNOWN;
 			t = &s->raw_tensor;
 		}
-		add_span(s, 0, TO_EOF, t);
+		ret = add_span(s, 0, TO_EOF, t ? SPAN_TENSOR : SPAN_GLUE, t);
 		s->source = Z4_SRC_RAW;
+	} else if (ret == 0) {
+		s->note = NULL;
+	}
+	if (ret) {
+		z4_split_free(s);
+		return ret;
 	}
 	*sp = s;
 	return 0;
@@ -138,7 +245,10 @@ z4_split_free(struct z4_split *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->nregions; i++)
+		free(s->regions[i]);
 	free(s->regions);
+	free(s->members);
 	free(s->spans);
 	free(s);
 }
@@ -160,8 +270,19 @@ z4_split_next(struct z4_split *s, struct z4_frame *f)
 {
 	while (s->si < s->nspan && !s->eof) {
 		struct span *sp = &s->spans[s->si];
+		if (sp->kind == SPAN_MEMBER) {
+			s->si++;
+			f->kind = Z4_FRAME_MEMBER;
+			f->flags = 0;
+			f->raw_size = 0;
+			memcpy(f->tensor.name, sp->member->name,
+			    sp->member->name_len + 1);
+			f->tensor.name_len = sp->member->name_len;
+			f->member_size = sp->member->size;
+			return 1;
+		}
 		uint64_t left = sp->end == TO_EOF ? s->chunk : sp->end - s->pos;
-		if (left == 0 && (sp->tensor == NULL || sp->emitted)) {
+		if (left == 0 && (sp->kind == SPAN_GLUE || sp->emitted)) {
 			s->si++;
 			continue;
 		}
@@ -177,9 +298,10 @@ z4_split_next(struct z4_split *s, struct z4_frame *f)
 		if (n == 0 && want > 0)
 			return 0;
 		f->raw_size = (size_t)n;
-		f->kind = sp->tensor ? Z4_FRAME_CHUNK : Z4_FRAME_GLUE;
+		f->kind = sp->kind == SPAN_TENSOR ? Z4_FRAME_CHUNK :
+		    Z4_FRAME_GLUE;
 		f->flags = 0;
-		if (sp->tensor)
+		if (sp->kind == SPAN_TENSOR)
 			f->tensor = *sp->tensor;
 		f->chunk_offset = s->pos - sp->begin;
 		s->pos += (uint64_t)n;

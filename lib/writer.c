@@ -111,12 +111,20 @@ z4_writer_put(struct z4_writer *w, const struct z4_frame *f)
 	int err;
 
 	assert(f->kind == Z4_FRAME_GLUE || f->kind == Z4_FRAME_CHUNK ||
-	    f->kind == Z4_FRAME_REF);
+	    f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER);
 	if (w->frames == UINT32_MAX)
 		return Z4_E_LIMIT;
 	if (f->kind == Z4_FRAME_REF && (err = recall(w, f->ref_key,
 	    &h.ref_target)))
 		return err;
+	/* A delta against an earlier frame names it by its offset. */
+	if (f->kind == Z4_FRAME_CHUNK && f->nxform > 0 &&
+	    f->xform[0].id == Z4_XF_DELTA && f->xform[0].param_size == 27) {
+		uint64_t target;
+		if ((err = recall(w, f->dref_key, &target)))
+			return err;
+		z4_put64(((struct z4_frame *)f)->xform[0].param + 19, target);
+	}
 	if ((err = z4_frame_write(w->out, f, &h)))
 		return err;
 	if ((f->flags & Z4_FRAME_KEEP) && (err = remember(w, f->key, at)))
@@ -134,7 +142,7 @@ z4_writer_finish(struct z4_writer *w)
 	uint8_t t[Z4_TRAILER_SIZE];
 	int err;
 
-	if ((err = z4_index_close(&w->index)))
+	if ((err = z4_index_finish(&w->index)))
 		return err;
 	uint64_t end_at = w->out->offset - w->start;
 	e->kind = Z4_FRAME_END;

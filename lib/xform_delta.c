@@ -4,12 +4,15 @@
  *
  * Parameters: Mode (0: XOR of the bytes; 1: the difference of each
  * W-byte little-endian element, modulo 2^(8W), then XOR for any bytes
- * after the last whole element), W (1, 2, 4 or 8), and the XXH3-128 of
- * the reference bytes used (16 bytes, canonical), so a decoder given
- * another reference fails instead of making wrong bytes.  One plane in,
- * the residual, as long as the chunk.  It must be the first step of a
- * chain: it needs the frame's tensor name and offset to find the
- * reference bytes.
+ * after the last whole element), W (1, 2, 4 or 8), the XXH3-128 of the
+ * reference bytes used (16 bytes, canonical), so a decoder given another
+ * reference fails instead of making wrong bytes, and Source: 0 for the
+ * same range of the same-named tensor of a reference checkpoint given
+ * to the decoder (-r), or 1 followed by a u64: the offset, from the
+ * start of this stream, of an earlier KEEP frame of the same size whose
+ * bytes are the reference (an earlier member of an archive).  One plane
+ * in, the residual, as long as the chunk.  It must be the first step of
+ * a chain: it needs the frame's tensor name and offset.
  *
  * Between consecutive checkpoints most exponents and the high mantissa
  * bits stay put, so the residual's planes are mostly zeros; where values
@@ -25,14 +28,19 @@
 
 enum { DELTA_XOR = 0, DELTA_SUB = 1 };
 
+#define SOURCE_FILE 0
+#define SOURCE_FRAME 1
+
 static int
 parse_params(const struct z4_xform_step *s, unsigned *mode, unsigned *w)
 {
-	if (s->param_size != 18)
+	if (s->param_size != 19 && s->param_size != 27)
 		return Z4_E_CORRUPT;
 	*mode = s->param[0];
 	*w = s->param[1];
-	if (*mode > DELTA_SUB || (*w != 1 && *w != 2 && *w != 4 && *w != 8))
+	if (*mode > DELTA_SUB || (*w != 1 && *w != 2 && *w != 4 && *w != 8) ||
+	    s->param[18] > SOURCE_FRAME ||
+	    s->param_size != (s->param[18] == SOURCE_FRAME ? 27 : 19))
 		return Z4_E_CORRUPT;
 	return 0;
 }
@@ -104,13 +112,21 @@ delta_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	hex(want, s->param + 2);
 	if ((err = z4_plane_reserve_raw(out, res->raw_size)))
 		return err;
-	err = f->ref ? z4_ref_read(f->ref, &f->tensor, f->chunk_offset,
-	    res->raw_size, out->rbuf) : 0;
+	if (s->param[18] == SOURCE_FRAME) {
+		uint64_t at = z4_get64(s->param + 19);
+		err = f->source ? f->source->get(f->source->ctx, at, out->rbuf,
+		    res->raw_size) : 0;
+		if (err == 0)
+			return Z4_E_REF;
+	} else {
+		err = f->ref ? z4_ref_read(f->ref, &f->tensor,
+		    f->chunk_offset, res->raw_size, out->rbuf) : 0;
+	}
 	if (err < 0)
 		return err;
 	if (err == 0) {
 		snprintf(f->note, sizeof f->note, "needs a reference with "
-		    "tensor '%s' (bytes %llu+%zu, checksum %s): use -r",
+		    "tensor '%.120s' (bytes %llu+%zu, checksum %s): use -r",
 		    f->tensor.name, (unsigned long long)f->chunk_offset,
 		    res->raw_size, want);
 		return Z4_E_REF_MISSING;
@@ -120,7 +136,7 @@ delta_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		char have[33];
 		hex(have, got);
 		snprintf(f->note, sizeof f->note, "reference mismatch for "
-		    "tensor '%s': expected %s, got %s", f->tensor.name, want,
+		    "tensor '%.120s': expected %s, got %s", f->tensor.name, want,
 		    have);
 		return Z4_E_REF_MISMATCH;
 	}
@@ -141,13 +157,17 @@ delta_encode(struct z4_frame *f, struct z4_xform_step *s, const uint8_t *src,
 	if (f->nxform != 0 || f->kind != Z4_FRAME_CHUNK || !f->have_ref ||
 	    f->ref_size != n || w == 0)
 		return 1;
+	/* An earlier frame's offset is known to the writer, which fills it. */
+	s->param[18] = f->dref_internal ? SOURCE_FRAME : SOURCE_FILE;
+	if (f->dref_internal)
+		z4_put64(s->param + 19, 0);
 	if ((err = z4_plane_reserve_raw(res, n ? n : 1)))
 		return err;
 	combine(res->rbuf, src, f->refbuf, n, mode, w, -1);
 	res->raw = res->rbuf;
 	res->raw_size = n;
 	f->nplane = first + 1;
-	s->param_size = 18;
+	s->param_size = f->dref_internal ? 27 : 19;
 	s->param[0] = (uint8_t)mode;
 	s->param[1] = (uint8_t)w;
 	hash128(f->refbuf, n, s->param + 2);

@@ -49,6 +49,7 @@ enum z4_err {
 	Z4_E_REF_MISSING = -17,	/* a delta's reference is not at hand */
 	Z4_E_REF_MISMATCH = -18, /* the reference given is not the one used */
 	Z4_E_REF_FORMAT = -19,	/* a reference that is neither kind */
+	Z4_E_NO_MEMBER = -20,	/* no archive member of that name */
 	Z4_E_DATA_MAX = -31,	/* last of the "bad data" group */
 	/* System or I/O failure: the caller exits 3.  errno is kept. */
 	Z4_E_IO = -32,
@@ -96,6 +97,7 @@ int z4_dtype_parse(const char *name);
 enum z4_source {
 	Z4_SRC_RAW = 0,
 	Z4_SRC_SAFETENSORS = 1,
+	Z4_SRC_TAR = 2,		/* an archive of members (.z4a) */
 };
 
 /* Frame kinds (wire IDs). */
@@ -103,6 +105,7 @@ enum z4_kind {
 	Z4_FRAME_GLUE = 1,	/* opaque bytes kept verbatim */
 	Z4_FRAME_CHUNK = 2,	/* a slice of one tensor */
 	Z4_FRAME_REF = 3,	/* the same bytes as an earlier frame */
+	Z4_FRAME_MEMBER = 5,	/* an archive member's data starts here */
 	Z4_FRAME_END = 15,	/* index and totals of a stream */
 };
 
@@ -162,6 +165,16 @@ struct z4_xform_step {
  * Buffers are owned by the frame and reused from one frame to the next;
  * z4_frame_release() frees them.
  */
+/*
+ * How a decoder reads the bytes of an earlier frame of the same stream,
+ * which a delta names by its offset: get returns 1 with the n bytes in
+ * dst, 0 if it has no such frame, or a z4_err.
+ */
+struct z4_frame_source {
+	int (*get)(void *ctx, uint64_t offset, uint8_t *dst, size_t n);
+	void *ctx;
+};
+
 enum z4_frame_flags {
 	Z4_FRAME_KEEP = 1 << 0,		/* a later REF frame repeats it */
 };
@@ -175,8 +188,9 @@ struct z4_frame {
 	 * splitting, stream offsets when reading a stream.
 	 */
 	uint64_t key, ref_key;
-	struct z4_tensor tensor;	/* CHUNK and REF frames */
+	struct z4_tensor tensor;	/* CHUNK, REF; a MEMBER's name */
 	uint64_t chunk_offset;		/* byte offset in the tensor */
+	uint64_t member_size;		/* MEMBER: bytes of its data */
 	uint8_t *raw;			/* the frame's share of the original */
 	size_t raw_size, raw_cap;
 	unsigned nxform;
@@ -190,6 +204,9 @@ struct z4_frame {
 	struct z4_plane stage;		/* a transform's input or output */
 	/* Deltas: the reference to decode with, or the bytes to code with. */
 	struct z4_ref *ref;		/* set by the reader */
+	const struct z4_frame_source *source;	/* earlier frames, by offset */
+	int dref_internal;		/* refbuf is the frame dref_key names */
+	uint64_t dref_key;
 	uint8_t *refbuf;		/* the reference's bytes, owned */
 	size_t ref_size, ref_cap;
 	int have_ref;			/* refbuf holds this chunk's bytes */
@@ -308,15 +325,19 @@ int z4_split_next(struct z4_split *s, struct z4_frame *f);
  * input once (then seeks it back to the start) and finds the chunks the
  * splitter will make whose bytes an earlier chunk has.  For the i-th
  * frame of the real split, z4_dedupe_mark() turns a repeat into a REF
- * frame and marks the frames repeated later as KEEP.
+ * frame and marks the frames repeated later as KEEP.  In an archive it
+ * also plans deltas between members, at most max_depth deep (0: none):
+ * a chunk with a reference gets its bytes in refbuf (have_ref,
+ * dref_internal), for the selector to try.
  */
 struct z4_dedupe;
 
 int z4_dedupe_new(struct z4_dedupe **dp, int fd,
-    const struct z4_split_opts *o);
+    const struct z4_split_opts *o, unsigned max_depth);
 void z4_dedupe_free(struct z4_dedupe *d);
+/* fd is the input, for the bytes of a delta's reference chunk. */
 int z4_dedupe_mark(const struct z4_dedupe *d, struct z4_frame *f,
-    uint64_t i);
+    uint64_t i, int fd);
 
 /*
  * A reference checkpoint for deltas: a safetensors file or a z4 stream,
@@ -399,20 +420,21 @@ struct z4_index_entry {
 };
 
 /*
- * Random access on a seekable input: find the tensor called name in the
- * streams of the file (the first stream that has it, walking the
- * trailers back from the end) and write its bytes to out.  Only the
- * trailers, the indexes and that tensor's frames are read.
+ * Random access on a seekable input: write to out the bytes of the
+ * archive member called member, or of the tensor called name (in that
+ * member, when both are given), from the first stream of the file that
+ * has it, walking the trailers back from the end.  Only the trailers,
+ * the indexes and the frames it needs are read.  where gets what was
+ * looked for, for messages.
  */
-int z4_extract_tensor(struct z4_in *in, const char *name, size_t name_len,
+int z4_extract(struct z4_in *in, const char *member, const char *name,
     struct z4_out *out, char *where, size_t where_size);
 
 /*
- * A sequential search for the same tensor, for pipes: decodes every frame
- * and writes the bytes of the named tensor from the first stream holding
- * it.  Returns Z4_E_NOT_FOUND if no stream has it.
+ * The same on a stream that can only be read in order (a pipe): every
+ * frame is decoded and checked.  Z4_E_NOT_FOUND if nothing matched.
  */
-int z4_scan_tensor(struct z4_reader *r, const char *name, size_t name_len,
+int z4_scan(struct z4_reader *r, const char *member, const char *name,
     struct z4_out *out);
 
 #endif /* Z4_H */

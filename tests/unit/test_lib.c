@@ -73,7 +73,7 @@ compress(const void *content, size_t n, size_t chunk, int dtype, int level)
 	int ret;
 
 	z4_frame_init(&f);
-	if (use_dedupe && z4_dedupe_new(&d, fileno(in), &so))
+	if (use_dedupe && z4_dedupe_new(&d, fileno(in), &so, 0))
 		abort();
 	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)) ||
 	    z4_split_new(&s, &zi, &so) ||
@@ -81,7 +81,7 @@ compress(const void *content, size_t n, size_t chunk, int dtype, int level)
 		abort();
 	while ((ret = z4_split_next(s, &f)) > 0) {
 		f.key = i;
-		if ((d && z4_dedupe_mark(d, &f, i)) ||
+		if ((d && z4_dedupe_mark(d, &f, i, fileno(in))) ||
 		    z4_frame_encode(&f, &eo) || z4_writer_put(w, &f))
 			abort();
 		i++;
@@ -369,13 +369,13 @@ test_extract(void)
 
 	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)))
 		abort();
-	CHECK(z4_extract_tensor(&zi, "c", 1, &zo, where, sizeof where) == 0);
+	CHECK(z4_extract(&zi, NULL, "c", &zo, where, sizeof where) == 0);
 	CHECK(z4_out_flush(&zo) == 0);
 	struct mem got = slurp(out);
 	size_t data = st.len - 288;
 	CHECK(got.len == 256 && memcmp(got.p, st.p + data + 32, 256) == 0);
 	CHECK(zi.bytes_read < two.len / 2);
-	CHECK(z4_extract_tensor(&zi, "nope", 4, &zo, where, sizeof where) ==
+	CHECK(z4_extract(&zi, NULL, "nope", &zo, where, sizeof where) ==
 	    Z4_E_NOT_FOUND);
 	z4_in_release(&zi);
 	z4_out_release(&zo);
@@ -457,7 +457,7 @@ test_refs(void)
 	CHECK(good.p[frame_at(&good, 1) + 1] == Z4_FRAME_KEEP);
 	CHECK(good.len < n);
 	CHECK(patched(&good, 1, 1, 0) == Z4_E_REF);	/* not kept */
-	CHECK(patched(&good, 2, 1, 1) == Z4_E_RESERVED);	/* REF kept */
+	CHECK(patched(&good, 2, 1, 2) == Z4_E_RESERVED);	/* reserved flag */
 	/* Every bit flipped and every truncation is found. */
 	int silent = 0;
 	for (size_t i = 0; i < good.len; i++) {
@@ -477,7 +477,7 @@ test_refs(void)
 	char where[256];
 	if (z4_in_init(&zi, fileno(in)) || z4_out_init(&zo, fileno(out)))
 		abort();
-	CHECK(z4_extract_tensor(&zi, "b", 1, &zo, where, sizeof where) == 0);
+	CHECK(z4_extract(&zi, NULL, "b", &zo, where, sizeof where) == 0);
 	CHECK(z4_out_flush(&zo) == 0);
 	struct mem got = slurp(out);
 	CHECK(got.len == 600 && memcmp(got.p, st + 8 + hn + 600, 600) == 0);

@@ -1,0 +1,130 @@
+/*
+ * container_tar.c - a tar stream as members: where each member's data
+ * starts and how long it is, so that checkpoints inside an archive are
+ * parsed like files of their own while the tar headers and padding stay
+ * glue, byte for byte.
+ *
+ * libarchive reads the archive (ustar, pax, GNU) and says where each
+ * entry's headers start.  The data follows the entry's last header
+ * block: extended headers (pax 'x' and 'g', GNU 'L' and 'K') are stepped
+ * over by their size fields, and the first bytes of the data are checked
+ * against what libarchive read, so a member whose layout is anything else
+ * (a GNU sparse file, say) is simply left in the glue.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "internal.h"
+
+#define BLOCK 512
+
+static uint64_t
+octal(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	if (p[0] & 0x80) {	/* base-256, for sizes past 8 GiB */
+		for (size_t i = 1; i < n; i++)
+			v = v << 8 | p[i];
+		return v;
+	}
+	for (size_t i = 0; i < n && p[i] != 0 && p[i] != ' '; i++) {
+		if (p[i] < '0' || p[i] > '7')
+			return UINT64_MAX;
+		v = v << 3 | (uint64_t)(p[i] - '0');
+	}
+	return v;
+}
+
+/* Where the data of the entry whose headers start at pos begins. */
+static int
+data_start(int fd, uint64_t pos, uint64_t end, uint64_t *start)
+{
+	uint8_t b[BLOCK];
+
+	for (int hops = 0; hops < 16 && pos + BLOCK <= end; hops++) {
+		if (pread(fd, b, BLOCK, (off_t)pos) != BLOCK)
+			return -1;
+		unsigned type = b[156];
+		if (type != 'x' && type != 'g' && type != 'L' && type != 'K') {
+			*start = pos + BLOCK;
+			return 0;
+		}
+		uint64_t size = octal(b + 124, 12);
+		if (size == UINT64_MAX || size > end)
+			return -1;
+		pos += BLOCK + (size + BLOCK - 1) / BLOCK * BLOCK;
+	}
+	return -1;
+}
+
+int
+z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct z4_member *m = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0, r;
+	uint8_t first[BLOCK], check[BLOCK];
+
+	*out = NULL;
+	*count = 0;
+	if (a == NULL)
+		return Z4_E_NOMEM;
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (lseek(fd, 0, SEEK_SET) != 0 ||
+	    archive_read_open_fd(a, fd, 64 << 10) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return 0;	/* not a tar stream: no members */
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
+	    r == ARCHIVE_WARN) {
+		const char *name = archive_entry_pathname(e);
+		int64_t sz = archive_entry_size(e);
+		uint64_t at = (uint64_t)archive_read_header_position(a), st;
+		if (name == NULL || sz <= 0 || strlen(name) > Z4_NAME_MAX ||
+		    archive_entry_filetype(e) != AE_IFREG ||
+		    archive_entry_sparse_count(e) > 0 ||
+		    data_start(fd, at, size, &st) != 0 ||
+		    st + (uint64_t)sz > size)
+			continue;
+		/* The first bytes must be the ones libarchive reads. */
+		size_t k = (uint64_t)sz < BLOCK ? (size_t)sz : BLOCK;
+		if (archive_read_data(a, first, k) != (la_ssize_t)k ||
+		    pread(fd, check, k, (off_t)st) != (ssize_t)k ||
+		    memcmp(first, check, k) != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			struct z4_member *t = realloc(m, cap * sizeof *m);
+			if (t == NULL) {
+				ret = Z4_E_NOMEM;
+				break;
+			}
+			m = t;
+		}
+		struct z4_member *x = &m[n++];
+		memset(x, 0, sizeof *x);
+		memcpy(x->name, name, strlen(name) + 1);
+		x->name_len = strlen(name);
+		x->begin = st;
+		x->size = (uint64_t)sz;
+	}
+	archive_read_free(a);
+	/* Members in order, none overlapping: anything else stays glue. */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || m[i].begin >= m[k - 1].begin + m[k - 1].size)
+			m[k++] = m[i];
+	if (ret || lseek(fd, 0, SEEK_SET) != 0) {
+		free(m);
+		return ret ? ret : Z4_E_IO;
+	}
+	*out = m;
+	*count = k;
+	return 0;
+}
