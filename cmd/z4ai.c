@@ -12,8 +12,7 @@
 
 static const char usage_text[] =
     "usage: z4ai compress [-1..-9] [-cfhqRVv] [-B size] [-D dtype] "
-    "[-K depth] [-o file] [-r ref]\n"
-    "                     [-T n] [file ...]\n"
+    "[-K depth] [-o file] [-r ref] [-T n] [file ...]\n"
     "       z4ai decompress [-cfhqRVv] [-o file] [-r ref] [file ...]\n"
     "       z4ai info [-j] [file ...]\n"
     "       z4ai test [-r ref] [file ...]\n";
