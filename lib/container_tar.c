@@ -86,17 +86,18 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 		const char *name = archive_entry_pathname(e);
 		int64_t sz = archive_entry_size(e);
 		uint64_t at = (uint64_t)archive_read_header_position(a), st;
-		if (name == NULL || sz <= 0 || strlen(name) > Z4_NAME_MAX ||
+		if (name == NULL || sz < 0 || strlen(name) > Z4_NAME_MAX ||
 		    archive_entry_filetype(e) != AE_IFREG ||
+		    archive_entry_hardlink(e) != NULL ||
 		    archive_entry_sparse_count(e) > 0 ||
 		    data_start(fd, at, size, &st) != 0 ||
 		    st + (uint64_t)sz > size)
 			continue;
 		/* The first bytes must be the ones libarchive reads. */
 		size_t k = (uint64_t)sz < BLOCK ? (size_t)sz : BLOCK;
-		if (archive_read_data(a, first, k) != (la_ssize_t)k ||
+		if (k > 0 && (archive_read_data(a, first, k) != (la_ssize_t)k ||
 		    pread(fd, check, k, (off_t)st) != (ssize_t)k ||
-		    memcmp(first, check, k) != 0)
+		    memcmp(first, check, k) != 0))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -118,7 +119,8 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 	/* Members in order, none overlapping: anything else stays glue. */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (k == 0 || m[i].begin >= m[k - 1].begin + m[k - 1].size)
+		if (k == 0 || m[i].begin >= m[k - 1].begin + m[k - 1].size +
+		    (m[k - 1].size == 0))
 			m[k++] = m[i];
 	if (ret || lseek(fd, 0, SEEK_SET) != 0) {
 		free(m);

@@ -29,8 +29,10 @@ struct z4_reader {
 	struct z4_stream_stats stats;
 	struct z4_frame_source kept;	/* kept frames, for deltas */
 	uint64_t at;			/* offset of the frame being read */
-	char where[Z4_NAME_MAX + 64];
+	char where[Z4_NAME_MAX + 256];
 	char note[256];
+	char member[Z4_NAME_MAX + 1];	/* the archive member being read */
+	uint64_t member_left;		/* its bytes still to come */
 };
 
 /* An earlier frame's bytes, for a delta: kept, since it was marked. */
@@ -101,12 +103,18 @@ z4_reader_stats(const struct z4_reader *r, struct z4_stream_stats *st)
 static void
 where(struct z4_reader *r, const char *what, const struct z4_frame *f)
 {
-	char pre[32] = "";
+	char pre[160] = "";
+	size_t n = 0;
 	if (r->stream_no > 1)
-		snprintf(pre, sizeof pre, "stream %u, ", r->stream_no);
+		n += (size_t)snprintf(pre, sizeof pre, "stream %u, ",
+		    r->stream_no);
+	if (r->member_left > 0 && what == NULL)
+		snprintf(pre + n, sizeof pre - n, "member '%.100s', ",
+		    r->member);
 	if (what != NULL)
 		snprintf(r->where, sizeof r->where, "%s%s", pre, what);
-	else if (f != NULL && f->kind == Z4_FRAME_CHUNK)
+	else if (f != NULL && (f->kind == Z4_FRAME_CHUNK ||
+	    f->kind == Z4_FRAME_REF))
 		snprintf(r->where, sizeof r->where, "%sframe %u (tensor '%s')",
 		    pre, r->frame_no, f->tensor.name);
 	else
@@ -251,6 +259,7 @@ next(struct z4_reader *r, struct z4_frame *f)
 			return err;
 		r->stats.stream_size += r->in->offset - r->start;
 		r->in_stream = 0;
+		r->member_left = 0;
 		return 2;
 	}
 	f->key = at;
@@ -263,6 +272,13 @@ next(struct z4_reader *r, struct z4_frame *f)
 		XXH3_64bits_update(r->whole, f->raw, f->raw_size);
 	}
 	r->stats.original_size += f->raw_size;
+	if (f->kind == Z4_FRAME_MEMBER) {
+		memcpy(r->member, f->tensor.name, f->tensor.name_len + 1);
+		r->member_left = f->member_size;
+	} else {
+		r->member_left -= f->raw_size < r->member_left ? f->raw_size :
+		    r->member_left;
+	}
 	return 1;
 }
 
