@@ -31,6 +31,13 @@ for f in "$data"/*; do
 		cmp -s - "$2/a.z4"' _ "$f" "$tmp"
 done
 
+# The whole corpus as one tar stream, through z4pack and back.
+tar -C "$data/.." -cf "$tmp/corpus.tar" "$(basename "$data")"
+check "corpus tar" sh -c 'z4pack -q < "$1/corpus.tar" > "$1/corpus.z4a" &&
+	z4cat "$1/corpus.z4a" | cmp -s - "$1/corpus.tar" &&
+	z4cat < "$1/corpus.z4a" | cmp -s - "$1/corpus.tar"' _ "$tmp"
+rm -f "$tmp/corpus.tar" "$tmp/corpus.z4a"
+
 # Random access: every tensor of two checkpoints (one with repeated
 # layers, so some tensors are REF frames), seekable and piped.
 for f in "$data"/gpt_base_step300_bf16.safetensors \
