@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <xxhash.h>
-
 #include "internal.h"
 
 /* Read the trailer that ends at end; *start gets its stream's offset. */
@@ -182,44 +180,41 @@ z4_frame_read_resolved(struct z4_in *in, uint64_t start, struct z4_frame *f,
 	return read_framed(&ss, f, h);
 }
 
-/* Decode the frames of entry e, from the stream at start, onto out. */
+/*
+ * Decode the frames of entry e, from the stream at start, onto out.  Each
+ * frame's checksums are checked as it is read, and that it is the
+ * entry's: a tensor's chunks in order, or a member's bytes to the end.
+ */
 static int
 copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
     struct z4_frame *f, struct z4_out *out)
 {
 	struct z4_frame_head h;
-	XXH3_state_t *st = XXH3_createState();
 	uint64_t done = 0;
-	int err;
+	int err = z4_in_seek(in, start + e->frame_offset), first = 1;
 
-	if (st == NULL)
-		return Z4_E_NOMEM;
-	XXH3_128bits_reset(st);
-	err = z4_in_seek(in, start + e->frame_offset);
-	while (!err && (done < e->data_size || done == 0)) {
+	while (!err && (done < e->data_size || first)) {
 		if ((err = z4_frame_read_resolved(in, start, f, &h)))
 			break;
-		/* A member is whatever its frames hold; a tensor, chunks. */
-		if (f->raw_size > e->data_size - done || (e->kind == 1 &&
-		    ((f->kind != Z4_FRAME_CHUNK && f->kind != Z4_FRAME_REF) ||
-		    f->chunk_offset != done ||
-		    !z4_tensor_same(&f->tensor, &e->tensor)))) {
+		int member = f->kind == Z4_FRAME_MEMBER;
+		/* A member starts with its MEMBER frame; a tensor's chunks. */
+		int bad = f->raw_size > e->data_size - done;
+		if (e->kind == 2)
+			bad |= first != member || (member &&
+			    !z4_tensor_same(&f->tensor, &e->tensor));
+		else
+			bad |= (f->kind != Z4_FRAME_CHUNK &&
+			    f->kind != Z4_FRAME_REF) ||
+			    f->chunk_offset != done ||
+			    !z4_tensor_same(&f->tensor, &e->tensor);
+		if (bad) {
 			err = Z4_E_INDEX;
 			break;
 		}
-		XXH3_128bits_update(st, f->raw, f->raw_size);
 		err = z4_out_write(out, f->raw, f->raw_size);
 		done += f->raw_size;
-		if (e->data_size == 0)
-			break;
+		first = 0;
 	}
-	if (!err) {
-		XXH128_canonical_t c;
-		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
-		if (memcmp(c.digest, e->hash, sizeof c.digest) != 0)
-			err = Z4_E_CHECKSUM;
-	}
-	XXH3_freeState(st);
 	return err;
 }
 

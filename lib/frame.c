@@ -330,6 +330,7 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 			f->tensor.name[f->tensor.name_len] = '\0';
 		}
 		f->member_size = z4_curv(&c);
+		f->tensor.dtype = f->tensor.flags = f->tensor.ndim = 0;
 		f->nxform = f->nplane = 0;
 		if (!c.ok || c.pos != c.len || h->payload_size != 0 ||
 		    h->raw_size != 0 || f->member_size > INT64_MAX)

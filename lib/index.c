@@ -3,11 +3,12 @@
  *
  * The writer and the reader feed the same builder with the same frames,
  * so a reader that decoded a whole stream can demand that the stored
- * index equals the one it rebuilt, byte for byte.
+ * index equals the one it rebuilt, byte for byte.  Entries carry no hash
+ * of the data: a reader at random access checks each frame's checksums
+ * and that the frames are the entry's (name, shape, offsets), and a
+ * whole-stream reader checks the original's checksum.
  */
 #include <stdlib.h>
-
-#include <xxhash.h>
 
 #include "internal.h"
 
@@ -15,18 +16,13 @@ int
 z4_index_init(struct z4_index_builder *b)
 {
 	memset(b, 0, sizeof *b);
-	b->hash_state = XXH3_createState();
-	b->member_hash = XXH3_createState();
-	return b->hash_state && b->member_hash ? 0 : Z4_E_NOMEM;
+	return 0;
 }
 
 void
 z4_index_release(struct z4_index_builder *b)
 {
 	z4_buf_release(&b->out);
-	XXH3_freeState(b->hash_state);
-	XXH3_freeState(b->member_hash);
-	b->hash_state = b->member_hash = NULL;
 }
 
 void
@@ -39,13 +35,9 @@ z4_index_reset(struct z4_index_builder *b)
 	b->original_size = 0;
 }
 
-/* Append entry e, its hash the digest of state. */
 static int
-append(struct z4_index_builder *b, struct z4_index_entry *e, void *state)
+append(struct z4_index_builder *b, const struct z4_index_entry *e)
 {
-	XXH128_canonical_t h;
-	XXH128_canonicalFromHash(&h, XXH3_128bits_digest(state));
-	memcpy(e->hash, h.digest, sizeof e->hash);
 	size_t before = b->out.len;
 	int err = z4_buf_add8(&b->out, e->kind);
 	err = err ? err : z4_tensor_put(&b->out, &e->tensor);
@@ -53,7 +45,6 @@ append(struct z4_index_builder *b, struct z4_index_entry *e, void *state)
 	err = err ? err : z4_buf_addv(&b->out, e->data_size);
 	err = err ? err : z4_buf_addv(&b->out, e->frame_offset);
 	err = err ? err : z4_buf_addv(&b->out, e->frame_size);
-	err = err ? err : z4_buf_add(&b->out, e->hash, sizeof e->hash);
 	if (!err && b->out.len > Z4_INDEX_MAX) {
 		b->out.len = before;
 		err = Z4_E_LIMIT;
@@ -68,7 +59,7 @@ z4_index_close(struct z4_index_builder *b)
 	if (!b->open)
 		return 0;
 	b->open = 0;
-	return append(b, &b->cur, b->hash_state);
+	return append(b, &b->cur);
 }
 
 int
@@ -99,13 +90,11 @@ member_add(struct z4_index_builder *b, const struct z4_frame *f,
 		m->data_size = f->member_size;
 		m->frame_offset = frame_offset;
 		m->frame_size = frame_size;
-		XXH3_128bits_reset(b->member_hash);
 		b->member_open = 1;
 	} else if (b->member_open) {
 		if (f->raw_size > m->data_offset + m->data_size -
 		    b->original_size)
 			return Z4_E_CORRUPT;
-		XXH3_128bits_update(b->member_hash, f->raw, f->raw_size);
 		m->frame_size = frame_offset + frame_size - m->frame_offset;
 	}
 	return 0;
@@ -122,7 +111,7 @@ member_done(struct z4_index_builder *b)
 	/* Its last tensor ends with it: that entry goes first. */
 	int err = z4_index_close(b);
 	b->member_open = 0;
-	return err ? err : append(b, m, b->member_hash);
+	return err ? err : append(b, m);
 }
 
 int
@@ -148,12 +137,10 @@ z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
 		e->data_offset = b->original_size;
 		e->data_size = 0;
 		e->frame_offset = frame_offset;
-		XXH3_128bits_reset(b->hash_state);
 	} else if (!b->open || !z4_tensor_same(&e->tensor, &f->tensor) ||
 	    f->chunk_offset != e->data_size) {
 		return Z4_E_CORRUPT;
 	}
-	XXH3_128bits_update(b->hash_state, f->raw, f->raw_size);
 	e->data_size += f->raw_size;
 	e->frame_size = frame_offset + frame_size - e->frame_offset;
 	b->original_size += f->raw_size;
@@ -174,6 +161,5 @@ z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e)
 	e->data_size = z4_curv(c);
 	e->frame_offset = z4_curv(c);
 	e->frame_size = z4_curv(c);
-	memcpy(e->hash, z4_cur_bytes(c, sizeof e->hash), sizeof e->hash);
 	return c->ok ? 0 : Z4_E_CORRUPT;
 }

@@ -225,10 +225,8 @@ struct z4_index_builder {
 	struct z4_buf out;
 	int open;			/* a tensor is open */
 	struct z4_index_entry cur;
-	void *hash_state;		/* XXH3_state_t for cur's data */
 	int member_open;		/* an archive member is open */
 	struct z4_index_entry member;
-	void *member_hash;
 	uint32_t entries;
 	uint64_t original_size;
 };
@@ -236,7 +234,6 @@ struct z4_index_builder {
 int z4_index_init(struct z4_index_builder *b);
 void z4_index_release(struct z4_index_builder *b);
 void z4_index_reset(struct z4_index_builder *b);
-/* raw may be NULL (headers only): the hash is then not computed. */
 int z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
     uint64_t frame_offset, uint64_t frame_size);
 /* Close the open tensor; b->out then holds the whole index. */

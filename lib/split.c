@@ -278,6 +278,7 @@ z4_split_next(struct z4_split *s, struct z4_frame *f)
 			memcpy(f->tensor.name, sp->member->name,
 			    sp->member->name_len + 1);
 			f->tensor.name_len = sp->member->name_len;
+			f->tensor.dtype = f->tensor.flags = f->tensor.ndim = 0;
 			f->member_size = sp->member->size;
 			return 1;
 		}

@@ -416,7 +416,6 @@ struct z4_index_entry {
 	uint64_t data_size;
 	uint64_t frame_offset;		/* of the first frame, from stream start */
 	uint64_t frame_size;		/* bytes spanned by its frames */
-	uint8_t hash[16];		/* XXH3-128 of the data, canonical */
 };
 
 /*
