@@ -46,6 +46,7 @@ CMD_COMMON = cmd/util.o cmd/pipeline.o cmd/info.o
 TOOLS = z4split z4plane z4delta z4pack z4cat z4info z4ai
 BINS = $(TOOLS:%=bin/%)
 UNIT = tests/unit/test_lib
+MUTATE = tests/unit/mutate
 
 all: $(BINS) lib/libz4.a lib/libz4.so.$(SOMAJOR)
 
@@ -75,7 +76,10 @@ libz4.pc: Makefile
 $(UNIT): tests/unit/test_lib.o lib/libz4.a
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $< lib/libz4.a $(DEPS_LIBS)
 
-check: all $(UNIT)
+$(MUTATE): tests/unit/mutate.o lib/libz4.a
+	$(QLD)$(CC) $(LDFLAGS) -o $@ $< lib/libz4.a $(DEPS_LIBS)
+
+check: all $(UNIT) $(MUTATE)
 	$(UNIT)
 	PATH="$(CURDIR)/bin:$$PATH" bats --tap tests/
 
@@ -90,8 +94,16 @@ asan:
 lint:
 	mandoc -Tlint -W warning man/*.[1357]
 
-bench: all
+# The benchmarks (bench/*.sh) print markdown tables; most need the corpus
+# in ../shared/corpus/data (or $Z4_CORPUS) and skip without it.
+bench: all bench/gen
 	bench/corpus.sh
+	bench/redundancy.sh
+	bench/delta.sh
+	BIG_MIB=512 bench/throughput.sh
+
+bench/gen: bench/gen.c
+	$(QLD)$(CC) -std=c11 $(CFLAGS) $(WARN) $(LDFLAGS) -o $@ $< -lm
 
 install: all
 	@rm -f libz4.pc && $(MAKE) -s libz4.pc
@@ -121,7 +133,7 @@ uninstall:
 
 clean:
 	rm -rf bin build-asan build-fuzz libz4.pc lib/*.o lib/libz4.a lib/libz4.so.* \
-	  cmd/*.o tests/unit/*.o $(UNIT)
+	  cmd/*.o tests/unit/*.o $(UNIT) $(MUTATE)
 
 .PHONY: libz4.pc all check asan lint bench install uninstall clean
 .SECONDARY:

@@ -287,7 +287,7 @@ plan_members(struct z4_dedupe *d, int fd, unsigned max_depth)
 					continue;
 				common += fi->size;
 				/* Up to 32 chunks of a useful size are sampled. */
-				if (samples < 32 && fi->size >= 4096) {
+				if (samples < 32 && fi->size >= 64) {
 					err = agreement(fd, fi, &d->info[j],
 					    &equal, &seen);
 					samples++;

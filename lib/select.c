@@ -232,7 +232,8 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_PLANES;
 	if (distinct <= 256 && (w >= 2 || level >= 5))
 		set |= 1u << CHAIN_PALETTE;
-	else if (f->tensor.dtype == Z4_DT_F32 || f->tensor.dtype == Z4_DT_BF16)
+	/* A grid gives up at the first group off it: cheap to try. */
+	if (f->tensor.dtype == Z4_DT_F32 || f->tensor.dtype == Z4_DT_BF16)
 		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS;
