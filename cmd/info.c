@@ -117,9 +117,76 @@ print_planes(const struct row *r, int json)
 	}
 }
 
+/*
+ * Per-plane totals over the tensors of one dtype and transform chain:
+ * what -v prints at the end, so that each plane's cost over the whole
+ * file can be read beside its entropy.
+ */
+#define TOTALS_MAX 32
+
+static struct row totals[TOTALS_MAX];
+static unsigned ntotals;
+
+static void
+add_total(const struct row *r)
+{
+	unsigned i;
+	for (i = 0; i < ntotals; i++)
+		if (totals[i].tensor.dtype == r->tensor.dtype &&
+		    strcmp(totals[i].xforms, r->xforms) == 0)
+			break;
+	if (i == TOTALS_MAX)
+		return;
+	struct row *t = &totals[i];
+	if (i == ntotals) {
+		memset(t, 0, sizeof *t);
+		t->tensor.dtype = r->tensor.dtype;
+		memcpy(t->xforms, r->xforms, sizeof t->xforms);
+		ntotals++;
+	}
+	t->original += r->original;
+	t->coded += r->coded;
+	t->coders |= r->coders;
+	t->refs++;		/* here: the number of tensors */
+	if (r->nplane > t->nplane)
+		t->nplane = r->nplane;
+	for (unsigned k = 0; k < r->nplane; k++) {
+		t->plane[k].raw += r->plane[k].raw;
+		t->plane[k].coded += r->plane[k].coded;
+		t->plane[k].h0_bits += r->plane[k].h0_bits;
+	}
+}
+
+static void print_planes(const struct row *r, int json);
+
+static void
+print_totals(int json)
+{
+	for (unsigned i = 0; i < ntotals; i++) {
+		const struct row *t = &totals[i];
+		if (json) {
+			printf("%s{\"dtype\": \"%s\", \"chain\": \"%s\", "
+			    "\"tensors\": %u, \"original\": %" PRIu64
+			    ", \"coded\": %" PRIu64 ", \"planes\": [", i ? ", " :
+			    "", z4_dtype_name(t->tensor.dtype), t->xforms,
+			    t->refs, t->original, t->coded);
+			print_planes(t, json);
+			printf("]}");
+			continue;
+		}
+		printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s "
+		    "(all %u tensors with this chain)\n", t->original, t->coded,
+		    ratio(t->original, t->coded), z4_dtype_name(t->tensor.dtype),
+		    "-", t->xforms[0] ? t->xforms : "-", t->refs);
+		print_planes(t, json);
+	}
+}
+
 static void
 print_row(const struct row *r, int json, int *first)
 {
+	if (verbosity >= 2 && r->refs == 0)
+		add_total(r);
 	char ch[256], sh[256];
 	chain(r, ch, sizeof ch);
 	shape(&r->tensor, sh, sizeof sh, json);
@@ -238,7 +305,7 @@ account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
 }
 
 int
-run_info(const char *path, int json, struct failure *fl)
+run_info(const char *path, int json, struct z4_ref *ref, struct failure *fl)
 {
 	struct z4_in in;
 	struct z4_frame f;
@@ -256,6 +323,8 @@ run_info(const char *path, int json, struct failure *fl)
 	z4_frame_init(&f);
 	if (row == NULL || member == NULL || (err = z4_in_init(&in, fd)) != 0)
 		return (free(row), free(member), Z4_E_NOMEM);
+	ntotals = 0;
+	in.ref = ref;
 	if ((err = z4_reader_new(&r, &in,
 	    verbosity >= 2 ? 0 : Z4_READ_NODECODE)))
 		goto out;
@@ -293,6 +362,10 @@ run_info(const char *path, int json, struct failure *fl)
 	z4_reader_stats(r, &st);
 	uint64_t index = st.index_bytes + (uint64_t)st.streams * 16;
 	if (json) {
+		if (verbosity >= 2) {
+			printf("\n  ], \"totals\": [");
+			print_totals(json);
+		}
 		printf("\n  ], \"streams\": %u, \"glue\": {\"original\": %"
 		    PRIu64 ", \"coded\": %" PRIu64 "}, \"index\": {\"coded\": %"
 		    PRIu64 "}, \"original\": %" PRIu64 ", \"coded\": %" PRIu64
@@ -301,6 +374,8 @@ run_info(const char *path, int json, struct failure *fl)
 		    ratio(st.original_size, st.stream_size));
 	} else {
 		char ch[256];
+		if (verbosity >= 2)
+			print_totals(json);
 		chain(glue, ch, sizeof ch);
 		printf("%12" PRIu64 " %12" PRIu64 " %7.3f  %-7s %-15s %-12s %s\n",
 		    glue->original, glue->coded,

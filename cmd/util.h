@@ -107,6 +107,7 @@ int run_decompress(int in_fd, const char *in_name, int out_fd,
 struct z4_ref *open_ref(const char *path);
 
 /* The z4info report of one file; json selects JSON output. */
-int run_info(const char *path, int json, struct failure *fl);
+int run_info(const char *path, int json, struct z4_ref *ref,
+    struct failure *fl);
 
 #endif

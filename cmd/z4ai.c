@@ -173,7 +173,7 @@ run(enum mode m, char **files)
 			struct failure fl;
 			int fd = m == TEST ? open_input(*files) : 0;
 			int err = fd < 0 ? Z4_E_IO : m == INFO ?
-			    run_info(*files, jflag, &fl) :
+			    run_info(*files, jflag, co.ref, &fl) :
 			    run_decompress(fd, *files, -1, NULL, co.ref, &fl);
 			r = fd < 0 ? EXIT_SYS : err ? report(&fl, err) : 0;
 			if (fd > 2)
