@@ -167,6 +167,24 @@ enc_init(struct enc_sym *e, uint32_t start, uint32_t freq, unsigned bits)
 	}
 }
 
+/*
+ * Code one byte with state *x, renormalising first: the word is always
+ * stored below p, and p moves over it only when it is needed, so there
+ * is no branch for the data to mispredict.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+enc_put(const struct enc_sym *e, uint8_t sym, uint32_t *x, uint8_t *p)
+{
+	const struct enc_sym *s = &e[sym];
+	uint32_t need = *x >= s->x_max;
+	z4_put16(p - 2, (uint16_t)*x);
+	p -= 2 * need;
+	*x = need ? *x >> 16 : *x;
+	uint32_t q = (uint32_t)(((uint64_t)*x * s->rcp) >> 32) >> s->shift;
+	*x += s->bias + q * s->cmpl;
+	return p;
+}
+
 static size_t
 rans_bound(size_t n)
 {
@@ -257,20 +275,21 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	uint32_t x[SMAX];
 	for (unsigned j = 0; j < nst; j++)
 		x[j] = RANS_L;
-	for (size_t i = n; i-- > 0;) {
-		const struct enc_sym *s = &e[src[i]];
-		uint32_t *xs = &x[i & (nst - 1)];
-		/*
-		 * Branch-free renormalisation: the word is always stored
-		 * below p, and p moves over it only when it is needed.
-		 */
-		uint32_t need = *xs >= s->x_max;
-		z4_put16(p - 2, (uint16_t)*xs);
-		p -= 2 * need;
-		*xs = need ? *xs >> 16 : *xs;
-		uint32_t q = (uint32_t)(((uint64_t)*xs * s->rcp) >> 32) >>
-		    s->shift;
-		*xs += s->bias + q * s->cmpl;
+	/*
+	 * The bytes past the last whole round of nst first, then whole
+	 * rounds from the end, each state a constant index so that the
+	 * compiler keeps the states in registers.
+	 */
+	size_t i = n;
+	while (i % nst)
+		--i, p = enc_put(e, src[i], &x[i % nst], p);
+	if (nst == 8) {
+		for (; i > 0; i -= 8)
+			for (unsigned j = 8; j-- > 0;)
+				p = enc_put(e, src[i - 8 + j], &x[j], p);
+	} else {
+		while (i-- > 0)
+			p = enc_put(e, src[i], &x[i % nst], p);
 	}
 	free(e);
 	for (unsigned j = 0; j < nst; j++)

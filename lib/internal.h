@@ -20,15 +20,35 @@
 extern const uint8_t z4_stream_magic[4];
 extern const uint8_t z4_trailer_magic[4];
 
+/*
+ * Little-endian loads and stores.  On a little-endian host they are one
+ * unaligned move each (memcpy is how C says that); elsewhere, bytes.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define Z4_LE_HOST 1
+#else
+#define Z4_LE_HOST 0
+#endif
+
 static inline uint16_t
 z4_get16(const uint8_t *p)
 {
+	uint16_t v;
+	if (Z4_LE_HOST) {
+		memcpy(&v, p, 2);
+		return v;
+	}
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
 static inline uint32_t
 z4_get32(const uint8_t *p)
 {
+	uint32_t v;
+	if (Z4_LE_HOST) {
+		memcpy(&v, p, 4);
+		return v;
+	}
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 24;
 }
@@ -42,6 +62,10 @@ z4_get64(const uint8_t *p)
 static inline void
 z4_put16(uint8_t *p, uint16_t v)
 {
+	if (Z4_LE_HOST) {
+		memcpy(p, &v, 2);
+		return;
+	}
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
 }
@@ -49,6 +73,10 @@ z4_put16(uint8_t *p, uint16_t v)
 static inline void
 z4_put32(uint8_t *p, uint32_t v)
 {
+	if (Z4_LE_HOST) {
+		memcpy(p, &v, 4);
+		return;
+	}
 	for (int i = 0; i < 4; i++)
 		p[i] = (uint8_t)(v >> 8 * i);
 }
@@ -56,8 +84,8 @@ z4_put32(uint8_t *p, uint32_t v)
 static inline void
 z4_put64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> 8 * i);
+	z4_put32(p, (uint32_t)v);
+	z4_put32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* A growable byte buffer. */
