@@ -217,10 +217,9 @@ main(int argc, char *argv[])
 		for (int i = 0; i < 4; i++)
 			if (strcmp(argv[1], modes[i]) == 0)
 				m = i;
-	if (m >= 0) {
-		argv++;
-		argc--;
-	}
+	/* Options follow the command word; argv[0] stays, for messages. */
+	if (m >= 0)
+		optind = 2;
 	while ((ch = getopt_long(argc, argv, "123456789B:cD:fhjK:o:qRr:T:Vv",
 	    longopts, NULL)) != -1) {
 		switch (ch) {

@@ -68,10 +68,13 @@ cat_tensor(int fd, const char *name, int out_fd, struct failure *fl)
 		out.len = 0;
 	if (!err)
 		err = z4_out_flush(&out);
-	if (!err && verbosity >= 2)
+	if (!err && verbosity >= 2 && S_ISREG(st.st_mode))
 		warnx("'%s': read %llu of %llu bytes", shown(name),
 		    (unsigned long long)in.bytes_read,
 		    (unsigned long long)st.st_size);
+	else if (!err && verbosity >= 2)
+		warnx("'%s': read %llu bytes", shown(name),
+		    (unsigned long long)in.bytes_read);
 	z4_reader_free(r);
 	z4_out_release(&out);
 	z4_in_release(&in);

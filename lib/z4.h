@@ -280,7 +280,10 @@ int z4_in_skip(struct z4_in *in, size_t n);
 /* Position a seekable input at an absolute offset. */
 int z4_in_seek(struct z4_in *in, uint64_t offset);
 
-/* Buffered output over a file descriptor, counting bytes written. */
+/*
+ * Buffered output over a file descriptor, counting bytes written; with fd
+ * -1, a sink that only counts (testing without writing).
+ */
 struct z4_out {
 	int fd;
 	uint8_t *buf;
