@@ -215,10 +215,14 @@ out:
 
 int
 run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
-    int level, unsigned threads, struct z4_ref *ref, struct failure *fl)
+    int level, unsigned threads, struct z4_ref *ref, int delta,
+    struct failure *fl)
 {
-	/* With a reference, every chunk is coded afresh, deltas tried. */
-	struct z4_encode_opts eo = { .level = level, .recode = ref == NULL };
+	/*
+	 * The reference decodes deltas in the input; with delta, every chunk
+	 * is also coded afresh, deltas against it tried.
+	 */
+	struct z4_encode_opts eo = { .level = level, .recode = !delta };
 	struct z4_stream_stats st;
 	struct stages s;
 	struct z4_frame *f;
@@ -229,6 +233,7 @@ run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
 	if ((err = stages_init(&s, in_fd, in_name, out_fd)) ||
 	    (err = z4_reader_new(&s.reader, &s.in, 0)))
 		goto out;
+	s.in.ref = ref;
 	/* One output stream for each input stream, so streams stay apart. */
 	for (;;) {
 		if ((f = slot(&s, n)) == NULL) {
@@ -239,7 +244,7 @@ run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
 			err = fail_read(fl, ret, in_name, &s);
 			goto out;
 		}
-		if (ret == 1 && (err = fetch_ref(ref, f))) {
+		if (ret == 1 && (err = fetch_ref(delta ? ref : NULL, f))) {
 			fail(fl, err, "reference", "read");
 			goto out;
 		}

@@ -97,7 +97,7 @@ int run_compress(int in_fd, const char *in_name, int out_fd,
 /* frames -> frames with stored planes coded at level. */
 int run_recode(int in_fd, const char *in_name, int out_fd,
     const char *out_name, int level, unsigned threads, struct z4_ref *ref,
-    struct failure *fl);
+    int delta, struct failure *fl);
 /* Parse -T's argument: 0 means every core; returns 0 on success. */
 int parse_threads(const char *s, unsigned *out);
 /* frames -> original bytes; out_fd -1 only tests. */

@@ -14,7 +14,7 @@ static const char usage_text[] =
     "usage: z4ai compress [-1..-9] [-cfhqRVv] [-B size] [-D dtype] "
     "[-K depth] [-o file] [-r ref] [-T n] [file ...]\n"
     "       z4ai decompress [-cfhqRVv] [-o file] [-r ref] [file ...]\n"
-    "       z4ai info [-j] [file ...]\n"
+    "       z4ai info [-jv] [-r ref] [file ...]\n"
     "       z4ai test [-r ref] [file ...]\n";
 
 enum mode { COMPRESS, DECOMPRESS, INFO, TEST };
@@ -243,9 +243,9 @@ main(int argc, char *argv[])
 		case 'h': usage(EXIT_OK);
 		case 'j': jflag = 1; break;
 		case 'K':
-			if (parse_size(optarg, &size) || size > 1000)
+			if (parse_size(optarg, &size) || size > Z4_DEPTH_MAX)
 				die(EXIT_USAGE, "bad delta depth '%s' "
-				    "(0 to 1000)", optarg);
+				    "(0 to %d)", optarg, Z4_DEPTH_MAX);
 			co.max_depth = (unsigned)size;
 			break;
 		case 'o': oflag = optarg; break;

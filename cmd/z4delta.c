@@ -84,7 +84,7 @@ main(int argc, char *argv[])
 	if ((ret = output_open(&out, oflag, fflag)))
 		return ret;
 	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
-	    level, threads, ref, &fl);
+	    level, threads, ref, 1, &fl);
 	z4_ref_free(ref);
 	if (err) {
 		output_abort(&out);

@@ -87,9 +87,9 @@ main(int argc, char *argv[])
 		case 'f': fflag = 1; break;
 		case 'h': usage(EXIT_OK);
 		case 'K':
-			if (parse_size(optarg, &v) || v > 1000)
+			if (parse_size(optarg, &v) || v > Z4_DEPTH_MAX)
 				die(EXIT_USAGE, "bad delta depth '%s' "
-				    "(0 to 1000)", optarg);
+				    "(0 to %d)", optarg, Z4_DEPTH_MAX);
 			co.max_depth = (unsigned)v;
 			break;
 		case 'o': oflag = optarg; break;

@@ -10,7 +10,8 @@
 #include "util.h"
 
 static const char usage_text[] =
-    "usage: z4plane [-1..-9] [-cfhqVv] [-o file] [-T threads] [file]\n";
+    "usage: z4plane [-1..-9] [-cfhqVv] [-o file] [-r ref] [-T threads] "
+    "[file]\n";
 
 static _Noreturn void
 usage(int code)
@@ -28,18 +29,19 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "ref", required_argument, NULL, 'r' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *oflag = NULL;
+	const char *oflag = NULL, *rflag = NULL;
 	int cflag = 0, fflag = 0, level = 3, ch;
 	unsigned threads = 0;
 
 	progname = "z4plane";
 	atexit(close_stdout);
-	while ((ch = getopt_long(argc, argv, "123456789cfho:qT:Vv", longopts,
+	while ((ch = getopt_long(argc, argv, "123456789cfho:qr:T:Vv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '1': case '2': case '3': case '4': case '5':
@@ -51,6 +53,7 @@ main(int argc, char *argv[])
 		case 'h': usage(EXIT_OK);
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
+		case 'r': rflag = optarg; break;
 		case 'T':
 			if (parse_threads(optarg, &threads))
 				die(EXIT_USAGE, "bad thread count '%s'", optarg);
@@ -77,10 +80,12 @@ main(int argc, char *argv[])
 	if (fd < 0)
 		return EXIT_SYS;
 	refuse_tty_in(fd, fflag);
+	struct z4_ref *ref = rflag ? open_ref(rflag) : NULL;
 	if ((ret = output_open(&out, oflag, fflag)))
 		return ret;
 	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
-	    level, threads, NULL, &fl);
+	    level, threads, ref, 0, &fl);
+	z4_ref_free(ref);
 	if (err) {
 		output_abort(&out);
 		return report(&fl, err);

@@ -101,8 +101,8 @@ zstd_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 	 * it): then n bounds the output before anything is decoded.
 	 */
 	unsigned long long size = ZSTD_getFrameContentSize(src, cn);
-	if (size != n || ZSTD_findFrameCompressedSize(src, cn) != cn)
-		return Z4_E_DECODE;
+	if (n == 0 || size != n || ZSTD_findFrameCompressedSize(src, cn) != cn)
+		return Z4_E_DECODE;	/* an empty plane is only ever stored */
 	struct zstd_state *z = zstd_state(state);
 	if (z == NULL ||
 	    (z->dctx == NULL && (z->dctx = ZSTD_createDCtx()) == NULL))

@@ -7,7 +7,8 @@
  * Layout of a coded plane (integers little-endian):
  *   Mode       u8    bits 0-3: B - 10 (B = 10..15, frequencies sum to
  *                    M = 2^B); bits 4-5: log2 of S, the number of
- *                    interleaved states (1, 2, 4 or 8); bits 6-7: 0
+ *                    interleaved states (1, 4 or 8; 2 is reserved);
+ *                    bits 6-7: 0
  *   Symbols    u8    the number of symbols present, minus 1
  *   Present          none when all 256 are; their values in increasing
  *                    order when at most 32 are; else a 32-byte bitmap

@@ -239,7 +239,8 @@ z4_extract(struct z4_in *in, const char *member, const char *name,
 	struct stat st;
 	int err = 0, have = 0, member_seen = 0;
 
-	if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode))
+	if ((member == NULL && name == NULL) || fstat(in->fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
 		return Z4_E_USAGE;
 	z4_frame_init(&f);
 	in->exact = 1;
@@ -327,7 +328,9 @@ z4_scan(struct z4_reader *r, const char *member, const char *name,
 			inside = seen = 1;
 			left = f.member_size;
 			if (name == NULL)
-				state = 1;
+				state = left ? 1 : 2;	/* an empty one is done */
+			if (left == 0)
+				inside = 0;
 			continue;
 		}
 		if (!inside || state == 2)

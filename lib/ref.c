@@ -20,7 +20,7 @@ struct ref_tensor {
 	uint64_t size;
 	uint64_t start;		/* z4: the stream's offset in the file */
 	struct z4_index_entry e;	/* z4: its index entry */
-	size_t seq;			/* z4: order seen */
+	uint64_t seq;			/* z4: rank, the highest wins */
 };
 
 struct z4_ref {
@@ -33,6 +33,8 @@ struct z4_ref {
 	const struct ref_tensor *cur;	/* the tensor f belongs to */
 	uint64_t win;			/* f's offset in that tensor */
 	uint64_t next;			/* file offset of the frame after f */
+	uint64_t last_start;		/* z4: the stream being listed */
+	uint32_t streams, entry;
 };
 
 static int
@@ -106,7 +108,14 @@ entry(void *ctx, uint64_t start, const struct z4_index_entry *e)
 	t->start = start;
 	t->e = *e;
 	t->size = e->data_size;
-	t->seq = r->n;
+	/*
+	 * Streams come last first and the first that has a name wins, so
+	 * a later-walked stream ranks higher; within one, an earlier entry.
+	 */
+	if (r->n == 1 || start != r->last_start)
+		r->streams++;
+	r->last_start = start;
+	t->seq = (uint64_t)r->streams << 32 | (0xffffffffu - r->entry++);
 	return 0;
 }
 

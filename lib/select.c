@@ -14,7 +14,12 @@
 #include "internal.h"
 
 /* zstd level for each z4 level, 1 to 9. */
-static const int zstd_level[10] = { 0, 1, 2, 3, 5, 7, 9, 12, 16, 19 };
+/*
+ * zstd level for each z4 level, 1 to 9.  Tensor planes have little for
+ * matches to find, so the top levels stop where zstd is still tens of
+ * MB/s; glue, small and repetitive, gets zstd -19 at every level.
+ */
+static const int zstd_level[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 
 struct plane_stats {
 	uint32_t count[256];
@@ -112,14 +117,23 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 		return 0;
 	measure(p->raw, p->raw_size, &st);
 	double n = (double)p->raw_size;
-	int lz = level >= 7 || kind != Z4_FRAME_CHUNK ||
-	    st.repeats > 1.5 * st.expected + 16 || st.entropy < 0.5;
+	/* More repetition is worth a look at the higher levels. */
+	double seen = level >= 7 ? 1.2 : 1.5;
+	int lz = kind != Z4_FRAME_CHUNK ||
+	    st.repeats > seen * st.expected + 16 || st.entropy < 0.5;
 	/* rANS pays when the entropy is a percent below 8 bits. */
 	if (st.entropy * n / 8 + 64 < 0.99 * n)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
-	/* Glue is small and compresses well: it gets zstd's best. */
-	int zl = kind != Z4_FRAME_CHUNK && p->raw_size < (1u << 20) ? 19 :
-	    zstd_level[level];
+	/*
+	 * Glue is small and compresses well: it gets zstd's best.  So do
+	 * byte-wide tensors (U8, I8, FP8) at the top levels: with no fields
+	 * to split, matches are all there is to find.
+	 */
+	int bytes = kind == Z4_FRAME_CHUNK && level >= 8 &&
+	    z4_dtype_width(f->tensor.dtype) == 1;
+	lz |= bytes;
+	int zl = (kind != Z4_FRAME_CHUNK && p->raw_size < (1u << 20)) || bytes ?
+	    19 : zstd_level[level];
 	if (!err && lz)
 		err = try_coder(f, p, &z4_coder_zstd, zl, NULL);
 	return err;
@@ -160,8 +174,8 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 
 /*
  * Build chain c on the frame's bytes and code every plane.  Returns 1,
- * coding nothing, when the chain's first transform does not apply; a
- * later one that does not apply is left out.
+ * coding nothing, when the chain's first transform does not apply; when
+ * a later one does not apply, it and the rest of the chain are left out.
  */
 static int
 build(struct z4_frame *f, enum chain c, int level)
@@ -242,7 +256,7 @@ candidates(const struct z4_frame *f, int level)
 		if (same * 16 >= sample)
 			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS;
 	}
-	if (f->raw_size < (16u << 10) || level >= 7 || set == 0)
+	if (f->raw_size < (16u << 10) || set == 0)
 		set |= 1u << CHAIN_PLAIN;
 	return set;
 }

@@ -104,7 +104,7 @@ z4_writer_free(struct z4_writer *w)
 }
 
 int
-z4_writer_put(struct z4_writer *w, const struct z4_frame *f)
+z4_writer_put(struct z4_writer *w, struct z4_frame *f)
 {
 	uint64_t at = w->out->offset - w->start;
 	struct z4_frame_head h = { 0 };
@@ -123,7 +123,7 @@ z4_writer_put(struct z4_writer *w, const struct z4_frame *f)
 		uint64_t target;
 		if ((err = recall(w, f->dref_key, &target)))
 			return err;
-		z4_put64(((struct z4_frame *)f)->xform[0].param + 19, target);
+		z4_put64(f->xform[0].param + 19, target);
 	}
 	if ((err = z4_frame_write(w->out, f, &h)))
 		return err;

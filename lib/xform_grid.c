@@ -171,6 +171,9 @@ grid_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	for (size_t g = 0; g < groups; g++) {
 		float scale = sw == 4 ? f32_of(z4_get32(sc->raw + 4 * g)) :
 		    f16_to_f32(z4_get16(sc->raw + 2 * g));
+		/* A NaN or infinite scale would make bytes that vary by CPU. */
+		if (!isfinite(scale))
+			return Z4_E_CORRUPT;
 		size_t end = (g + 1) * p.g < n ? (g + 1) * p.g : n;
 		for (size_t i = g * p.g; i < end; i++)
 			store_elem(out->rbuf + i * p.w,
@@ -219,20 +222,22 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 		amax = v > amax ? v : amax;
 	}
 	if (amax == 0) {
+		/* Zeros: any scale, and -0.0 keeps its own integer. */
 		*scale = 1;
-		memset(k + a, 0, b - a);
-		return 1;
+		return fits(src, a, b, 1, p->dtype, p->w, k);
 	}
-	static const int tops[] = { 127, 15, 7, 8, 1, 2, 3, 4, 5, 6, 9, 10,
-	    11, 12, 13, 14, 16, 31, 63, 64, 126, 128 };
-	for (size_t t = 0; t < sizeof tops / sizeof tops[0]; t++) {
-		if (tops[t] > GRID_KMAX)
+	/* The common largest integers first, then every other one. */
+	static const int common[] = { 127, 15, 7, 8, 1 };
+	for (int t = 0; t < 5 + GRID_KMAX; t++) {
+		int top = t < 5 ? common[t] : t - 4;
+		if (t >= 5 && (top == 127 || top == 15 || top == 7 || top == 8 ||
+		    top == 1))
 			continue;
 		/*
 		 * BF16 keeps 8 significant bits and an fp16 scale has 11,
 		 * so the scale may lie several fp16 steps from the estimate.
 		 */
-		float s0 = amax / (float)tops[t];
+		float s0 = amax / (float)top;
 		int span = p->scale_fmt == 1 ? 8 : 2;
 		for (int d = -span; d <= span; d++) {
 			float s = p->scale_fmt == 1 ? f16_near(s0, d) :

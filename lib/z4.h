@@ -27,6 +27,7 @@
 #define Z4_PLANE_MAX 32			/* most planes in a frame */
 #define Z4_PARAM_MAX 64			/* most parameter bytes per transform */
 #define Z4_SAFETENSORS_HEADER_MAX (100u << 20)
+#define Z4_DEPTH_MAX 60			/* deltas behind deltas, at most */
 
 enum z4_err {
 	Z4_OK = 0,
@@ -368,8 +369,13 @@ struct z4_writer;
 int z4_writer_new(struct z4_writer **wp, struct z4_out *out,
     unsigned source);
 void z4_writer_free(struct z4_writer *w);
-/* Append one coded frame (planes coded, raw bytes set). */
-int z4_writer_put(struct z4_writer *w, const struct z4_frame *f);
+/*
+ * Append one coded frame (planes coded, raw bytes set).  A REF, or a
+ * delta against an earlier frame, names that frame by its key (ref_key,
+ * dref_key), which must be a KEEP frame put before; the writer fills in
+ * where it was written.
+ */
+int z4_writer_put(struct z4_writer *w, struct z4_frame *f);
 /* Write the END frame and the trailer; the output is not flushed. */
 int z4_writer_finish(struct z4_writer *w);
 
@@ -387,7 +393,7 @@ int z4_reader_new(struct z4_reader **rp, struct z4_in *in, unsigned flags);
 void z4_reader_free(struct z4_reader *r);
 /*
  * Read the next frame into f, decoded and verified.  Returns 1 for a
- * GLUE or CHUNK frame, 2 when a stream ended (f->kind is Z4_FRAME_END,
+ * GLUE, CHUNK, REF or MEMBER frame, 2 when a stream ended (f->kind is Z4_FRAME_END,
  * its index and trailer checked; z4_reader_stats() has its source), 0
  * at the end of the input, or a negative z4_err.
  */
@@ -413,7 +419,7 @@ void z4_reader_stats(const struct z4_reader *r, struct z4_stream_stats *st);
 
 /* One entry of a stream's index (z4-frame(5), "Index"). */
 struct z4_index_entry {
-	unsigned kind;			/* 1: tensor */
+	unsigned kind;			/* 1: tensor, 2: archive member */
 	struct z4_tensor tensor;
 	uint64_t data_offset;		/* in the original */
 	uint64_t data_size;

@@ -131,5 +131,5 @@ mk_tree() {
 
 @test "z4pack -K: bad depth is a usage error" {
 	run -2 --separate-stderr z4pack -K x
-	[ "$stderr" = "z4pack: bad delta depth 'x' (0 to 1000)" ]
+	[ "$stderr" = "z4pack: bad delta depth 'x' (0 to 60)" ]
 }

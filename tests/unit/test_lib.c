@@ -490,6 +490,57 @@ test_refs(void)
 	free(st);
 }
 
+/* A transform's encode then decode on f's bytes gives them back. */
+static int
+xform_roundtrip(const struct z4_xform *x, unsigned dtype, unsigned cols,
+    const uint8_t *raw, size_t n)
+{
+	struct z4_frame f;
+	int ok;
+
+	z4_frame_init(&f);
+	f.kind = Z4_FRAME_CHUNK;
+	f.tensor.dtype = dtype;
+	f.tensor.ndim = 2;
+	f.tensor.shape[0] = n / z4_dtype_width(dtype) / cols;
+	f.tensor.shape[1] = cols;
+	if (z4_frame_reserve(&f, n))
+		abort();
+	memcpy(f.raw, raw, n);
+	f.raw_size = n;
+	f.nplane = 1;
+	f.plane[0].raw = f.raw;
+	f.plane[0].raw_size = n;
+	ok = z4_chain_push(&f, x) == 0 && z4_chain_decode(&f) == 0 &&
+	    f.raw_size == n && memcmp(f.raw, raw, n) == 0;
+	z4_frame_release(&f);
+	return ok;
+}
+
+/* Grids: signed zeros, a group of zeros, values off the grid. */
+static void
+test_grid(void)
+{
+	uint8_t buf[1024];
+	for (size_t i = 0; i < 256; i++)
+		z4_put32(buf + 4 * i, i % 3 ? 0 : 0x80000000u);	/* +-0.0 */
+	CHECK(xform_roundtrip(&z4_xform_grid_row, Z4_DT_F32, 64, buf, 1024));
+	for (size_t i = 0; i < 256; i++) {
+		float v = (float)((int)(i * 37 % 255) - 127) * 0.0123f;
+		if (i % 5 == 0)
+			v = -0.0f;
+		uint32_t u;
+		memcpy(&u, &v, 4);
+		z4_put32(buf + 4 * i, u);
+	}
+	CHECK(xform_roundtrip(&z4_xform_grid_row, Z4_DT_F32, 64, buf, 1024));
+	z4_put32(buf + 40, 0x3f800001u);	/* one value off the grid */
+	struct z4_frame f;
+	z4_frame_init(&f);
+	CHECK(!xform_roundtrip(&z4_xform_grid_row, Z4_DT_F32, 64, buf, 1024));
+	z4_frame_release(&f);
+}
+
 static void
 test_dtypes(void)
 {
@@ -506,6 +557,7 @@ main(void)
 {
 	test_dtypes();
 	test_rans();
+	test_grid();
 	test_roundtrips();
 	test_crafted();
 	test_damage_everywhere();
