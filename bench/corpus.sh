@@ -1,35 +1,15 @@
 #!/usr/bin/env bash
 # Ratio and speed on every file of ../shared/corpus/data: z4ai beside
 # zstd -3 on the same bytes, in one run.  Speeds are MB/s (10^6 bytes of
-# original per second), best of $REPEAT runs, files in the page cache.
+# original per second), files in the page cache, output to /dev/null: each
+# measurement repeats the command until it lasts at least $MIN_SEC (0.3 s),
+# and the best of $REPEAT (3) measurements counts.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
-data=${Z4_CORPUS:-$top/../shared/corpus/data}
-repeat=${REPEAT:-3}
-z4ai=$top/bin/z4ai
-
-if [ ! -d "$data" ]; then
-	echo "bench: $data is absent; nothing to measure"
-	exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-now() { date +%s%N; }
-
-# best NS CMD...: fastest of $repeat runs of CMD, in nanoseconds.
-best() {
-	local b=0 t0 t1
-	for _ in $(seq "$repeat"); do
-		t0=$(now); "$@" >/dev/null; t1=$(now)
-		if [ "$b" -eq 0 ] || [ $((t1 - t0)) -lt "$b" ]; then
-			b=$((t1 - t0)); fi
-	done
-	echo "$b"
-}
-
-mbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / (t / 1e9) / 1e6 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_corpus
+make_tmp
+need_z4ai
 
 printf '| %-52s | %9s | %7s | %7s | %7s | %7s | %7s | %7s |\n' file bytes \
 	z4ai 'c MB/s' 'd MB/s' 'zstd-3' 'c MB/s' 'd MB/s'
