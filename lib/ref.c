@@ -239,7 +239,8 @@ int
 z4_ref_read(struct z4_ref *r, const struct z4_tensor *t, uint64_t off,
     size_t n, uint8_t *dst)
 {
-	struct ref_tensor key;
+	static const struct ref_tensor none;
+	struct ref_tensor key = none;
 	key.t = *t;
 	const struct ref_tensor *e = bsearch(&key, r->v, r->n, sizeof *r->v,
 	    by_name);
