@@ -169,16 +169,16 @@ fuzz: all $(FUZZ_BINS)
 	    -rss_limit_mb=512 -dict=tests/fuzz/z4.dict \
 	    -artifact_prefix=build-fuzz/fuzz_$$h- -print_final_stats=1 \
 	    tests/fuzz/corpus-$$h >build-fuzz/fuzz_$$h.log 2>&1 || \
-	    { st=1; echo "fuzz_$$h failed: see build-fuzz/fuzz_$$h.log"; }; \
-	  grep '^#' build-fuzz/fuzz_$$h.log | tail -1; \
+	    { st=1; echo "fuzz_$$h failed:"; tail -40 build-fuzz/fuzz_$$h.log; }; \
+	  grep -E '^#[0-9]+' build-fuzz/fuzz_$$h.log | tail -1; \
 	done; exit $$st
 
 fuzz-regress: $(FUZZ_BINS)
 ifneq ($(FUZZ_REGRESS),)
 	@for h in $(FUZZ_NAMES); do \
 	  echo "fuzz_$$h: $(words $(FUZZ_REGRESS)) inputs"; \
-	  build-fuzz/fuzz_$$h $(FUZZ_REGRESS) >build-fuzz/fuzz_$$h.log 2>&1 || \
-	    { cat build-fuzz/fuzz_$$h.log; exit 1; }; \
+	  build-fuzz/fuzz_$$h $(FUZZ_REGRESS) >build-fuzz/regress_$$h.log 2>&1 || \
+	    { cat build-fuzz/regress_$$h.log; exit 1; }; \
 	done
 endif
 

@@ -123,8 +123,15 @@ try_safetensors(struct z4_split *s)
 		return 1;
 	}
 	uint64_t n = z4_get64(s->in->buf + s->in->pos);
+	struct stat st;
 	if (n < 2 || n > Z4_SAFETENSORS_HEADER_MAX) {
 		s->note = "header length out of range";
+		return 1;
+	}
+	/* A file shorter than its header says is not worth a buffer for it. */
+	if (s->in->seekable && fstat(s->in->fd, &st) == 0 &&
+	    (uint64_t)st.st_size < 8 + n) {
+		s->note = "header length past the end of the input";
 		return 1;
 	}
 	got = z4_in_peek(s->in, 8 + n);

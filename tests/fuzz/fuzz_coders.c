@@ -1,0 +1,141 @@
+/*
+ * fuzz_coders.c - the plane coders and the transforms alone, on any
+ * bytes.  Input: the decoded size (2 bytes), a selector byte, then the
+ * coded bytes.  Every coder decodes them into a buffer of exactly
+ * the decoded size, twice with the same context (the second must agree
+ * with the first); a chain of transforms undoes planes and parameters
+ * cut from them; and rANS and the planes transform must round-trip them.
+ */
+#include "fuzz.h"
+
+/* Decode src with each coder; a kept context must not change a thing. */
+static void
+coders(const uint8_t *src, size_t cn, size_t n)
+{
+	uint8_t *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+
+	if (a == NULL || b == NULL)
+		abort();
+	for (unsigned id = 0; id < Z4_CODER_COUNT; id++) {
+		const struct z4_coder *c = z4_coder_get(id);
+		void *state = NULL;
+		int ea = c->decode(&state, a, n, src, cn);
+		int eb = c->decode(&state, b, n, src, cn);
+		if (ea != eb || (ea == 0 && n && memcmp(a, b, n) != 0))
+			abort();
+		if (c->free_state)
+			c->free_state(state);
+	}
+	free(a);
+	free(b);
+}
+
+/* A chain of transforms and planes from the cursor, undone. */
+static void
+chain_decode(struct z4_cursor *c, size_t n, unsigned sel)
+{
+	struct z4_frame f;
+	size_t same = z4_cur16(c) % 4096;
+
+	z4_frame_init(&f);
+	f.kind = Z4_FRAME_CHUNK;
+	f.nxform = 1 + (sel >> 7);
+	for (unsigned i = 0; i < f.nxform; i++) {
+		struct z4_xform_step *s = &f.xform[i];
+		s->id = 1 + z4_cur8(c) % 8;
+		if (z4_xform_get(s->id) == NULL)
+			s->id = Z4_XF_PLANES;
+		s->param_size = z4_cur8(c) % (Z4_PARAM_MAX + 1);
+		memcpy(s->param, z4_cur_bytes(c, 16), 16);
+	}
+	f.nplane = 1 + z4_cur8(c) % Z4_PLANE_MAX;
+	f.raw_size = n;
+	for (unsigned k = 0; k < f.nplane; k++) {
+		struct z4_plane *p = &f.plane[k];
+		/* One size for all planes, or any sizes. */
+		p->raw_size = sel & 1 ? same : z4_cur16(c) % 4096;
+		if (z4_plane_reserve_raw(p, p->raw_size))
+			abort();
+		for (size_t i = 0; i < p->raw_size; i++)
+			p->rbuf[i] = (uint8_t)z4_cur8(c);
+		p->raw = p->rbuf;
+	}
+	if (z4_chain_decode(&f) == 0 && f.raw_size != n)
+		abort();
+	z4_frame_release(&f);
+}
+
+/* The n bytes at p as a plane: rANS, then the planes transform. */
+static void
+roundtrip(const uint8_t *p, size_t n, unsigned sel)
+{
+	uint32_t count[256] = { 0 };
+	struct z4_code_in in = { p, n, (int)(sel >> 1) % 10, NULL };
+	size_t cap = z4_coder_rans.bound(n), cn;
+	uint8_t *coded = malloc(cap), *back = malloc(n ? n : 1);
+	void *state = NULL;
+	struct z4_frame f;
+
+	if (coded == NULL || back == NULL)
+		abort();
+	if (sel & 0x40) {
+		for (size_t i = 0; i < n; i++)
+			count[p[i]]++;
+		in.count = count;
+	}
+	if (n > 0) {
+		if (z4_coder_rans.encode(&state, coded, cap, &cn, &in) ||
+		    cn > cap ||
+		    z4_coder_rans.decode(&state, back, n, coded, cn) ||
+		    memcmp(back, p, n) != 0)
+			abort();
+		z4_coder_rans.free_state(state);
+	}
+
+	z4_frame_init(&f);
+	f.kind = Z4_FRAME_CHUNK;
+	f.tensor.dtype = sel % Z4_DT_COUNT;
+	if (z4_frame_reserve(&f, n))
+		abort();
+	if (n)
+		memcpy(f.raw, p, n);
+	f.raw_size = n;
+	f.nplane = 1;
+	f.plane[0].raw = f.raw;
+	f.plane[0].raw_size = n;
+	/* One step, or two when the first made planes of the same width. */
+	for (unsigned i = 0; i < 1 + (sel >> 7); i++)
+		if (z4_chain_push(&f, &z4_xform_planes) < 0)
+			abort();
+	if (f.nxform > 0) {
+		/* The planes must hold it all. */
+		memset(f.raw, 0xa5, n);
+		if (z4_chain_decode(&f) != 0 || f.raw_size != n ||
+		    memcmp(f.raw, p, n) != 0)
+			abort();
+	}
+	z4_frame_release(&f);
+	free(coded);
+	free(back);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct z4_cursor c;
+
+	if (size < 3)
+		return 0;
+	size_t n = z4_get16(data);
+	unsigned sel = data[2];
+	const uint8_t *src = data + 3;
+	size_t cn = size - 3;
+
+	coders(src, cn, n);
+	z4_cursor_init(&c, src, cn);
+	chain_decode(&c, n % 4096, sel);
+	roundtrip(src, cn, sel);
+	return 0;
+}
