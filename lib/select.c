@@ -125,15 +125,19 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	if (st.entropy * n / 8 + 64 < 0.99 * n)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*
-	 * Glue is small and compresses well: it gets zstd's best.  So do
-	 * byte-wide tensors (U8, I8, FP8) at the top levels: with no fields
-	 * to split, matches are all there is to find.
+	 * Glue is small and compresses well: it gets zstd's best.  Byte-wide
+	 * tensors (U8, I8, FP8) have no fields to split, so matches are all
+	 * there is to find: zstd is always tried on them, at 12 (tens of
+	 * MB/s), and at 19 from level 8.
 	 */
-	int bytes = kind == Z4_FRAME_CHUNK && level >= 8 &&
+	int bytes = kind == Z4_FRAME_CHUNK &&
 	    z4_dtype_width(f->tensor.dtype) == 1;
+	int zl = zstd_level[level];
+	if (kind != Z4_FRAME_CHUNK && p->raw_size < (1u << 20))
+		zl = 19;
+	else if (bytes)
+		zl = level >= 8 ? 19 : 12;
 	lz |= bytes;
-	int zl = (kind != Z4_FRAME_CHUNK && p->raw_size < (1u << 20)) || bytes ?
-	    19 : zstd_level[level];
 	if (!err && lz)
 		err = try_coder(f, p, &z4_coder_zstd, zl, NULL);
 	return err;
