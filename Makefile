@@ -100,6 +100,7 @@ bench: all bench/gen
 	bench/corpus.sh
 	bench/redundancy.sh
 	bench/delta.sh
+	bench/archive.sh
 	BIG_MIB=512 bench/throughput.sh
 
 bench/gen: bench/gen.c
