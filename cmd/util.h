@@ -106,6 +106,10 @@ int run_decompress(int in_fd, const char *in_name, int out_fd,
 /* Open a reference checkpoint for -r; exits with a message on failure. */
 struct z4_ref *open_ref(const char *path);
 
+/* The main of z4plane (delta 0) and z4delta (delta 1). */
+int recode_main(int argc, char *argv[], const char *name, const char *text,
+    int delta);
+
 /* The z4info report of one file; json selects JSON output. */
 int run_info(const char *path, int json, struct z4_ref *ref,
     struct failure *fl);

@@ -3,92 +3,12 @@
  * difference from the same bytes of the same-named tensor in a reference
  * checkpoint, where that is smaller.
  */
-#include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "util.h"
-
-static const char usage_text[] =
-    "usage: z4delta [-1..-9] [-cfhqVv] [-o file] [-T threads] -r ref [file]\n";
-
-static _Noreturn void
-usage(int code)
-{
-	fputs(usage_text, code ? stderr : stdout);
-	exit(code);
-}
 
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "stdout", no_argument, NULL, 'c' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "ref", required_argument, NULL, 'r' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *oflag = NULL, *rflag = NULL;
-	int cflag = 0, fflag = 0, level = 3, ch;
-	unsigned threads = 0;
-
-	progname = "z4delta";
-	atexit(close_stdout);
-	while ((ch = getopt_long(argc, argv, "123456789cfho:qr:T:Vv", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case '1': case '2': case '3': case '4': case '5':
-		case '6': case '7': case '8': case '9':
-			level = ch - '0';
-			break;
-		case 'c': cflag = 1; break;
-		case 'f': fflag = 1; break;
-		case 'h': usage(EXIT_OK);
-		case 'o': oflag = optarg; break;
-		case 'q': verbosity--; break;
-		case 'r': rflag = optarg; break;
-		case 'T':
-			if (parse_threads(optarg, &threads))
-				die(EXIT_USAGE, "bad thread count '%s'", optarg);
-			break;
-		case 'V': version();
-		case 'v': verbosity++; break;
-		default: usage(EXIT_USAGE);
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc > 1 || rflag == NULL)
-		usage(EXIT_USAGE);
-	if (threads == 0)
-		parse_threads("0", &threads);
-	const char *in_name = argc ? argv[0] : NULL;
-	struct output out;
-	struct failure fl;
-	int ret;
-
-	if (oflag == NULL || strcmp(oflag, "-") == 0)
-		refuse_tty_out(STDOUT_FILENO, cflag || fflag);
-	int fd = open_input(in_name);
-	if (fd < 0)
-		return EXIT_SYS;
-	refuse_tty_in(fd, fflag);
-	struct z4_ref *ref = open_ref(rflag);
-	if ((ret = output_open(&out, oflag, fflag)))
-		return ret;
-	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
-	    level, threads, ref, 1, &fl);
-	z4_ref_free(ref);
-	if (err) {
-		output_abort(&out);
-		return report(&fl, err);
-	}
-	return output_commit(&out, -1);
+	return recode_main(argc, argv, "z4delta",
+	    "usage: z4delta [-1..-9] [-cfhqVv] [-o file] [-T threads] -r ref "
+	    "[file]\n", 1);
 }

@@ -25,13 +25,9 @@ read_trailer(struct z4_in *in, uint64_t end, uint64_t *start,
 	if ((err = z4_in_seek(in, end - Z4_TRAILER_SIZE)) ||
 	    (err = z4_in_read(in, t, sizeof t)))
 		return err;
-	if (memcmp(t, z4_trailer_magic, 4) != 0 ||
-	    z4_hash64(t, 24) != z4_get64(t + 24))
-		return Z4_E_TRAILER;
-	if (z4_get32(t + 4) != 0)
-		return Z4_E_RESERVED;
-	uint64_t size = z4_get64(t + 16);
-	*end_at = z4_get64(t + 8);
+	uint64_t size;
+	if ((err = z4_trailer_parse(t, end_at, &size)))
+		return err;
 	if (size > end || size < Z4_STREAM_HEADER_SIZE + Z4_TRAILER_SIZE ||
 	    *end_at > size - Z4_TRAILER_SIZE)
 		return Z4_E_TRAILER;

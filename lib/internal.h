@@ -88,6 +88,23 @@ z4_put64(uint8_t *p, uint64_t v)
 	z4_put32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* An element of w bytes (1 to 8), little-endian. */
+static inline uint64_t
+z4_getn(const uint8_t *p, unsigned w)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < w; i++)
+		v |= (uint64_t)p[i] << 8 * i;
+	return v;
+}
+
+static inline void
+z4_putn(uint8_t *p, uint64_t v, unsigned w)
+{
+	for (unsigned i = 0; i < w; i++)
+		p[i] = (uint8_t)(v >> 8 * i);
+}
+
 /* A growable byte buffer. */
 struct z4_buf {
 	uint8_t *p;
@@ -239,6 +256,12 @@ int z4_frame_read_resolved(struct z4_in *in, uint64_t start,
 int z4_stream_entries(struct z4_in *in, uint64_t size,
     int (*fn)(void *ctx, uint64_t start, const struct z4_index_entry *e),
     void *ctx);
+
+/*
+ * Check a trailer's magic, checksum and reserved field; give its
+ * End_Offset and Stream_Size.
+ */
+int z4_trailer_parse(const uint8_t *t, uint64_t *end_at, uint64_t *size);
 
 /* Serialise a coded frame (kind, meta, planes) onto out. */
 int z4_frame_write(struct z4_out *out, const struct z4_frame *f,

@@ -186,15 +186,12 @@ trailer(struct z4_reader *r, uint64_t end_at)
 	where(r, "trailer", NULL);
 	if ((err = z4_in_read(r->in, t, sizeof t)))
 		return err;
-	if (memcmp(t, z4_trailer_magic, 4) != 0 ||
-	    z4_hash64(t, 24) != z4_get64(t + 24))
-		return Z4_E_TRAILER;
-	if (z4_get32(t + 4) != 0)
-		return Z4_E_RESERVED;
-	if (z4_get64(t + 8) != end_at ||
-	    z4_get64(t + 16) != r->in->offset - r->start)
-		return Z4_E_TRAILER;
-	return 0;
+	uint64_t at, size;
+	if ((err = z4_trailer_parse(t, &at, &size)))
+		return err;
+	/* It must say where this stream's END frame was and how long it is. */
+	return at == end_at && size == r->in->offset - r->start ? 0 :
+	    Z4_E_TRAILER;
 }
 
 /*

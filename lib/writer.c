@@ -59,6 +59,19 @@ recall(const struct z4_writer *w, uint64_t key, uint64_t *at)
 }
 
 int
+z4_trailer_parse(const uint8_t *t, uint64_t *end_at, uint64_t *size)
+{
+	if (memcmp(t, z4_trailer_magic, 4) != 0 ||
+	    z4_hash64(t, 24) != z4_get64(t + 24))
+		return Z4_E_TRAILER;
+	if (z4_get32(t + 4) != 0)
+		return Z4_E_RESERVED;
+	*end_at = z4_get64(t + 8);
+	*size = z4_get64(t + 16);
+	return 0;
+}
+
+int
 z4_writer_new(struct z4_writer **wp, struct z4_out *out, unsigned source)
 {
 	struct z4_writer *w = calloc(1, sizeof *w);

@@ -18,21 +18,6 @@
 
 #define PALETTE_MAX 256
 
-static uint64_t
-load(const uint8_t *p, unsigned w)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < w; i++)
-		v |= (uint64_t)p[i] << 8 * i;
-	return v;
-}
-
-static void
-store(uint8_t *p, uint64_t v, unsigned w)
-{
-	for (unsigned i = 0; i < w; i++)
-		p[i] = (uint8_t)(v >> 8 * i);
-}
 
 static int
 parse_params(const struct z4_xform_step *s, unsigned *w, unsigned *tail)
@@ -77,8 +62,8 @@ palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	uint8_t *o = out->rbuf, values[PALETTE_MAX * 8];
 	uint64_t v = 0;
 	for (size_t j = 0; j < k; j++) {
-		v += load(pal->raw + j * w, w);
-		store(values + j * w, v, w);
+		v += z4_getn(pal->raw + j * w, w);
+		z4_putn(values + j * w, v, w);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (idx->raw[i] >= k)
@@ -114,7 +99,7 @@ distinct(const uint8_t *src, size_t n, unsigned w, uint64_t *values)
 
 	memset(set, 0xff, sizeof set);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t v = load(src + i * w, w);
+		uint64_t v = z4_getn(src + i * w, w);
 		if (v == empty) {
 			if (!ones && k == PALETTE_MAX)
 				return 0;
@@ -163,9 +148,9 @@ palette_encode(struct z4_frame *f, struct z4_xform_step *s,
 	    (err = z4_plane_reserve_raw(idx, n)))
 		return err;
 	for (size_t j = 0; j < k; j++)
-		store(pal->rbuf + j * w, values[j] - (j ? values[j - 1] : 0), w);
+		z4_putn(pal->rbuf + j * w, values[j] - (j ? values[j - 1] : 0), w);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t v = load(src + i * w, w);
+		uint64_t v = z4_getn(src + i * w, w);
 		size_t lo = 0, hi = k;
 		while (hi - lo > 1) {
 			size_t mid = (lo + hi) / 2;

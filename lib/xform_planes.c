@@ -31,15 +31,6 @@ struct layout {
 };
 
 static uint64_t
-load(const uint8_t *p, unsigned w)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < w; i++)
-		v |= (uint64_t)p[i] << 8 * i;
-	return v;
-}
-
-static uint64_t
 rotl(uint64_t v, unsigned r, unsigned bits)
 {
 	uint64_t all = bits == 64 ? ~0ull : (1ull << bits) - 1;
@@ -127,7 +118,7 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint64_t v = pack(l, rotl(load(src + i * l->w, l->w), l->r,
+		uint64_t v = pack(l, rotl(z4_getn(src + i * l->w, l->w), l->r,
 		    bits));
 		for (unsigned k = 0; k < l->nplane; k++)
 			planes[k][i] = (uint8_t)(v >> 8 * k);
@@ -170,7 +161,7 @@ parse_params(const struct z4_xform_step *s, struct layout *l, unsigned *tail)
 	    s->param_size != 3u + s->param[0])
 		return Z4_E_CORRUPT;
 	*tail = s->param[2];
-	uint64_t mask = load(s->param + 3, s->param[0]);
+	uint64_t mask = z4_getn(s->param + 3, s->param[0]);
 	int err = layout_init(l, s->param[0], s->param[1], mask);
 	return err ? err : *tail >= l->w ? Z4_E_CORRUPT : 0;
 }
@@ -260,7 +251,7 @@ or_all(const uint8_t *p, size_t n, unsigned w)
 		return a;
 	}
 	for (; i < n; i++)
-		acc |= load(p + i * w, w);
+		acc |= z4_getn(p + i * w, w);
 	return acc;
 }
 
