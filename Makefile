@@ -76,6 +76,8 @@ libz4.pc: Makefile
 $(UNIT): tests/unit/test_lib.o lib/libz4.a
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $< lib/libz4.a $(DEPS_LIBS)
 
+tests/unit/mutate.o: tests/unit/samples.h
+
 $(MUTATE): tests/unit/mutate.o lib/libz4.a
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $< lib/libz4.a $(DEPS_LIBS)
 
@@ -148,7 +150,7 @@ FUZZ_CC = clang
 FUZZ_SECONDS = 60
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g -O1
-FUZZ_NAMES = decode extract safetensors roundtrip coders
+FUZZ_NAMES = decode extract safetensors roundtrip coders delta
 FUZZ_BINS = $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
 FUZZ_OBJ = $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
 FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) $(WARN) \
@@ -159,10 +161,11 @@ build-fuzz/lib/%.o: lib/%.c lib/z4.h lib/internal.h
 	@mkdir -p build-fuzz/lib
 	$(QCC)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -c -o $@ $<
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/unit/samples.h \
+    $(FUZZ_OBJ)
 	$(QLD)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(DEPS_LIBS)
 
-fuzz: all $(FUZZ_BINS)
+fuzz: all $(MUTATE) $(FUZZ_BINS)
 	tests/fuzz/seeds.sh
 	@st=0; for h in $(FUZZ_NAMES); do \
 	  echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \

@@ -103,7 +103,26 @@ cat "$t/s-split" "$t/s-st64" > "$t/s-cat"
 cat "$t/s-empty" "$t/s-text" "$t/s-empty" > "$t/s-cat3"
 
 mkdir -p "$out/corpus-decode" "$out/corpus-extract" \
-    "$out/corpus-safetensors" "$out/corpus-roundtrip" "$out/corpus-coders"
+    "$out/corpus-safetensors" "$out/corpus-roundtrip" "$out/corpus-coders" \
+    "$out/corpus-delta"
+
+# Deltas from the reference fuzz_delta uses (the mutation test's "base"
+# sample): its "next", and a file against itself; the first byte picks
+# the reference's form (0 safetensors, 1 a z4 stream of it).
+m=$PWD/tests/unit/mutate
+if [ -x "$m" ]; then
+	"$m" --make base "$t/base.st"
+	"$m" --make next "$t/next.st"
+	"$bin/z4ai" compress -q -c "$t/base.st" > "$t/base.z4"
+	for r in 0 1; do
+		ref=$t/base.st
+		[ $r = 1 ] && ref=$t/base.z4
+		{ bytes $r; "$bin/z4ai" compress -q -r "$ref" -c "$t/next.st"; } \
+		    > "$out/corpus-delta/seed-next-$r"
+		{ bytes $r; "$bin/z4ai" compress -q -r "$ref" -c "$t/base.st"; } \
+		    > "$out/corpus-delta/seed-self-$r"
+	done
+fi
 for s in "$t"/s-*; do
 	name=${s##*/}
 	cp "$s" "$out/corpus-decode/seed-$name"

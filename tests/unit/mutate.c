@@ -18,6 +18,7 @@
 #include <fcntl.h>
 
 #include "z4.h"
+#include "samples.h"
 
 struct mem {
 	uint8_t *p;
@@ -86,84 +87,6 @@ decode(const uint8_t *p, size_t len, const struct mem *orig,
 	return wrong ? -1 : at == orig->len ? 1 : 2;
 }
 
-/* A safetensors file of tensors all of one dtype and length. */
-static void
-write_st(const char *path, const char *dtype, unsigned ntensor,
-    size_t bytes, const uint8_t *data)
-{
-	char json[1024];
-	size_t n = 0;
-	n += (size_t)snprintf(json + n, sizeof json - n, "{");
-	for (unsigned t = 0; t < ntensor; t++)
-		n += (size_t)snprintf(json + n, sizeof json - n,
-		    "%s\"t%u\":{\"dtype\":\"%s\",\"shape\":[4,%zu],"
-		    "\"data_offsets\":[%zu,%zu]}", t ? "," : "", t, dtype,
-		    bytes / 4 / (dtype[1] == '3' ? 4 : 2), t * bytes,
-		    (t + 1) * bytes);
-	n += (size_t)snprintf(json + n, sizeof json - n, "}");
-	while (n % 8)
-		json[n++] = ' ';
-	FILE *f = fopen(path, "wb");
-	uint64_t len = n;
-	if (f == NULL || fwrite(&len, 8, 1, f) != 1 ||
-	    fwrite(json, 1, n, f) != n ||
-	    fwrite(data, 1, ntensor * bytes, f) != ntensor * bytes ||
-	    fclose(f) != 0)
-		exit(3);
-}
-
-static int
-make(const char *kind, const char *path)
-{
-	uint8_t d[4096];
-	uint32_t seed = 7;
-	for (size_t i = 0; i < sizeof d; i++) {
-		seed = seed * 1103515245 + 12345;
-		d[i] = (uint8_t)(seed >> 16);
-	}
-	if (strcmp(kind, "planes") == 0) {
-		for (size_t i = 1; i < 1024; i += 2)
-			d[i] = (uint8_t)(0x3c + d[i] % 3);	/* exponents */
-		write_st(path, "BF16", 2, 512, d);
-	} else if (strcmp(kind, "zeros") == 0) {
-		for (size_t i = 0; i < 1024; i += 4)
-			d[i] = d[i + 1] = 0;
-		write_st(path, "BF16", 1, 1024, d);
-	} else if (strcmp(kind, "palette") == 0) {
-		/* Six bf16 values with busy mantissas, as an INT3 would give. */
-		static const uint16_t six[6] = { 0x3c11, 0xbc57, 0x3d2b,
-		    0xbd69, 0x3e05, 0xbe73 };
-		for (size_t i = 0; i < 1024; i += 2) {
-			uint16_t v = six[d[i] % 6];
-			d[i] = (uint8_t)v;
-			d[i + 1] = (uint8_t)(v >> 8);
-		}
-		write_st(path, "BF16", 1, 1024, d);
-	} else if (strcmp(kind, "grid") == 0) {
-		/* Four rows of 64 F32: integers times a scale per row. */
-		for (int r = 0; r < 4; r++) {
-			float s = 0.0123f * (float)(r + 1);
-			for (int i = 0; i < 64; i++) {
-				float v = (float)((i * 37 + r) % 255 - 127) * s;
-				memcpy(d + 4 * (64 * r + i), &v, 4);
-			}
-		}
-		write_st(path, "F32", 1, 1024, d);
-	} else if (strcmp(kind, "dup") == 0) {
-		memcpy(d + 600, d, 600);
-		write_st(path, "BF16", 2, 600, d);
-	} else if (strcmp(kind, "base") == 0 || strcmp(kind, "next") == 0) {
-		if (kind[0] == 'n')
-			for (size_t i = 0; i < 1024; i += 97)
-				d[i] ^= 1;
-		write_st(path, "BF16", 2, 512, d);
-	} else {
-		fprintf(stderr, "mutate: unknown kind %s\n", kind);
-		return 2;
-	}
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -172,7 +95,7 @@ main(int argc, char *argv[])
 	long counts[4] = { 0 };	/* wrong, rejected, same, prefix */
 
 	if (argc == 4 && strcmp(argv[1], "--make") == 0)
-		return make(argv[2], argv[3]);
+		return make_sample(argv[2], argv[3]);
 	if (argc != 3 && argc != 4) {
 		fputs("usage: mutate STREAM ORIGINAL [REF]\n", stderr);
 		return 2;
