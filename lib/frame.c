@@ -408,6 +408,7 @@ z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
     unsigned flags)
 {
 	f->ref = in->ref;
+	f->ref_ready = 0;
 	f->note[0] = '\0';
 	int err = head_read(in, f, h);
 	if (err)

@@ -178,6 +178,7 @@ enum z4_xform_id {
 	Z4_XF_ZEROS = 3,	/* a mask of non-zero elements, and them */
 	Z4_XF_DELTA = 4,	/* the difference from a reference */
 	Z4_XF_GRID = 5,		/* integers times a scale per group */
+	Z4_XF_ZEROS_REF = 6,	/* a delta's zero mask, split by reference */
 };
 
 /*
@@ -205,6 +206,13 @@ struct z4_xform {
 	    unsigned first, struct z4_plane *out);
 };
 
+/*
+ * Decoding a frame whose chain starts with DELTA: its reference's bytes,
+ * fetched into f->refbuf and checked against the 128-bit check the step
+ * records (once per frame; later steps may need them too).
+ */
+int z4_delta_reference(struct z4_frame *f);
+
 /* Apply x to the frame's last plane; 1 if it does not apply. */
 int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
 /* Undo the frame's chain: its planes become its raw bytes. */
@@ -212,7 +220,7 @@ int z4_chain_decode(struct z4_frame *f);
 
 extern const struct z4_xform z4_xform_planes, z4_xform_palette,
     z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
-    z4_xform_grid_64;
+    z4_xform_grid_64, z4_xform_zeros_ref;
 
 const struct z4_xform *z4_xform_get(unsigned id);
 

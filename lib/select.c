@@ -156,6 +156,8 @@ enum chain {
 	CHAIN_XOR_ZEROS,	/* ... with most elements unchanged */
 	CHAIN_SUB,		/* element difference, then fields */
 	CHAIN_SUB_ZEROS,
+	CHAIN_XOR_ZREF,		/* ... the mask split by the reference */
+	CHAIN_SUB_ZREF,
 	CHAIN_GRID_ROW,		/* integers times a scale per row */
 	CHAIN_GRID_64,		/* ... per group of 64 */
 	CHAIN_COUNT
@@ -171,6 +173,10 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	    &z4_xform_planes, NULL },
 	[CHAIN_SUB] = { &z4_xform_delta_sub, &z4_xform_planes, NULL },
 	[CHAIN_SUB_ZEROS] = { &z4_xform_delta_sub, &z4_xform_zeros,
+	    &z4_xform_planes, NULL },
+	[CHAIN_XOR_ZREF] = { &z4_xform_delta, &z4_xform_zeros_ref,
+	    &z4_xform_planes, NULL },
+	[CHAIN_SUB_ZREF] = { &z4_xform_delta_sub, &z4_xform_zeros_ref,
 	    &z4_xform_planes, NULL },
 	[CHAIN_GRID_ROW] = { &z4_xform_grid_row, NULL },
 	[CHAIN_GRID_64] = { &z4_xform_grid_64, NULL },
@@ -258,7 +264,8 @@ candidates(const struct z4_frame *f, int level)
 	if (f->have_ref && f->ref_size == f->raw_size) {
 		set |= 1u << CHAIN_XOR | 1u << CHAIN_SUB;
 		if (same * 16 >= sample)
-			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS;
+			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS |
+			    1u << CHAIN_XOR_ZREF | 1u << CHAIN_SUB_ZREF;
 	}
 	if (f->raw_size < (16u << 10) || set == 0)
 		set |= 1u << CHAIN_PLAIN;

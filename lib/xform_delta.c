@@ -94,44 +94,48 @@ hex(char *dst, const uint8_t *h)
 		dst += sprintf(dst, "%02x", h[i]);
 }
 
-static int
-delta_decode(struct z4_frame *f, const struct z4_xform_step *s,
-    unsigned first, struct z4_plane *out)
+int
+z4_delta_reference(struct z4_frame *f)
 {
-	const struct z4_plane *res = &f->plane[first];
+	const struct z4_xform_step *s = &f->xform[0];
 	unsigned mode, w;
 	uint8_t got[16];
+	size_t n = f->raw_size;
 	int err;
 
-	if ((err = parse_params(s, &mode, &w)))
-		return err;
-	if (s != &f->xform[0] || f->kind != Z4_FRAME_CHUNK ||
-	    res->raw_size != f->raw_size)
+	if (f->ref_ready)
+		return 0;	/* fetched already while decoding this frame */
+	if (f->nxform == 0 || s->id != Z4_XF_DELTA ||
+	    (err = parse_params(s, &mode, &w)) || f->kind != Z4_FRAME_CHUNK)
 		return Z4_E_CORRUPT;
 	char want[33];
 	hex(want, s->param + 2);
-	if ((err = z4_plane_reserve_raw(out, res->raw_size)))
-		return err;
+	if (f->ref_cap < n) {
+		uint8_t *p = realloc(f->refbuf, n ? n : 1);
+		if (p == NULL)
+			return Z4_E_NOMEM;
+		f->refbuf = p;
+		f->ref_cap = n;
+	}
 	if (s->param[18] == SOURCE_FRAME) {
 		uint64_t at = z4_get64(s->param + 19);
-		err = f->source ? f->source->get(f->source->ctx, at, out->rbuf,
-		    res->raw_size) : 0;
+		err = f->source ? f->source->get(f->source->ctx, at, f->refbuf,
+		    n) : 0;
 		if (err == 0)
 			return Z4_E_REF;
 	} else {
 		err = f->ref ? z4_ref_read(f->ref, &f->tensor,
-		    f->chunk_offset, res->raw_size, out->rbuf) : 0;
+		    f->chunk_offset, n, f->refbuf) : 0;
 	}
 	if (err < 0)
 		return err;
 	if (err == 0) {
 		snprintf(f->note, sizeof f->note, "needs a reference with "
 		    "tensor '%.120s' (bytes %llu+%zu, checksum %s): use -r",
-		    f->tensor.name, (unsigned long long)f->chunk_offset,
-		    res->raw_size, want);
+		    f->tensor.name, (unsigned long long)f->chunk_offset, n, want);
 		return Z4_E_REF_MISSING;
 	}
-	hash128(out->rbuf, res->raw_size, got);
+	hash128(f->refbuf, n, got);
 	if (memcmp(got, s->param + 2, 16) != 0) {
 		char have[33];
 		hex(have, got);
@@ -140,7 +144,28 @@ delta_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		    have);
 		return Z4_E_REF_MISMATCH;
 	}
-	combine(out->rbuf, res->raw, out->rbuf, res->raw_size, mode, w, +1);
+	f->ref_size = n;
+	f->ref_ready = 1;
+	return 0;
+}
+
+static int
+delta_decode(struct z4_frame *f, const struct z4_xform_step *s,
+    unsigned first, struct z4_plane *out)
+{
+	const struct z4_plane *res = &f->plane[first];
+	unsigned mode, w;
+	int err;
+
+	if ((err = parse_params(s, &mode, &w)))
+		return err;
+	if (s != &f->xform[0] || f->kind != Z4_FRAME_CHUNK ||
+	    res->raw_size != f->raw_size)
+		return Z4_E_CORRUPT;
+	if ((err = z4_delta_reference(f)) ||
+	    (err = z4_plane_reserve_raw(out, res->raw_size)))
+		return err;
+	combine(out->rbuf, res->raw, f->refbuf, res->raw_size, mode, w, +1);
 	out->raw = out->rbuf;
 	out->raw_size = res->raw_size;
 	return 0;

@@ -211,6 +211,7 @@ struct z4_frame {
 	uint8_t *refbuf;		/* the reference's bytes, owned */
 	size_t ref_size, ref_cap;
 	int have_ref;			/* refbuf holds this chunk's bytes */
+	int ref_ready;			/* ... fetched and checked, decoding */
 	char note[256];			/* more about the last error, or "" */
 };
 

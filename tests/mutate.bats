@@ -38,6 +38,15 @@ check_stream() {
 	check_stream delta.z4 next.st base.st
 }
 
+@test "mutations of a delta with its mask split by the reference" {
+	mutate --make rlbase base.st
+	mutate --make rlnext next.st
+	z4ai compress -q -r base.st -c next.st >delta.z4
+	run -0 z4info -r base.st delta.z4
+	[[ $output == *delta+zeros-ref+* ]]
+	check_stream delta.z4 next.st base.st
+}
+
 @test "mutations of an archive (members, deltas between them) are caught" {
 	mkdir run
 	mutate --make base run/a.st

@@ -2,7 +2,8 @@
  * samples.h - small safetensors files that make the encoder use one
  * transform each, for the mutation test and the fuzz harnesses: planes,
  * zeros, palette, grid, dup (a tensor twice: REF frames), base and next
- * (a checkpoint and one a step later: deltas).
+ * (a checkpoint and one a step later: deltas), rlbase and rlnext (the
+ * same with few, mostly small, weights changed: ZEROS-REF).
  */
 #ifndef Z4_SAMPLES_H
 #define Z4_SAMPLES_H
@@ -78,6 +79,26 @@ make_sample(const char *kind, const char *path)
 	} else if (strcmp(kind, "dup") == 0) {
 		memcpy(d + 600, d, 600);
 		write_st(path, "BF16", 2, 600, d);
+	} else if (strcmp(kind, "rlbase") == 0 || strcmp(kind, "rlnext") == 0) {
+		/*
+		 * Weights of six exponents; a step later half of those of the
+		 * two smallest exponents have moved in their last bits and no
+		 * other: a delta whose zero mask is best split by the
+		 * reference (ZEROS-REF).
+		 */
+		static uint8_t big[65536];
+		uint32_t r = 99;
+		for (size_t i = 0; i < sizeof big; i += 2) {
+			r = r * 1103515245 + 12345;
+			unsigned e = 118 + (r >> 16) % 6;
+			unsigned v = (r >> 8 & 0x807f) | e << 7;
+			int small = e < 120;
+			if (kind[2] == 'n' && small && (r >> 24) % 2 == 0)
+				v ^= 1 + (r >> 5) % 7;
+			big[i] = (uint8_t)v;
+			big[i + 1] = (uint8_t)(v >> 8);
+		}
+		write_st(path, "BF16", 2, sizeof big / 2, big);
 	} else if (strcmp(kind, "base") == 0 || strcmp(kind, "next") == 0) {
 		if (kind[0] == 'n')
 			for (size_t i = 0; i < 1024; i += 97)
