@@ -79,7 +79,8 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 	if (lseek(fd, 0, SEEK_SET) != 0 ||
 	    archive_read_open_fd(a, fd, 64 << 10) != ARCHIVE_OK) {
 		archive_read_free(a);
-		return 0;	/* not a tar stream: no members */
+		/* Not a tar stream: no members, and the input as it was. */
+		return lseek(fd, 0, SEEK_SET) == 0 ? 0 : Z4_E_IO;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
 	    r == ARCHIVE_WARN) {
