@@ -64,10 +64,8 @@ cat_tensor(int fd, const char *name, int out_fd, struct failure *fl)
 			    z4_reader_note(r));
 		}
 	}
-	if (!err && tflag)
-		out.len = 0;
 	if (!err)
-		err = z4_out_flush(&out);
+		err = z4_out_flush(&out);	/* with -t, a sink */
 	if (!err && verbosity >= 2 && S_ISREG(st.st_mode))
 		warnx("'%s': read %llu of %llu bytes", shown(name),
 		    (unsigned long long)in.bytes_read,
