@@ -117,6 +117,19 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 		}
 		return;
 	}
+	if (l->w == 4 && l->r == 1 && l->nplane == 4 && l->pad == 0 &&
+	    l->nrun == 1) {
+		/* fp32, no dead bits. */
+		for (size_t i = 0; i < n; i++) {
+			uint32_t v = z4_get32(src + 4 * i);
+			v = v << 1 | v >> 31;
+			planes[0][i] = (uint8_t)v;
+			planes[1][i] = (uint8_t)(v >> 8);
+			planes[2][i] = (uint8_t)(v >> 16);
+			planes[3][i] = (uint8_t)(v >> 24);
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t v = pack(l, rotl(z4_getn(src + i * l->w, l->w), l->r,
 		    bits));
@@ -140,6 +153,17 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 			v = (v >> 1 | v << 15) & 0xffff;
 			dst[2 * i] = (uint8_t)v;
 			dst[2 * i + 1] = (uint8_t)(v >> 8);
+		}
+		return;
+	}
+	if (l->w == 4 && l->r == 1 && l->nplane == 4 && l->pad == 0 &&
+	    l->nrun == 1) {
+		for (size_t i = 0; i < n; i++) {
+			uint32_t v = (uint32_t)planes[0][i] |
+			    (uint32_t)planes[1][i] << 8 |
+			    (uint32_t)planes[2][i] << 16 |
+			    (uint32_t)planes[3][i] << 24;
+			z4_put32(dst + 4 * i, v >> 1 | v << 31);
 		}
 		return;
 	}
