@@ -71,6 +71,19 @@ z4_plane_reserve_coded(struct z4_plane *p, size_t n)
 }
 
 int
+z4_plane_copy(struct z4_plane *p, const uint8_t *src, size_t n)
+{
+	int err = z4_plane_reserve_raw(p, n);
+	if (err)
+		return err;
+	if (n)
+		memcpy(p->rbuf, src, n);
+	p->raw = p->rbuf;
+	p->raw_size = n;
+	return 0;
+}
+
+int
 z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t)
 {
 	int err = z4_buf_add16(b, (unsigned)t->name_len);

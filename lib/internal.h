@@ -230,6 +230,8 @@ const struct z4_xform *z4_xform_get(unsigned id);
 /* Plane buffers: make room for n bytes in a plane's own buffers. */
 int z4_plane_reserve_raw(struct z4_plane *p, size_t n);
 int z4_plane_reserve_coded(struct z4_plane *p, size_t n);
+/* Make p a copy of n bytes at src (its own buffer; the view set). */
+int z4_plane_copy(struct z4_plane *p, const uint8_t *src, size_t n);
 
 /* The parsed fixed part and meta of a frame. */
 struct z4_frame_head {

@@ -121,13 +121,8 @@ zeros_encode(struct z4_frame *f, struct z4_xform_step *s,
 	mask->raw_size = mbytes;
 	val->raw = val->rbuf;
 	val->raw_size = nz * w;
-	if (tail) {
-		if ((err = z4_plane_reserve_raw(tp, tail)))
-			return err;
-		memcpy(tp->rbuf, src + n * w, tail);
-		tp->raw = tp->rbuf;
-		tp->raw_size = tail;
-	}
+	if (tail && (err = z4_plane_copy(tp, src + n * w, tail)))
+		return err;
 	f->nplane = first + 2 + (tail != 0);
 	s->param_size = 3;
 	s->param[0] = (uint8_t)w;

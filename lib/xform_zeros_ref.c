@@ -195,14 +195,9 @@ zeros_ref_encode(struct z4_frame *f, struct z4_xform_step *s,
 	}
 	val->raw = val->rbuf;
 	val->raw_size = nz * w;
-	if (tail) {
-		struct z4_plane *tp = &f->plane[first + NCTX];
-		if ((err = z4_plane_reserve_raw(tp, tail)))
-			return err;
-		memcpy(tp->rbuf, src + n * w, tail);
-		tp->raw = tp->rbuf;
-		tp->raw_size = tail;
-	}
+	if (tail && (err = z4_plane_copy(&f->plane[first + NCTX],
+	    src + n * w, tail)))
+		return err;
 	f->nplane = first + NCTX + 1 + (tail != 0);
 	s->param_size = 3;
 	s->param[0] = (uint8_t)w;
