@@ -55,10 +55,7 @@ recode_main(int argc, char *argv[], const char *name, const char *text,
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
 		case 'r': rflag = optarg; break;
-		case 'T':
-			if (parse_threads(optarg, &threads))
-				die(EXIT_USAGE, "bad thread count '%s'", optarg);
-			break;
+		case 'T': threads = opt_threads(optarg); break;
 		case 'V': version();
 		case 'v': verbosity++; break;
 		default: usage(EXIT_USAGE);
@@ -69,7 +66,7 @@ recode_main(int argc, char *argv[], const char *name, const char *text,
 	if (argc > 1 || (delta && rflag == NULL))
 		usage(EXIT_USAGE);
 	if (threads == 0)
-		parse_threads("0", &threads);
+		threads = all_cores();
 	const char *in_name = argc ? argv[0] : NULL;
 	struct output out;
 	struct failure fl;
@@ -87,9 +84,5 @@ recode_main(int argc, char *argv[], const char *name, const char *text,
 	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
 	    level, threads, ref, delta, &fl);
 	z4_ref_free(ref);
-	if (err) {
-		output_abort(&out);
-		return report(&fl, err);
-	}
-	return output_commit(&out, -1);
+	return output_finish(&out, err, &fl);
 }

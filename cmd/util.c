@@ -98,20 +98,39 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int
-parse_threads(const char *s, unsigned *out)
+unsigned
+all_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > Z4_THREADS_MAX ? Z4_THREADS_MAX : (unsigned)n;
+}
+
+unsigned
+opt_threads(const char *s)
 {
 	uint64_t v;
 	if (parse_size(s, &v) || v > Z4_THREADS_MAX)
-		return -1;
-	if (v == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		v = n > 0 ? (uint64_t)n : 1;
-		if (v > Z4_THREADS_MAX)
-			v = Z4_THREADS_MAX;
-	}
-	*out = (unsigned)v;
-	return 0;
+		die(EXIT_USAGE, "bad thread count '%s'", s);
+	return v ? (unsigned)v : all_cores();
+}
+
+size_t
+opt_chunk_size(const char *s)
+{
+	uint64_t v;
+	if (parse_size(s, &v) || v == 0 || v > Z4_CHUNK_MAX)
+		die(EXIT_USAGE, "bad chunk size '%s' (1 to 64M)", s);
+	return (size_t)v;
+}
+
+unsigned
+opt_depth(const char *s)
+{
+	uint64_t v;
+	if (parse_size(s, &v) || v > Z4_DEPTH_MAX)
+		die(EXIT_USAGE, "bad delta depth '%s' (0 to %d)", s,
+		    Z4_DEPTH_MAX);
+	return (unsigned)v;
 }
 
 void
@@ -235,6 +254,16 @@ output_commit(struct output *o, int like_fd)
 	free(o->tmp);
 	o->tmp = NULL;
 	return 0;
+}
+
+int
+output_finish(struct output *o, int err, const struct failure *fl)
+{
+	if (err) {
+		output_abort(o);
+		return report(fl, err);
+	}
+	return output_commit(o, -1);
 }
 
 void

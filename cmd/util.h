@@ -51,6 +51,12 @@ struct output {
 /* 0 ok; else prints why and returns an exit code. */
 int output_open(struct output *o, const char *path, int force);
 int output_commit(struct output *o, int like_fd);
+/*
+ * After a pipeline wrote into o: on success commit it, on failure (err,
+ * described by fl, which report() prints) remove it; the exit code.
+ */
+struct failure;
+int output_finish(struct output *o, int err, const struct failure *fl);
 void output_abort(struct output *o);
 /* Refuse frames on a terminal unless allowed; exits 2. */
 void refuse_tty_out(int fd, int allowed);
@@ -98,8 +104,15 @@ int run_compress(int in_fd, const char *in_name, int out_fd,
 int run_recode(int in_fd, const char *in_name, int out_fd,
     const char *out_name, int level, unsigned threads, struct z4_ref *ref,
     int delta, struct failure *fl);
-/* Parse -T's argument: 0 means every core; returns 0 on success. */
-int parse_threads(const char *s, unsigned *out);
+/*
+ * Option arguments, checked: a bad one is a usage error (exit 2) with the
+ * same message in every tool.  -T 0 means every core.
+ */
+unsigned opt_threads(const char *s);
+size_t opt_chunk_size(const char *s);
+unsigned opt_depth(const char *s);
+/* The number of cores, the default for -T. */
+unsigned all_cores(void);
 /* frames -> original bytes; out_fd -1 only tests. */
 int run_decompress(int in_fd, const char *in_name, int out_fd,
     const char *out_name, struct z4_ref *ref, struct failure *fl);

@@ -209,7 +209,6 @@ main(int argc, char *argv[])
 		[INFO] = "info", [TEST] = "test",
 	};
 	int m = -1, ch;
-	uint64_t size;
 
 	progname = "z4ai";
 	atexit(close_stdout);
@@ -227,13 +226,7 @@ main(int argc, char *argv[])
 		case '6': case '7': case '8': case '9':
 			co.level = ch - '0';
 			break;
-		case 'B':
-			if (parse_size(optarg, &size) || size == 0 ||
-			    size > Z4_CHUNK_MAX)
-				die(EXIT_USAGE, "bad chunk size '%s' "
-				    "(1 to 64M)", optarg);
-			co.chunk_size = (size_t)size;
-			break;
+		case 'B': co.chunk_size = opt_chunk_size(optarg); break;
 		case 'c': cflag = 1; break;
 		case 'D':
 			if ((co.raw_dtype = z4_dtype_parse(optarg)) < 0)
@@ -242,27 +235,19 @@ main(int argc, char *argv[])
 		case 'f': fflag = 1; break;
 		case 'h': usage(EXIT_OK);
 		case 'j': jflag = 1; break;
-		case 'K':
-			if (parse_size(optarg, &size) || size > Z4_DEPTH_MAX)
-				die(EXIT_USAGE, "bad delta depth '%s' "
-				    "(0 to %d)", optarg, Z4_DEPTH_MAX);
-			co.max_depth = (unsigned)size;
-			break;
+		case 'K': co.max_depth = opt_depth(optarg); break;
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
 		case 'R': rmflag = 1; break;
 		case 'r': rflag = optarg; break;
-		case 'T':
-			if (parse_threads(optarg, &threads))
-				die(EXIT_USAGE, "bad thread count '%s'", optarg);
-			break;
+		case 'T': threads = opt_threads(optarg); break;
 		case 'V': version();
 		case 'v': verbosity++; break;
 		default: usage(EXIT_USAGE);
 		}
 	}
 	if (threads == 0)
-		parse_threads("0", &threads);
+		threads = all_cores();
 	co.threads = threads;
 	if (m < 0) {
 		if (argc > 1)

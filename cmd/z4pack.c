@@ -72,7 +72,6 @@ main(int argc, char *argv[])
 	    .max_depth = 16 };
 	const char *oflag = NULL;
 	int cflag = 0, fflag = 0, ch;
-	uint64_t v;
 
 	progname = "z4pack";
 	atexit(close_stdout);
@@ -86,18 +85,10 @@ main(int argc, char *argv[])
 		case 'c': cflag = 1; break;
 		case 'f': fflag = 1; break;
 		case 'h': usage(EXIT_OK);
-		case 'K':
-			if (parse_size(optarg, &v) || v > Z4_DEPTH_MAX)
-				die(EXIT_USAGE, "bad delta depth '%s' "
-				    "(0 to %d)", optarg, Z4_DEPTH_MAX);
-			co.max_depth = (unsigned)v;
-			break;
+		case 'K': co.max_depth = opt_depth(optarg); break;
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
-		case 'T':
-			if (parse_threads(optarg, &co.threads))
-				die(EXIT_USAGE, "bad thread count '%s'", optarg);
-			break;
+		case 'T': co.threads = opt_threads(optarg); break;
 		case 'V': version();
 		case 'v': verbosity++; break;
 		default: usage(EXIT_USAGE);
@@ -108,7 +99,7 @@ main(int argc, char *argv[])
 	if (argc > 1)
 		usage(EXIT_USAGE);
 	if (co.threads == 0)
-		parse_threads("0", &co.threads);
+		co.threads = all_cores();
 	const char *in_name = argc ? argv[0] : NULL;
 	struct output out;
 	struct failure fl;
@@ -127,9 +118,5 @@ main(int argc, char *argv[])
 		return ret;
 	int err = run_compress(fd, in_name, out.fd, oflag ? oflag :
 	    "(stdout)", &co, &fl);
-	if (err) {
-		output_abort(&out);
-		return report(&fl, err);
-	}
-	return output_commit(&out, -1);
+	return output_finish(&out, err, &fl);
 }

@@ -38,20 +38,13 @@ main(int argc, char *argv[])
 	struct compress_opts co = { .level = 0, .raw_dtype = -1, .threads = 1 };
 	const char *oflag = NULL;
 	int cflag = 0, fflag = 0, ch;
-	uint64_t size;
 
 	progname = "z4split";
 	atexit(close_stdout);
 	while ((ch = getopt_long(argc, argv, "B:cD:fho:qVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
-		case 'B':
-			if (parse_size(optarg, &size) || size == 0 ||
-			    size > Z4_CHUNK_MAX)
-				die(EXIT_USAGE, "bad chunk size '%s' "
-				    "(1 to 64M)", optarg);
-			co.chunk_size = (size_t)size;
-			break;
+		case 'B': co.chunk_size = opt_chunk_size(optarg); break;
 		case 'c': cflag = 1; break;
 		case 'D':
 			if ((co.raw_dtype = z4_dtype_parse(optarg)) < 0)
@@ -84,9 +77,5 @@ main(int argc, char *argv[])
 		return ret;
 	int err = run_compress(fd, in_name, out.fd, oflag ? oflag :
 	    "(stdout)", &co, &fl);
-	if (err) {
-		output_abort(&out);
-		return report(&fl, err);
-	}
-	return output_commit(&out, -1);
+	return output_finish(&out, err, &fl);
 }
