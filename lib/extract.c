@@ -344,19 +344,17 @@ z4_scan(struct z4_reader *r, const char *member, const char *name,
 		if (state == 1 && (ret = z4_out_write(out, f.raw,
 		    f.raw_size)) < 0)
 			break;
+		/* The member's last byte ends it, and what was found in it. */
 		if (member) {
 			left -= f.raw_size < left ? f.raw_size : left;
 			if (left == 0) {
 				inside = 0;
 				state = state ? 2 : 0;
-				if (state == 2)
-					member = "";	/* found: no second */
 			}
 		}
 	}
 	z4_frame_release(&f);
 	if (ret < 0)
 		return ret;
-	return state ? 0 : member && inside == 0 && left == 0 && !seen ?
-	    Z4_E_NO_MEMBER : Z4_E_NOT_FOUND;
+	return state ? 0 : member && !seen ? Z4_E_NO_MEMBER : Z4_E_NOT_FOUND;
 }
