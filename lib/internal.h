@@ -179,6 +179,7 @@ enum z4_xform_id {
 	Z4_XF_DELTA = 4,	/* the difference from a reference */
 	Z4_XF_GRID = 5,		/* integers times a scale per group */
 	Z4_XF_ZEROS_REF = 6,	/* a delta's zero mask, split by reference */
+	Z4_XF_DELTA_MODEL = 7,	/* floats coded against a reference, modelled */
 };
 
 /*
@@ -212,6 +213,14 @@ struct z4_xform {
  * records (once per frame; later steps may need them too).
  */
 int z4_delta_reference(struct z4_frame *f);
+/*
+ * DELTA and DELTA-MODEL share their last fields (hash, source, offset):
+ * check them; fill them for the frame's reference; and whether a frame
+ * is coded against an earlier frame of its stream (Source 1).
+ */
+int z4_delta_check(const struct z4_xform_step *s);
+void z4_delta_describe(struct z4_frame *f, struct z4_xform_step *s);
+int z4_delta_internal(const struct z4_frame *f);
 
 /* Apply x to the frame's last plane; 1 if it does not apply. */
 int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
@@ -220,7 +229,7 @@ int z4_chain_decode(struct z4_frame *f);
 
 extern const struct z4_xform z4_xform_planes, z4_xform_palette,
     z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
-    z4_xform_grid_64, z4_xform_zeros_ref;
+    z4_xform_grid_64, z4_xform_zeros_ref, z4_xform_delta_model;
 
 const struct z4_xform *z4_xform_get(unsigned id);
 

@@ -262,8 +262,7 @@ next(struct z4_reader *r, struct z4_frame *f)
 	f->key = at;
 	f->ref_key = h.ref_target;
 	/* A delta against an earlier frame: a writer maps its offset too. */
-	f->dref_internal = f->kind == Z4_FRAME_CHUNK && f->nxform > 0 &&
-	    f->xform[0].id == Z4_XF_DELTA && f->xform[0].param_size == 27;
+	f->dref_internal = z4_delta_internal(f);
 	if (f->dref_internal)
 		f->dref_key = z4_get64(f->xform[0].param + 19);
 	if (!(r->flags & Z4_READ_NODECODE)) {

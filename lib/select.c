@@ -160,6 +160,7 @@ enum chain {
 	CHAIN_SUB_ZREF,
 	CHAIN_GRID_ROW,		/* integers times a scale per row */
 	CHAIN_GRID_64,		/* ... per group of 64 */
+	CHAIN_MODEL,		/* floats modelled against the reference */
 	CHAIN_COUNT
 };
 
@@ -180,6 +181,7 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	    &z4_xform_planes, NULL },
 	[CHAIN_GRID_ROW] = { &z4_xform_grid_row, NULL },
 	[CHAIN_GRID_64] = { &z4_xform_grid_64, NULL },
+	[CHAIN_MODEL] = { &z4_xform_delta_model, NULL },
 };
 
 /*
@@ -262,7 +264,7 @@ candidates(const struct z4_frame *f, int level)
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS;
 	if (f->have_ref && f->ref_size == f->raw_size) {
-		set |= 1u << CHAIN_XOR | 1u << CHAIN_SUB;
+		set |= 1u << CHAIN_XOR | 1u << CHAIN_SUB | 1u << CHAIN_MODEL;
 		if (same * 16 >= sample)
 			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS |
 			    1u << CHAIN_XOR_ZREF | 1u << CHAIN_SUB_ZREF;

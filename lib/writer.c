@@ -131,8 +131,7 @@ z4_writer_put(struct z4_writer *w, struct z4_frame *f)
 	    &h.ref_target)))
 		return err;
 	/* A delta against an earlier frame names it by its offset. */
-	if (f->kind == Z4_FRAME_CHUNK && f->nxform > 0 &&
-	    f->xform[0].id == Z4_XF_DELTA && f->xform[0].param_size == 27) {
+	if (z4_delta_internal(f)) {
 		uint64_t target;
 		if ((err = recall(w, f->dref_key, &target)))
 			return err;

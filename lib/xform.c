@@ -12,6 +12,7 @@ static const struct z4_xform *const xforms[256] = {
 	[Z4_XF_DELTA] = &z4_xform_delta,
 	[Z4_XF_GRID] = &z4_xform_grid_row,
 	[Z4_XF_ZEROS_REF] = &z4_xform_zeros_ref,
+	[Z4_XF_DELTA_MODEL] = &z4_xform_delta_model,
 };
 
 const struct z4_xform *

@@ -31,16 +31,35 @@ enum { DELTA_XOR = 0, DELTA_SUB = 1 };
 #define SOURCE_FILE 0
 #define SOURCE_FRAME 1
 
-static int
-parse_params(const struct z4_xform_step *s, unsigned *mode, unsigned *w)
+int
+z4_delta_check(const struct z4_xform_step *s)
 {
 	if (s->param_size != 19 && s->param_size != 27)
 		return Z4_E_CORRUPT;
+	if (s->param[18] > SOURCE_FRAME ||
+	    s->param_size != (s->param[18] == SOURCE_FRAME ? 27 : 19))
+		return Z4_E_CORRUPT;
+	return 0;
+}
+
+int
+z4_delta_internal(const struct z4_frame *f)
+{
+	return f->kind == Z4_FRAME_CHUNK && f->nxform > 0 &&
+	    (f->xform[0].id == Z4_XF_DELTA ||
+	    f->xform[0].id == Z4_XF_DELTA_MODEL) &&
+	    z4_delta_check(&f->xform[0]) == 0 &&
+	    f->xform[0].param[18] == SOURCE_FRAME;
+}
+
+static int
+parse_params(const struct z4_xform_step *s, unsigned *mode, unsigned *w)
+{
+	if (z4_delta_check(s))
+		return Z4_E_CORRUPT;
 	*mode = s->param[0];
 	*w = s->param[1];
-	if (*mode > DELTA_SUB || (*w != 1 && *w != 2 && *w != 4 && *w != 8) ||
-	    s->param[18] > SOURCE_FRAME ||
-	    s->param_size != (s->param[18] == SOURCE_FRAME ? 27 : 19))
+	if (*mode > DELTA_SUB || (*w != 1 && *w != 2 && *w != 4 && *w != 8))
 		return Z4_E_CORRUPT;
 	return 0;
 }
@@ -98,15 +117,15 @@ int
 z4_delta_reference(struct z4_frame *f)
 {
 	const struct z4_xform_step *s = &f->xform[0];
-	unsigned mode, w;
 	uint8_t got[16];
 	size_t n = f->raw_size;
 	int err;
 
 	if (f->ref_ready)
 		return 0;	/* fetched already while decoding this frame */
-	if (f->nxform == 0 || s->id != Z4_XF_DELTA ||
-	    (err = parse_params(s, &mode, &w)) || f->kind != Z4_FRAME_CHUNK)
+	if (f->nxform == 0 || (s->id != Z4_XF_DELTA &&
+	    s->id != Z4_XF_DELTA_MODEL) || z4_delta_check(s) ||
+	    f->kind != Z4_FRAME_CHUNK)
 		return Z4_E_CORRUPT;
 	char want[33];
 	hex(want, s->param + 2);
@@ -182,21 +201,27 @@ delta_encode(struct z4_frame *f, struct z4_xform_step *s, const uint8_t *src,
 	if (f->nxform != 0 || f->kind != Z4_FRAME_CHUNK || !f->have_ref ||
 	    f->ref_size != n || w == 0)
 		return 1;
-	/* An earlier frame's offset is known to the writer, which fills it. */
-	s->param[18] = f->dref_internal ? SOURCE_FRAME : SOURCE_FILE;
-	if (f->dref_internal)
-		z4_put64(s->param + 19, 0);
 	if ((err = z4_plane_reserve_raw(res, n ? n : 1)))
 		return err;
 	combine(res->rbuf, src, f->refbuf, n, mode, w, -1);
 	res->raw = res->rbuf;
 	res->raw_size = n;
 	f->nplane = first + 1;
-	s->param_size = f->dref_internal ? 27 : 19;
 	s->param[0] = (uint8_t)mode;
 	s->param[1] = (uint8_t)w;
-	hash128(f->refbuf, n, s->param + 2);
+	z4_delta_describe(f, s);
 	return 0;
+}
+
+void
+z4_delta_describe(struct z4_frame *f, struct z4_xform_step *s)
+{
+	/* An earlier frame's offset is known to the writer, which fills it. */
+	s->param[18] = f->dref_internal ? SOURCE_FRAME : SOURCE_FILE;
+	if (f->dref_internal)
+		z4_put64(s->param + 19, 0);
+	s->param_size = f->dref_internal ? 27 : 19;
+	hash128(f->refbuf, f->ref_size, s->param + 2);
 }
 
 static int

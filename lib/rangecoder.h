@@ -1,0 +1,199 @@
+/*
+ * rangecoder.h - a binary range coder with adaptive probabilities, for
+ * models whose contexts are too many to pay a frequency table each.
+ *
+ * Each binary decision has a 12-bit probability that it is 0, starting at
+ * one half and moved a sixteenth of the way toward each outcome coded
+ * with it, so a context costs nothing to describe and learns as it goes.
+ *
+ * The coder keeps a 32-bit range and shifts out a byte whenever the range
+ * falls below 2^24.  The encoder's low end has one bit of carry; a byte
+ * that a carry could still change waits (cache, and a run of 0xff bytes)
+ * until it cannot.  The coded bytes begin with a 0 byte, the cache's
+ * first value.  The decoder starts by reading 5 bytes and then one per
+ * shift, and ends having read exactly the bytes the encoder wrote: the
+ * encoder flushes 4 bytes of its low end after the cached byte.
+ *
+ * Decoding trusts nothing: reading past the end gives zero bytes and
+ * marks the decoder, which then fails at z4_rc_dec_finish.
+ */
+#ifndef Z4_RANGECODER_H
+#define Z4_RANGECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define Z4_RC_PROB_BITS 12
+#define Z4_RC_PROB_INIT (1u << (Z4_RC_PROB_BITS - 1))
+#define Z4_RC_ADAPT 4
+#define Z4_RC_TOP (1u << 24)
+
+struct z4_rc_enc {
+	uint8_t *dst;
+	size_t cap, pos;	/* pos may pass cap: then the output is lost */
+	uint64_t low;		/* 32 bits and a carry */
+	uint32_t range;
+	uint8_t cache;
+	uint64_t pending;	/* 0xff bytes waiting behind cache */
+};
+
+struct z4_rc_dec {
+	const uint8_t *src;
+	size_t n, pos;
+	uint32_t range, code;
+	int overrun;		/* read past the end of src */
+};
+
+static inline void
+z4_rc_enc_init(struct z4_rc_enc *e, uint8_t *dst, size_t cap)
+{
+	e->dst = dst;
+	e->cap = cap;
+	e->pos = 0;
+	e->low = 0;
+	e->range = 0xffffffffu;
+	e->cache = 0;
+	e->pending = 1;		/* the cache's first byte, 0 */
+}
+
+static inline void
+z4_rc_put(struct z4_rc_enc *e, uint8_t b)
+{
+	if (e->pos < e->cap)
+		e->dst[e->pos] = b;
+	e->pos++;
+}
+
+/* Shift the top byte of low out, or hold it while a carry may reach it. */
+static inline void
+z4_rc_shift(struct z4_rc_enc *e)
+{
+	if (e->low < 0xff000000u || e->low >= 0x100000000u) {
+		uint8_t carry = (uint8_t)(e->low >> 32);
+		z4_rc_put(e, (uint8_t)(e->cache + carry));
+		for (; e->pending > 1; e->pending--)
+			z4_rc_put(e, (uint8_t)(0xff + carry));
+		e->pending = 0;
+		e->cache = (uint8_t)(e->low >> 24);
+	}
+	e->pending++;
+	e->low = (e->low & 0x00ffffffu) << 8;
+}
+
+static inline void
+z4_rc_bit(struct z4_rc_enc *e, uint16_t *p, unsigned bit)
+{
+	uint32_t bound = (e->range >> Z4_RC_PROB_BITS) * *p;
+	if (bit) {
+		e->low += bound;
+		e->range -= bound;
+		*p = (uint16_t)(*p - (*p >> Z4_RC_ADAPT));
+	} else {
+		e->range = bound;
+		*p = (uint16_t)(*p + (((1u << Z4_RC_PROB_BITS) - *p) >>
+		    Z4_RC_ADAPT));
+	}
+	while (e->range < Z4_RC_TOP) {
+		e->range <<= 8;
+		z4_rc_shift(e);
+	}
+}
+
+/* The low k bits of v (k at most 8), each as likely 0 as 1. */
+static inline void
+z4_rc_direct(struct z4_rc_enc *e, uint32_t v, unsigned k)
+{
+	e->range >>= k;
+	e->low += (uint64_t)e->range * (v & ((1u << k) - 1));
+	while (e->range < Z4_RC_TOP) {
+		e->range <<= 8;
+		z4_rc_shift(e);
+	}
+}
+
+/* Flush; returns the coded size, which is past cap if the output is lost. */
+static inline size_t
+z4_rc_enc_finish(struct z4_rc_enc *e)
+{
+	for (int i = 0; i < 5; i++)
+		z4_rc_shift(e);
+	return e->pos;
+}
+
+static inline uint8_t
+z4_rc_get(struct z4_rc_dec *d)
+{
+	if (d->pos < d->n)
+		return d->src[d->pos++];
+	d->overrun = 1;
+	return 0;
+}
+
+/* Start decoding n bytes at src; nonzero if they cannot be a coding. */
+static inline int
+z4_rc_dec_init(struct z4_rc_dec *d, const uint8_t *src, size_t n)
+{
+	d->src = src;
+	d->n = n;
+	d->pos = 0;
+	d->overrun = 0;
+	d->range = 0xffffffffu;
+	d->code = 0;
+	if (z4_rc_get(d) != 0)
+		return 1;
+	for (int i = 0; i < 4; i++)
+		d->code = d->code << 8 | z4_rc_get(d);
+	return d->overrun;
+}
+
+static inline unsigned
+z4_rc_dec_bit(struct z4_rc_dec *d, uint16_t *p)
+{
+	uint32_t bound = (d->range >> Z4_RC_PROB_BITS) * *p;
+	unsigned bit;
+	if (d->code < bound) {
+		d->range = bound;
+		*p = (uint16_t)(*p + (((1u << Z4_RC_PROB_BITS) - *p) >>
+		    Z4_RC_ADAPT));
+		bit = 0;
+	} else {
+		d->code -= bound;
+		d->range -= bound;
+		*p = (uint16_t)(*p - (*p >> Z4_RC_ADAPT));
+		bit = 1;
+	}
+	while (d->range < Z4_RC_TOP) {
+		d->range <<= 8;
+		d->code = d->code << 8 | z4_rc_get(d);
+	}
+	return bit;
+}
+
+/*
+ * k bits (k at most 8) coded by z4_rc_direct.  A damaged coding can give
+ * a value of k bits or more; it is clamped, and the checksum of the
+ * decoded bytes catches it.
+ */
+static inline uint32_t
+z4_rc_dec_direct(struct z4_rc_dec *d, unsigned k)
+{
+	d->range >>= k;
+	uint32_t v = d->code / d->range;
+	if (v >> k)
+		v = (1u << k) - 1;
+	d->code -= v * d->range;
+	while (d->range < Z4_RC_TOP) {
+		d->range <<= 8;
+		d->code = d->code << 8 | z4_rc_get(d);
+	}
+	return v;
+}
+
+/* Nonzero unless the decoder read exactly the n bytes it was given. */
+static inline int
+z4_rc_dec_finish(const struct z4_rc_dec *d)
+{
+	return d->overrun || d->pos != d->n;
+}
+
+#endif
