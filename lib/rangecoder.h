@@ -2,8 +2,8 @@
  * rangecoder.h - a binary range coder with adaptive probabilities, for
  * models whose contexts are too many to pay a frequency table each.
  *
- * Each binary decision has a 12-bit probability that it is 0, starting at
- * one half and moved a sixteenth of the way toward each outcome coded
+ * Each binary decision has a probability that it is 0 (struct
+ * z4_rc_model), starting at one half and moved toward each outcome coded
  * with it, so a context costs nothing to describe and learns as it goes.
  *
  * The coder keeps a 32-bit range and shifts out a byte whenever the range
@@ -23,10 +23,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define Z4_RC_PROB_BITS 12
+#define Z4_RC_PROB_BITS 15
 #define Z4_RC_PROB_INIT (1u << (Z4_RC_PROB_BITS - 1))
-#define Z4_RC_ADAPT 4
+#define Z4_RC_PROB_MIN 16
+#define Z4_RC_PROB_MAX ((1u << Z4_RC_PROB_BITS) - Z4_RC_PROB_MIN)
+#define Z4_RC_COUNT_MAX 126
 #define Z4_RC_TOP (1u << 24)
+
+/*
+ * A probability that the next bit is 0, in units of 2^-15, and how many
+ * bits it has seen (up to 126).  Its n-th update moves it 2 / (2n + 3) of
+ * the way toward the bit just seen: a new context learns from its first
+ * few bits almost as fast as counting would, an old one settles at a
+ * rate of 1/255.  The step is rcp[n] / 2^16 with rcp[n] =
+ * floor(2^17 / (2n + 3)), so that encoder and decoder agree to the bit.
+ */
+struct z4_rc_model {
+	uint16_t p;
+	uint8_t n;
+};
+
+static const uint16_t z4_rc_rcp[Z4_RC_COUNT_MAX + 1] = {
+	43690, 26214, 18724, 14563, 11915, 10082, 8738, 7710,
+	6898, 6241, 5698, 5242, 4854, 4519, 4228, 3971,
+	3744, 3542, 3360, 3196, 3048, 2912, 2788, 2674,
+	2570, 2473, 2383, 2299, 2221, 2148, 2080, 2016,
+	1956, 1899, 1846, 1795, 1747, 1702, 1659, 1618,
+	1579, 1542, 1506, 1472, 1440, 1409, 1379, 1351,
+	1323, 1297, 1272, 1248, 1224, 1202, 1180, 1159,
+	1139, 1120, 1101, 1083, 1065, 1048, 1032, 1016,
+	1000, 985, 970, 956, 942, 929, 916, 903,
+	891, 879, 868, 856, 845, 834, 824, 814,
+	804, 794, 784, 775, 766, 757, 748, 740,
+	732, 724, 716, 708, 700, 693, 686, 679,
+	672, 665, 658, 652, 645, 639, 633, 627,
+	621, 615, 609, 604, 598, 593, 587, 582,
+	577, 572, 567, 562, 557, 553, 548, 543,
+	539, 534, 530, 526, 522, 518, 514,
+};
+
+static inline void
+z4_rc_update(struct z4_rc_model *m, unsigned bit)
+{
+	uint32_t r = z4_rc_rcp[m->n];
+	if (bit)
+		m->p = (uint16_t)(m->p - ((m->p - Z4_RC_PROB_MIN) * r >> 16));
+	else
+		m->p = (uint16_t)(m->p + ((Z4_RC_PROB_MAX - m->p) * r >> 16));
+	if (m->n < Z4_RC_COUNT_MAX)
+		m->n++;
+}
 
 struct z4_rc_enc {
 	uint8_t *dst;
@@ -81,18 +127,16 @@ z4_rc_shift(struct z4_rc_enc *e)
 }
 
 static inline void
-z4_rc_bit(struct z4_rc_enc *e, uint16_t *p, unsigned bit)
+z4_rc_bit(struct z4_rc_enc *e, struct z4_rc_model *m, unsigned bit)
 {
-	uint32_t bound = (e->range >> Z4_RC_PROB_BITS) * *p;
+	uint32_t bound = (e->range >> Z4_RC_PROB_BITS) * m->p;
 	if (bit) {
 		e->low += bound;
 		e->range -= bound;
-		*p = (uint16_t)(*p - (*p >> Z4_RC_ADAPT));
 	} else {
 		e->range = bound;
-		*p = (uint16_t)(*p + (((1u << Z4_RC_PROB_BITS) - *p) >>
-		    Z4_RC_ADAPT));
 	}
+	z4_rc_update(m, bit);
 	while (e->range < Z4_RC_TOP) {
 		e->range <<= 8;
 		z4_rc_shift(e);
@@ -147,21 +191,19 @@ z4_rc_dec_init(struct z4_rc_dec *d, const uint8_t *src, size_t n)
 }
 
 static inline unsigned
-z4_rc_dec_bit(struct z4_rc_dec *d, uint16_t *p)
+z4_rc_dec_bit(struct z4_rc_dec *d, struct z4_rc_model *m)
 {
-	uint32_t bound = (d->range >> Z4_RC_PROB_BITS) * *p;
+	uint32_t bound = (d->range >> Z4_RC_PROB_BITS) * m->p;
 	unsigned bit;
 	if (d->code < bound) {
 		d->range = bound;
-		*p = (uint16_t)(*p + (((1u << Z4_RC_PROB_BITS) - *p) >>
-		    Z4_RC_ADAPT));
 		bit = 0;
 	} else {
 		d->code -= bound;
 		d->range -= bound;
-		*p = (uint16_t)(*p - (*p >> Z4_RC_ADAPT));
 		bit = 1;
 	}
+	z4_rc_update(m, bit);
 	while (d->range < Z4_RC_TOP) {
 		d->range <<= 8;
 		d->code = d->code << 8 | z4_rc_get(d);

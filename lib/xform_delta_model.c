@@ -26,13 +26,13 @@
 
 #define NEXP 256
 #define SIZE_BITS_MAX 5		/* the leading 1 of a 32-bit change */
-#define TOP_BITS 2
+#define TOP_BITS 3
 
 struct model {
-	uint16_t changed[NEXP];
-	uint16_t negative[NEXP];
-	uint16_t size[NEXP][1u << SIZE_BITS_MAX];
-	uint16_t top[NEXP][32][1u << TOP_BITS];
+	struct z4_rc_model changed[NEXP];
+	struct z4_rc_model negative[NEXP];
+	struct z4_rc_model size[NEXP][1u << SIZE_BITS_MAX];
+	struct z4_rc_model top[NEXP][32][1u << TOP_BITS];
 };
 
 struct geometry {
@@ -60,9 +60,9 @@ geometry(unsigned dtype, struct geometry *g)
 static void
 model_init(struct model *m)
 {
-	uint16_t *p = (uint16_t *)m;
+	struct z4_rc_model *p = (struct z4_rc_model *)m;
 	for (size_t i = 0; i < sizeof *m / sizeof *p; i++)
-		p[i] = Z4_RC_PROB_INIT;
+		p[i] = (struct z4_rc_model){ Z4_RC_PROB_INIT, 0 };
 }
 
 static uint32_t
@@ -96,7 +96,8 @@ encode_change(struct z4_rc_enc *rc, struct model *m, unsigned e,
 	z4_rc_bit(rc, &m->negative[e], d < 0);
 	uint64_t mag = d < 0 ? (uint64_t)-d : (uint64_t)d;
 	unsigned k = 63 - (unsigned)__builtin_clzll(mag), node = 1;
-	for (unsigned i = size_bits; i-- > 0;) {
+	z4_rc_bit(rc, &m->size[e][0], k != 0);
+	for (unsigned i = size_bits; k && i-- > 0;) {
 		unsigned b = k >> i & 1;
 		z4_rc_bit(rc, &m->size[e][node], b);
 		node = node << 1 | b;
@@ -122,9 +123,13 @@ decode_change(struct z4_rc_dec *rc, struct model *m, unsigned e,
 	if (!z4_rc_dec_bit(rc, &m->changed[e]))
 		return 0;
 	unsigned neg = z4_rc_dec_bit(rc, &m->negative[e]), node = 1;
-	for (unsigned i = 0; i < size_bits; i++)
-		node = node << 1 | z4_rc_dec_bit(rc, &m->size[e][node]);
-	unsigned k = node - (1u << size_bits), t = k < TOP_BITS ? k : TOP_BITS;
+	unsigned k = 0;
+	if (z4_rc_dec_bit(rc, &m->size[e][0])) {
+		for (unsigned i = 0; i < size_bits; i++)
+			node = node << 1 | z4_rc_dec_bit(rc, &m->size[e][node]);
+		k = node - (1u << size_bits);
+	}
+	unsigned t = k < TOP_BITS ? k : TOP_BITS;
 	uint64_t mag = 1;
 	node = 1;
 	for (unsigned i = 0; i < t; i++) {
