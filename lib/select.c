@@ -263,9 +263,20 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS;
+	/*
+	 * Floats against a reference: the model beats every byte-wise
+	 * residual on every pair of the corpus, so below level 7 it is the
+	 * only one tried (planes stay in the running for an unrelated
+	 * reference).
+	 */
+	int model = f->tensor.dtype == Z4_DT_BF16 ||
+	    f->tensor.dtype == Z4_DT_F16 || f->tensor.dtype == Z4_DT_F32;
 	if (f->have_ref && f->ref_size == f->raw_size) {
-		set |= 1u << CHAIN_XOR | 1u << CHAIN_SUB | 1u << CHAIN_MODEL;
-		if (same * 16 >= sample)
+		if (model)
+			set |= 1u << CHAIN_MODEL;
+		if (!model || level >= 7)
+			set |= 1u << CHAIN_XOR | 1u << CHAIN_SUB;
+		if ((!model || level >= 7) && same * 16 >= sample)
 			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS |
 			    1u << CHAIN_XOR_ZREF | 1u << CHAIN_SUB_ZREF;
 	}
