@@ -65,13 +65,11 @@ static const uint16_t z4_rc_rcp[Z4_RC_COUNT_MAX + 1] = {
 static inline void
 z4_rc_update(struct z4_rc_model *m, unsigned bit)
 {
-	uint32_t r = z4_rc_rcp[m->n];
-	if (bit)
-		m->p = (uint16_t)(m->p - ((m->p - Z4_RC_PROB_MIN) * r >> 16));
-	else
-		m->p = (uint16_t)(m->p + ((Z4_RC_PROB_MAX - m->p) * r >> 16));
-	if (m->n < Z4_RC_COUNT_MAX)
-		m->n++;
+	uint32_t r = z4_rc_rcp[m->n], p = m->p;
+	uint32_t down = p - ((p - Z4_RC_PROB_MIN) * r >> 16);
+	uint32_t up = p + ((Z4_RC_PROB_MAX - p) * r >> 16);
+	m->p = (uint16_t)(bit ? down : up);
+	m->n = (uint8_t)(m->n + (m->n < Z4_RC_COUNT_MAX));
 }
 
 struct z4_rc_enc {
@@ -194,15 +192,10 @@ static inline unsigned
 z4_rc_dec_bit(struct z4_rc_dec *d, struct z4_rc_model *m)
 {
 	uint32_t bound = (d->range >> Z4_RC_PROB_BITS) * m->p;
-	unsigned bit;
-	if (d->code < bound) {
-		d->range = bound;
-		bit = 0;
-	} else {
-		d->code -= bound;
-		d->range -= bound;
-		bit = 1;
-	}
+	unsigned bit = d->code >= bound;
+	/* Both outcomes computed, one kept: the bits are unpredictable. */
+	d->code -= bit ? bound : 0;
+	d->range = bit ? d->range - bound : bound;
 	z4_rc_update(m, bit);
 	while (d->range < Z4_RC_TOP) {
 		d->range <<= 8;
