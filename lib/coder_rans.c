@@ -6,9 +6,9 @@
  *
  * Layout of a coded plane (integers little-endian):
  *   Mode       u8    bits 0-3: B - 10 (B = 10..15, frequencies sum to
- *                    M = 2^B); bits 4-5: log2 of S, the number of
- *                    interleaved states (1, 4 or 8; 2 is reserved);
- *                    bits 6-7: 0
+ *                    M = 2^B); bits 4-6: log2 of S, the number of
+ *                    interleaved states (1, 4, 8, 16 or 32; 2, 64 and
+ *                    128 are reserved); bit 7: 0
  *   Symbols    u8    the number of symbols present, minus 1
  *   Present          none when all 256 are; their values in increasing
  *                    order when at most 32 are; else a 32-byte bitmap
@@ -23,15 +23,18 @@
  *
  * Tables are paid for per plane, so the encoder picks B and the Rice
  * parameter that make table and data smallest together, and fewer states
- * for small planes.
+ * for small planes.  Many states are for speed: a decoder can run them
+ * as independent chains, in SIMD lanes, so that one state's table
+ * lookup is under way while the next is worked on.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "internal.h"
 
 #define RANS_L (1u << 15)
-#define SMAX 8
+#define SMAX 32
 #define RICE_ESCAPE 20		/* a quotient this large is sent in 16 bits */
 
 struct enc_sym {
@@ -196,7 +199,7 @@ rans_bound(size_t n)
 static unsigned
 state_count(size_t n)
 {
-	return n < 4096 ? 1 : n < 65536 ? 4 : 8;
+	return n < 4096 ? 1 : n < 65536 ? 4 : n < (256u << 10) ? 8 : 32;
 }
 
 static int
@@ -236,7 +239,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 			memcpy(freq, f, sizeof freq);
 		}
 	}
-	unsigned nst = state_count(n), lg = nst == 1 ? 0 : nst == 4 ? 2 : 3;
+	unsigned nst = state_count(n), lg = (unsigned)__builtin_ctz(nst);
 	size_t h = 0;
 	dst[h++] = (uint8_t)((bits - 10) | lg << 4);
 	dst[h++] = (uint8_t)(nsym - 1);
@@ -288,6 +291,10 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 		for (; i > 0; i -= 8)
 			for (unsigned j = 8; j-- > 0;)
 				p = enc_put(e, src[i - 8 + j], &x[j], p);
+	} else if (nst == 32) {
+		for (; i > 0; i -= 32)
+			for (unsigned j = 32; j-- > 0;)
+				p = enc_put(e, src[i - 32 + j], &x[j], p);
 	} else {
 		while (i-- > 0)
 			p = enc_put(e, src[i], &x[i % nst], p);
@@ -304,8 +311,11 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 
 struct dec_table {
 	unsigned bits;
-	uint8_t sym[1u << 15];
 	uint32_t fb[1u << 15];		/* freq << 16 | (slot - start) */
+	uint8_t sym[(1u << 15) + 4];	/* + 4: a 4-byte gather at the end */
+	/* For B <= 12, all of it in one word: sym << 24 | freq - 1 << 12 |
+	 * (slot - start), so that a SIMD decoder gathers once a byte. */
+	uint32_t packed[1u << 12];
 };
 
 struct bitr {
@@ -345,8 +355,8 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 	int ok = 1;
 
 	t->bits = 10 + (mode & 15);
-	*nstate = 1u << (mode >> 4 & 3);
-	if (t->bits > 15 || (mode & 0xc0) || *nstate == 2)
+	*nstate = 1u << (mode >> 4 & 7);
+	if (t->bits > 15 || (mode & 0x80) || *nstate == 2 || *nstate > SMAX)
 		return Z4_E_DECODE;
 	memset(present, nsym == 256 ? 0xff : 0, sizeof present);
 	if (nsym <= 32) {
@@ -390,6 +400,8 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 			t->sym[start + i] = (uint8_t)s;
 			t->fb[start + i] = f << 16 | i;
 		}
+		for (uint32_t i = 0; i < f && t->bits <= 12; i++)
+			t->packed[start + i] = s << 24 | (f - 1) << 12 | i;
 		start += f;
 	}
 	z4_cur_bytes(c, (r.n + 7) / 8);
@@ -440,6 +452,154 @@ decode_s(const struct dec_table *t, uint32_t *x, const unsigned S,
 	return p == end ? 0 : Z4_E_DECODE;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/*
+ * Where each of 8 lanes finds its word among the words read in a round:
+ * for the lanes set in a mask, the count of set lanes below it.
+ */
+static uint8_t word_lane[256][8];
+
+static void
+word_lane_init(void)
+{
+	for (unsigned m = 0; m < 256; m++)
+		for (unsigned j = 0, k = 0; j < 8; j++)
+			if (m >> j & 1)
+				word_lane[m][j] = (uint8_t)k++;
+}
+
+/*
+ * Renormalise 8 decoded states y: the lanes below L take a word each,
+ * read at *p in lane order.
+ */
+__attribute__((target("avx2"))) static inline __m256i
+renorm8(__m256i y, const uint8_t **p)
+{
+	__m256i need = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)RANS_L), y);
+	unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(need));
+	__m256i words = _mm256_cvtepu16_epi32(
+	    _mm_loadu_si128((const __m128i *)*p));
+	__m256i lane = _mm256_cvtepu8_epi32(
+	    _mm_loadl_epi64((const __m128i *)word_lane[m]));
+	words = _mm256_permutevar8x32_epi32(words, lane);
+	*p += 2 * (unsigned)__builtin_popcount(m);
+	return _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32(y, 16),
+	    words), need);
+}
+
+/* Decode step of 8 states from fb entries (freq << 16 | bias). */
+__attribute__((target("avx2"))) static inline __m256i
+step8(__m256i v, __m256i fb, __m128i shift)
+{
+	return _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srli_epi32(fb, 16),
+	    _mm256_srl_epi32(v, shift)),
+	    _mm256_and_si256(fb, _mm256_set1_epi32(0xffff)));
+}
+
+/* The same from packed entries: freq * hi + bias as (freq - 1) * hi + hi
+ * + bias, freq - 1 fitting 12 bits. */
+__attribute__((target("avx2"))) static inline __m256i
+step8_packed(__m256i v, __m256i e, __m128i shift)
+{
+	const __m256i low12 = _mm256_set1_epi32(0xfff);
+	__m256i hi = _mm256_srl_epi32(v, shift);
+	__m256i f1 = _mm256_and_si256(_mm256_srli_epi32(e, 12), low12);
+	return _mm256_add_epi32(_mm256_mullo_epi32(f1, hi),
+	    _mm256_add_epi32(hi, _mm256_and_si256(e, low12)));
+}
+
+/* The low byte of each of 8 lanes, stored as 8 bytes at dst. */
+__attribute__((target("avx2"))) static inline void
+store8(uint8_t *dst, __m256i sym)
+{
+	const __m256i pack = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1,
+	    -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1,
+	    -1, -1, -1, -1, -1, -1, -1, -1);
+	sym = _mm256_shuffle_epi8(sym, pack);
+	uint32_t lo = (uint32_t)_mm256_extract_epi32(sym, 0);
+	uint32_t hi = (uint32_t)_mm256_extract_epi32(sym, 4);
+	memcpy(dst, &lo, 4);
+	memcpy(dst + 4, &hi, 4);
+}
+
+/*
+ * Decode whole rounds of 32 states with AVX2, as four vectors of 8: the
+ * table lookups of all four are issued together, so their latencies
+ * overlap, then each vector takes its words in state order, which is the
+ * order the scalar decoder reads them in.  Stops where the scalar loop
+ * must take over (fewer than 32 bytes, or 64 bytes of words, left);
+ * returns the bytes decoded and moves *pp.
+ */
+__attribute__((target("avx2"))) static size_t
+decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    size_t n, const uint8_t **pp, const uint8_t *end)
+{
+	const uint8_t *p = *pp;
+	const __m256i mask = _mm256_set1_epi32((int)((1u << t->bits) - 1));
+	const __m128i shift = _mm_cvtsi32_si128((int)t->bits);
+	const int *fbt = (const int *)t->fb, *symt = (const int *)t->sym;
+	const int *pkt = (const int *)t->packed;
+	__m256i v[4];
+	size_t i = 0;
+
+	for (unsigned q = 0; q < 4; q++)
+		v[q] = _mm256_loadu_si256((const __m256i *)(x + 8 * q));
+	if (t->bits <= 12) {
+		/* One gather a state: symbol, frequency and bias at once. */
+		for (; i + 32 <= n && end - p >= 64; i += 32) {
+			__m256i e[4];
+			for (unsigned q = 0; q < 4; q++)
+				e[q] = _mm256_i32gather_epi32(pkt,
+				    _mm256_and_si256(v[q], mask), 4);
+			for (unsigned q = 0; q < 4; q++) {
+				v[q] = renorm8(step8_packed(v[q], e[q], shift),
+				    &p);
+				store8(dst + i + 8 * q,
+				    _mm256_srli_epi32(e[q], 24));
+			}
+		}
+	}
+	for (; i + 32 <= n && end - p >= 64; i += 32) {
+		__m256i fb[4], sym[4];
+		for (unsigned q = 0; q < 4; q++) {
+			__m256i slot = _mm256_and_si256(v[q], mask);
+			fb[q] = _mm256_i32gather_epi32(fbt, slot, 4);
+			sym[q] = _mm256_i32gather_epi32(symt, slot, 1);
+		}
+		for (unsigned q = 0; q < 4; q++) {
+			v[q] = renorm8(step8(v[q], fb[q], shift), &p);
+			store8(dst + i + 8 * q, sym[q]);
+		}
+	}
+	for (unsigned q = 0; q < 4; q++)
+		_mm256_storeu_si256((__m256i *)(x + 8 * q), v[q]);
+	*pp = p;
+	return i;
+}
+
+static int avx2;
+
+static void
+simd_init(void)
+{
+	word_lane_init();
+	__builtin_cpu_init();
+	avx2 = __builtin_cpu_supports("avx2") != 0;
+}
+
+static int
+have_avx2(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, simd_init);
+	return avx2;
+}
+#endif
+
+int z4_rans_scalar_only;
+
 static int
 rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
     size_t cn)
@@ -463,10 +623,18 @@ rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 	if (!c.ok || n == 0)
 		return Z4_E_DECODE;
 	const uint8_t *p = src + c.pos, *end = src + cn;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (nst == 32 && !z4_rans_scalar_only && have_avx2()) {
+		size_t done = decode32_avx2(t, x, dst, n, &p, end);
+		return decode_s(t, x, 32, dst + done, n - done, p, end);
+	}
+#endif
 	switch (nst) {
 	case 1: return decode_s(t, x, 1, dst, n, p, end);
 	case 4: return decode_s(t, x, 4, dst, n, p, end);
-	default: return decode_s(t, x, 8, dst, n, p, end);
+	case 8: return decode_s(t, x, 8, dst, n, p, end);
+	case 16: return decode_s(t, x, 16, dst, n, p, end);
+	default: return decode_s(t, x, 32, dst, n, p, end);
 	}
 }
 

@@ -168,6 +168,8 @@ struct z4_coder {
 };
 
 extern const struct z4_coder z4_coder_stored, z4_coder_zstd, z4_coder_rans;
+/* Tests set this to make the rANS decoder take its portable path. */
+extern int z4_rans_scalar_only;
 
 const struct z4_coder *z4_coder_get(unsigned id);
 
