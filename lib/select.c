@@ -32,11 +32,12 @@ struct plane_stats {
  * The histogram, and repeats counted on a sample: one 64-byte block in
  * every 16, enough to tell text or runs from noise.
  */
+/* Byte counts of n bytes at p, added to count. */
 static void
-measure(const uint8_t *p, size_t n, struct plane_stats *st)
+histogram(const uint8_t *p, size_t n, uint32_t *count)
 {
 	uint32_t c[4][256] = { { 0 } };
-	size_t rep = 0, sampled = 0, i = 0;
+	size_t i = 0;
 
 	for (; i + 4 <= n; i += 4) {
 		c[0][p[i]]++;
@@ -46,21 +47,62 @@ measure(const uint8_t *p, size_t n, struct plane_stats *st)
 	}
 	for (; i < n; i++)
 		c[0][p[i]]++;
+	for (unsigned s = 0; s < 256; s++)
+		count[s] += c[0][s] + c[1][s] + c[2][s] + c[3][s];
+}
+
+static double
+entropy(const uint32_t *count, size_t n)
+{
+	double h = 0;
+	for (unsigned s = 0; s < 256; s++) {
+		double q = (double)count[s] / (double)n;
+		if (q > 0)
+			h -= q * log2(q);
+	}
+	return h;
+}
+
+/*
+ * Whether a big plane is plainly incompressible to an order-0 coder, from
+ * one 4 KiB block in 16: a float's low mantissa bytes are, and counting
+ * all their bytes costs a fifth of the time of coding a chunk.
+ */
+static int
+looks_random(const uint8_t *p, size_t n)
+{
+	uint32_t count[256] = { 0 };
+	size_t got = 0;
+
+	if (n < (1u << 20))
+		return 0;
+	for (size_t i = 0; i + 4096 <= n; i += 16 * 4096, got += 4096)
+		histogram(p + i, 4096, count);
+	/*
+	 * rANS is tried below 7.92 bits a byte; a sample of 16 KiB or more
+	 * reads a little low, so the margin is generous.
+	 */
+	return entropy(count, got) > 7.95;
+}
+
+static void
+measure(const uint8_t *p, size_t n, struct plane_stats *st)
+{
+	size_t rep = 0, sampled = 0, i;
+
+	memset(st->count, 0, sizeof st->count);
+	histogram(p, n, st->count);
 	for (i = 1; i + 64 <= n; i += 1024) {
 		for (size_t k = i; k < i + 64; k++)
 			rep += p[k] == p[k - 1];
 		sampled += 64;
 	}
-	double h = 0, sq = 0;
+	double sq = 0;
 	for (unsigned s = 0; s < 256; s++) {
-		st->count[s] = c[0][s] + c[1][s] + c[2][s] + c[3][s];
 		double q = (double)st->count[s] / (double)n;
-		if (q > 0) {
-			h -= q * log2(q);
-			sq += q * q;
-		}
+		sq += q * q;
 	}
-	st->entropy = h;
+	st->entropy = entropy(st->count, n);
 	st->repeats = (double)rep;
 	st->expected = sq * (double)sampled;
 }
@@ -114,6 +156,9 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	p->coded = p->raw;
 	p->coded_size = p->raw_size;
 	if (level <= 0 || p->raw_size < 16)
+		return 0;
+	if (kind == Z4_FRAME_CHUNK && level < 7 &&
+	    looks_random(p->raw, p->raw_size))
 		return 0;
 	measure(p->raw, p->raw_size, &st);
 	double n = (double)p->raw_size;

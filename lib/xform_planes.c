@@ -108,12 +108,12 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 	if (l->w == 2 && l->r == 1 && l->nplane == 2 && l->pad == 0 &&
 	    l->nrun == 1) {
 		/* bf16 and fp16, no dead bits: the common case. */
-		uint8_t *lo = planes[0], *hi = planes[1];
+		uint8_t *restrict lo = planes[0], *restrict hi = planes[1];
+		const uint8_t *restrict in = src;
 		for (size_t i = 0; i < n; i++) {
-			unsigned v = src[2 * i] | src[2 * i + 1] << 8;
-			v = (v << 1 | v >> 15) & 0xffff;
-			lo[i] = (uint8_t)v;
-			hi[i] = (uint8_t)(v >> 8);
+			/* Rotated left by 1: the sign below the mantissa. */
+			lo[i] = (uint8_t)(in[2 * i] << 1 | in[2 * i + 1] >> 7);
+			hi[i] = (uint8_t)(in[2 * i + 1] << 1 | in[2 * i] >> 7);
 		}
 		return;
 	}
@@ -147,12 +147,11 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 
 	if (l->w == 2 && l->r == 1 && l->nplane == 2 && l->pad == 0 &&
 	    l->nrun == 1) {
-		const uint8_t *lo = planes[0], *hi = planes[1];
+		const uint8_t *restrict lo = planes[0], *restrict hi = planes[1];
+		uint8_t *restrict out = dst;
 		for (size_t i = 0; i < n; i++) {
-			unsigned v = lo[i] | hi[i] << 8;
-			v = (v >> 1 | v << 15) & 0xffff;
-			dst[2 * i] = (uint8_t)v;
-			dst[2 * i + 1] = (uint8_t)(v >> 8);
+			out[2 * i] = (uint8_t)(lo[i] >> 1 | hi[i] << 7);
+			out[2 * i + 1] = (uint8_t)(hi[i] >> 1 | lo[i] << 7);
 		}
 		return;
 	}
