@@ -35,7 +35,7 @@
  * bits it has seen (up to 126).  Its n-th update moves it 2 / (2n + 3) of
  * the way toward the bit just seen: a new context learns from its first
  * few bits almost as fast as counting would, an old one settles at a
- * rate of 1/255.  The step is rcp[n] / 2^16 with rcp[n] =
+ * rate of 2/255.  The step is rcp[n] / 2^16 with rcp[n] =
  * floor(2^17 / (2n + 3)), so that encoder and decoder agree to the bit.
  */
 struct z4_rc_model {

@@ -10,9 +10,9 @@
  * integers (the float's bits with the sign folded so that integer order
  * is numeric order: one step is one unit in the last place), is coded
  * with adaptive binary probabilities chosen by the reference element's
- * exponent: whether it changed, its sign, the position of the leading 1
- * of its size, and the two bits after that; the lower bits go as they
- * are.  Adaptive probabilities cost no table, so every exponent gets its
+ * exponent: whether it changed, its sign, whether it is more than one
+ * unit, the position of the leading 1 of its size, and the three bits
+ * after that; the lower bits go as they are.  Adaptive probabilities cost no table, so every exponent gets its
  * own, and small tensors pay nothing to be modelled.
  *
  * Parameters: Dtype (BF16, F16 or F32), W (its width), then DELTA's hash

@@ -99,7 +99,8 @@ zeros_ref_decode(struct z4_frame *f, const struct z4_xform_step *s,
 
 	if ((err = parse_params(s, &w, &tail, &dtype)))
 		return err;
-	if (s != &f->xform[1] || (err = z4_delta_reference(f)))
+	if (s != &f->xform[1] || f->xform[0].id != Z4_XF_DELTA ||
+	    (err = z4_delta_reference(f)))
 		return err ? err : Z4_E_CORRUPT;
 	size_t n = f->raw_size / w;
 	const struct z4_plane *tp = &f->plane[first + NCTX];
