@@ -286,7 +286,8 @@ out:
 
 int
 run_decompress(int in_fd, const char *in_name, int out_fd,
-    const char *out_name, struct z4_ref *ref, struct failure *fl)
+    const char *out_name, struct z4_ref *ref, unsigned threads,
+    struct failure *fl)
 {
 	struct stages s;
 	int err, ret;
@@ -295,6 +296,7 @@ run_decompress(int in_fd, const char *in_name, int out_fd,
 	    (err = z4_reader_new(&s.reader, &s.in, 0)))
 		goto out;
 	s.in.ref = ref;
+	z4_reader_threads(s.reader, threads);
 	while ((ret = z4_reader_next(s.reader, &s.frame)) > 0) {
 		if (ret == 1 && out_fd >= 0 &&
 		    (err = z4_out_write(&s.out, s.frame.raw,

@@ -113,9 +113,10 @@ size_t opt_chunk_size(const char *s);
 unsigned opt_depth(const char *s);
 /* The number of cores, the default for -T. */
 unsigned all_cores(void);
-/* frames -> original bytes; out_fd -1 only tests. */
+/* frames -> original bytes, decoded on threads; out_fd -1 only tests. */
 int run_decompress(int in_fd, const char *in_name, int out_fd,
-    const char *out_name, struct z4_ref *ref, struct failure *fl);
+    const char *out_name, struct z4_ref *ref, unsigned threads,
+    struct failure *fl);
 /* Open a reference checkpoint for -r; exits with a message on failure. */
 struct z4_ref *open_ref(const char *path);
 

@@ -80,7 +80,7 @@ code_into(enum mode m, int fd, const char *in, struct output *out)
 	const char *name = out->path ? out->path : "(stdout)";
 	int err = m == COMPRESS ?
 	    run_compress(fd, in, out->fd, name, &co, &fl) :
-	    run_decompress(fd, in, out->fd, name, co.ref, &fl);
+	    run_decompress(fd, in, out->fd, name, co.ref, co.threads, &fl);
 	return err ? report(&fl, err) : EXIT_OK;
 }
 
@@ -174,7 +174,8 @@ run(enum mode m, char **files)
 			int fd = m == TEST ? open_input(*files) : 0;
 			int err = fd < 0 ? Z4_E_IO : m == INFO ?
 			    run_info(*files, jflag, co.ref, &fl) :
-			    run_decompress(fd, *files, -1, NULL, co.ref, &fl);
+			    run_decompress(fd, *files, -1, NULL, co.ref,
+			    co.threads, &fl);
 			r = fd < 0 ? EXIT_SYS : err ? report(&fl, err) : 0;
 			if (fd > 2)
 				close(fd);

@@ -142,7 +142,7 @@ main(int argc, char *argv[])
 			err = cat_tensor(fd, *argv, tflag ? -1 : out.fd, &fl);
 		else
 			err = run_decompress(fd, *argv, tflag ? -1 : out.fd,
-			    oflag ? oflag : "(stdout)", ref, &fl);
+			    oflag ? oflag : "(stdout)", ref, all_cores(), &fl);
 		if (err)
 			ret = report(&fl, err);
 		if (fd > 2)

@@ -365,16 +365,15 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 	return 0;
 }
 
-/* Read the payload and decode every plane, then undo the chain. */
+/* Read the payload and check its checksum: no coder sees it before. */
 static int
-payload_decode(struct z4_in *in, struct z4_frame *f,
+payload_read(struct z4_in *in, struct z4_frame *f,
     const struct z4_frame_head *h)
 {
 	int err = z4_frame_reserve(f, h->raw_size);
 	if (err)
 		return err;
 	f->raw_size = h->raw_size;
-	/* All coded bytes first: no coder sees a payload that fails. */
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
 	for (unsigned i = 0; i < f->nplane; i++) {
@@ -398,8 +397,16 @@ payload_decode(struct z4_in *in, struct z4_frame *f,
 			return err;
 		XXH3_64bits_update(&st, p->coded, p->coded_size);
 	}
-	if (XXH3_64bits_digest(&st) != h->payload_checksum)
-		return Z4_E_CHECKSUM;
+	return XXH3_64bits_digest(&st) == h->payload_checksum ? 0 :
+	    Z4_E_CHECKSUM;
+}
+
+/* Decode every plane, undo the chain, check the decoded bytes. */
+static int
+payload_decode(struct z4_frame *f, uint64_t raw_checksum)
+{
+	int err;
+
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
 		if (p->coder == Z4_CODER_STORED)
@@ -411,9 +418,18 @@ payload_decode(struct z4_in *in, struct z4_frame *f,
 	}
 	if (f->nxform > 0 && (err = z4_chain_decode(f)))
 		return err;
-	if (z4_hash64(f->raw, f->raw_size) != h->raw_checksum)
+	if (z4_hash64(f->raw, f->raw_size) != raw_checksum)
 		return Z4_E_CHECKSUM;
 	return 0;
+}
+
+int
+z4_frame_decode_deferred(struct z4_frame *f)
+{
+	if (!f->deferred)
+		return 0;
+	f->deferred = 0;
+	return payload_decode(f, f->deferred_checksum);
 }
 
 int
@@ -422,6 +438,7 @@ z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
 {
 	f->ref = in->ref;
 	f->ref_ready = 0;
+	f->deferred = 0;
 	f->note[0] = '\0';
 	int err = head_read(in, f, h);
 	if (err)
@@ -440,5 +457,12 @@ z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
 		f->raw_size = h->raw_size;
 		return z4_in_skip(in, h->payload_size);
 	}
-	return payload_decode(in, f, h);
+	if ((err = payload_read(in, f, h)))
+		return err;
+	if (flags & Z4_READ_DEFER) {
+		f->deferred = 1;
+		f->deferred_checksum = h->raw_checksum;
+		return 0;
+	}
+	return payload_decode(f, h->raw_checksum);
 }

@@ -263,6 +263,17 @@ struct z4_frame_head {
  */
 int z4_frame_read(struct z4_in *in, struct z4_frame *f,
     struct z4_frame_head *h, unsigned flags);
+/*
+ * With this flag z4_frame_read reads the payload and checks its checksum
+ * but leaves decoding to z4_frame_decode_deferred, which may run on
+ * another thread: it touches nothing but the frame (a delta's reference
+ * must be fetched first, with z4_delta_reference).
+ */
+#define Z4_READ_DEFER (1u << 8)
+int z4_frame_decode_deferred(struct z4_frame *f);
+/* Decode n deferred frames on up to threads threads; errs[i] for each. */
+void z4_decode_frames(struct z4_frame *const *frames, int *errs, size_t n,
+    unsigned threads);
 
 /*
  * Read a frame of the stream that starts at start on a seekable input;

@@ -15,9 +15,27 @@
 
 #include "internal.h"
 
+/* A frame read ahead, waiting to be handed out. */
+struct pending {
+	struct z4_frame *f;
+	struct z4_frame_head h;
+	uint64_t at;
+	unsigned frame_no;
+	int err;		/* reading it failed: r->where says where */
+	int derr;		/* decoding it failed */
+	int end;		/* no frame: the input ended */
+};
+
+/* Frames read ahead at most, and raw bytes a thread is given at most. */
+#define AHEAD_MAX 64
+#define AHEAD_BYTES (8u << 20)
+
 struct z4_reader {
 	struct z4_in *in;
 	unsigned flags;
+	unsigned threads;
+	struct pending ahead[AHEAD_MAX];
+	unsigned nahead, taken;
 	int in_stream;
 	int err;			/* sticky: the first failure */
 	uint64_t start;			/* in->offset of this stream's Magic */
@@ -74,10 +92,21 @@ z4_reader_free(struct z4_reader *r)
 {
 	if (r == NULL)
 		return;
+	for (unsigned i = 0; i < AHEAD_MAX; i++)
+		if (r->ahead[i].f != NULL) {
+			z4_frame_release(r->ahead[i].f);
+			free(r->ahead[i].f);
+		}
 	z4_index_release(&r->index);
 	z4_keep_free(r->keep);
 	XXH3_freeState(r->whole);
 	free(r);
+}
+
+void
+z4_reader_threads(struct z4_reader *r, unsigned n)
+{
+	r->threads = n > Z4_THREADS_MAX ? Z4_THREADS_MAX : n;
 }
 
 const char *
@@ -219,10 +248,15 @@ repeat(struct z4_reader *r, struct z4_frame *f, const struct z4_frame_head *h,
 	return 0;
 }
 
+/*
+ * Read the next frame's head and payload (decoded, unless rflags defers
+ * it), opening a stream first if none is.  Returns 0, 1 at the end of the
+ * input, or an error with the place named.
+ */
 static int
-next(struct z4_reader *r, struct z4_frame *f)
+read_frame(struct z4_reader *r, struct z4_frame *f, struct z4_frame_head *h,
+    uint64_t *at, unsigned rflags)
 {
-	struct z4_frame_head h;
 	int err;
 
 	if (!r->in_stream) {
@@ -230,7 +264,7 @@ next(struct z4_reader *r, struct z4_frame *f)
 		if (n < 0)
 			return (int)n;
 		if (n == 0 && r->stream_no > 0)
-			return 0;
+			return 1;
 		if (n == 0) {
 			where(r, "stream header", NULL);
 			return Z4_E_TRUNCATED;
@@ -243,16 +277,24 @@ next(struct z4_reader *r, struct z4_frame *f)
 	f->tensor.name_len = 0;
 	f->tensor.name[0] = '\0';
 	where(r, NULL, NULL);
-	uint64_t at = r->in->offset - r->start;
-	r->at = at;
+	*at = r->in->offset - r->start;
+	r->at = *at;
 	f->source = &r->kept;
-	err = z4_frame_read(r->in, f, &h, r->flags);
+	err = z4_frame_read(r->in, f, h, rflags);
 	where(r, f->kind == Z4_FRAME_END ? "end frame" : NULL, f);
-	if (err)
-		return err;
+	return err;
+}
+
+/* A frame read and decoded: check it against the stream, count it. */
+static int
+finish_frame(struct z4_reader *r, struct z4_frame *f,
+    const struct z4_frame_head *h, uint64_t at)
+{
+	int err;
+
 	if (f->kind == Z4_FRAME_END) {
 		r->stats.index_bytes += f->coded_bytes + Z4_TRAILER_SIZE;
-		if ((err = check_end(r, f, &h)) || (err = trailer(r, at)))
+		if ((err = check_end(r, f, h)) || (err = trailer(r, at)))
 			return err;
 		r->stats.stream_size += r->in->offset - r->start;
 		r->in_stream = 0;
@@ -260,13 +302,13 @@ next(struct z4_reader *r, struct z4_frame *f)
 		return 2;
 	}
 	f->key = at;
-	f->ref_key = h.ref_target;
+	f->ref_key = h->ref_target;
 	/* A delta against an earlier frame: a writer maps its offset too. */
 	f->dref_internal = z4_delta_internal(f);
 	if (f->dref_internal)
 		f->dref_key = z4_get64(f->xform[0].param + 19);
 	if (!(r->flags & Z4_READ_NODECODE)) {
-		if ((err = repeat(r, f, &h, at)))
+		if ((err = repeat(r, f, h, at)))
 			return err;
 		if ((err = z4_index_add(&r->index, f, at, f->coded_bytes)))
 			return err;
@@ -283,12 +325,117 @@ next(struct z4_reader *r, struct z4_frame *f)
 	return 1;
 }
 
+static int
+next(struct z4_reader *r, struct z4_frame *f)
+{
+	struct z4_frame_head h;
+	uint64_t at = 0;
+	int err = read_frame(r, f, &h, &at, r->flags);
+	if (err)
+		return err == 1 ? 0 : err;
+	return finish_frame(r, f, &h, at);
+}
+
+/*
+ * Whether a frame read with its decoding deferred can be decoded on a
+ * thread: a GLUE or CHUNK frame that needs no earlier frame's bytes.  A
+ * delta's reference is fetched here, by this thread; if that fails, the
+ * frame is decoded in turn and fails then, as it would have.
+ */
+static int
+independent(struct z4_frame *f)
+{
+	if (!f->deferred || (f->kind != Z4_FRAME_CHUNK &&
+	    f->kind != Z4_FRAME_GLUE) || z4_delta_internal(f))
+		return 0;
+	if (f->nxform > 0 && (f->xform[0].id == Z4_XF_DELTA ||
+	    f->xform[0].id == Z4_XF_DELTA_MODEL))
+		return z4_delta_reference(f) == 0;
+	return 1;
+}
+
+/*
+ * Read frames ahead, up to the first that must be decoded in turn, and
+ * decode the independent ones on the threads.  Handing them out (next_
+ * ahead) checks each against the stream in order, so a frame that uses
+ * an earlier one's bytes finds them kept.
+ */
+static void
+read_ahead(struct z4_reader *r)
+{
+	struct z4_frame *batch[AHEAD_MAX];
+	int errs[AHEAD_MAX];
+	unsigned nbatch = 0, slot[AHEAD_MAX];
+	size_t bytes = 0;
+
+	r->nahead = r->taken = 0;
+	while (r->nahead < AHEAD_MAX &&
+	    bytes < (size_t)AHEAD_BYTES * r->threads) {
+		struct pending *p = &r->ahead[r->nahead];
+		if (p->f == NULL) {
+			if ((p->f = malloc(sizeof *p->f)) == NULL) {
+				/* Hand out what was read; fail if nothing. */
+				if (r->nahead == 0)
+					r->nahead = 1;
+				break;
+			}
+			z4_frame_init(p->f);
+		}
+		p->f->deferred = 0;
+		p->derr = 0;
+		p->err = read_frame(r, p->f, &p->h, &p->at, Z4_READ_DEFER);
+		p->end = p->err == 1;
+		p->frame_no = r->frame_no;
+		r->nahead++;
+		if (p->err || !independent(p->f))
+			break;
+		slot[nbatch] = r->nahead - 1;
+		batch[nbatch++] = p->f;
+		bytes += p->f->raw_size;
+	}
+	z4_decode_frames(batch, errs, nbatch, r->threads);
+	for (unsigned i = 0; i < nbatch; i++)
+		r->ahead[slot[i]].derr = errs[i];
+}
+
+static int
+next_ahead(struct z4_reader *r, struct z4_frame *f)
+{
+	if (r->taken == r->nahead)
+		read_ahead(r);
+	struct pending *p = &r->ahead[r->taken++];
+	if (p->f == NULL)
+		return Z4_E_NOMEM;
+	if (p->end)
+		return 0;
+	if (p->err) {
+		/* The last frame read: the place named is still its own. */
+		memcpy(f->note, p->f->note, sizeof f->note);
+		return p->err;
+	}
+	r->frame_no = p->frame_no;
+	r->at = p->at;
+	if (p->derr == 0)
+		p->derr = z4_frame_decode_deferred(p->f);
+	where(r, p->f->kind == Z4_FRAME_END ? "end frame" : NULL, p->f);
+	if (p->derr) {
+		memcpy(f->note, p->f->note, sizeof f->note);
+		return p->derr;
+	}
+	/* The caller's frame changes places with the one read ahead. */
+	struct z4_frame t = *f;
+	*f = *p->f;
+	*p->f = t;
+	return finish_frame(r, f, &p->h, p->at);
+}
+
 int
 z4_reader_next(struct z4_reader *r, struct z4_frame *f)
 {
 	if (r->err)
 		return r->err;
-	int ret = next(r, f);
+	int ret = r->threads > 1 && !(r->flags & Z4_READ_NODECODE) ?
+	    next_ahead(r, f) : next(r, f);
 	if (ret < 0) {
 		r->err = ret;
 		memcpy(r->note, f->note, sizeof r->note);

@@ -212,6 +212,9 @@ struct z4_frame {
 	size_t ref_size, ref_cap;
 	int have_ref;			/* refbuf holds this chunk's bytes */
 	int ref_ready;			/* ... fetched and checked, decoding */
+	/* Read but not yet decoded (a reader decoding on threads). */
+	int deferred;
+	uint64_t deferred_checksum;
 	char note[256];			/* more about the last error, or "" */
 };
 
@@ -399,6 +402,13 @@ void z4_reader_free(struct z4_reader *r);
  * at the end of the input, or a negative z4_err.
  */
 int z4_reader_next(struct z4_reader *r, struct z4_frame *f);
+/*
+ * Decode on up to n threads (1, the default, decodes in the caller).
+ * Frames are read ahead and decoded in batches, then handed out one by
+ * one in order with the same results and errors as with one thread;
+ * frames that use earlier frames' bytes are decoded alone, in turn.
+ */
+void z4_reader_threads(struct z4_reader *r, unsigned n);
 /*
  * Where the reader is, for error messages: "frame 12 (tensor 'x')",
  * "stream header", "trailer" and so on.  Valid until the next call.
