@@ -28,11 +28,20 @@
 #define SIZE_BITS_MAX 5		/* the leading 1 of a 32-bit change */
 #define TOP_BITS 3
 
+/*
+ * The probabilities of one context, an exponent.  They are set to their
+ * start the first time the exponent is met in a chunk: a chunk meets a
+ * few dozen of the 256, so most are never touched.
+ */
+struct context {
+	struct z4_rc_model changed, negative;
+	struct z4_rc_model size[1u << SIZE_BITS_MAX];
+	struct z4_rc_model top[32][1u << TOP_BITS];
+};
+
 struct model {
-	struct z4_rc_model changed[NEXP];
-	struct z4_rc_model negative[NEXP];
-	struct z4_rc_model size[NEXP][1u << SIZE_BITS_MAX];
-	struct z4_rc_model top[NEXP][32][1u << TOP_BITS];
+	uint8_t ready[NEXP];
+	struct context ctx[NEXP];
 };
 
 struct geometry {
@@ -60,9 +69,20 @@ geometry(unsigned dtype, struct geometry *g)
 static void
 model_init(struct model *m)
 {
-	struct z4_rc_model *p = (struct z4_rc_model *)m;
-	for (size_t i = 0; i < sizeof *m / sizeof *p; i++)
-		p[i] = (struct z4_rc_model){ Z4_RC_PROB_INIT, 0 };
+	memset(m->ready, 0, sizeof m->ready);
+}
+
+static struct context *
+context(struct model *m, unsigned e)
+{
+	struct context *c = &m->ctx[e];
+	if (!m->ready[e]) {
+		struct z4_rc_model *p = (struct z4_rc_model *)c;
+		for (size_t i = 0; i < sizeof *c / sizeof *p; i++)
+			p[i] = (struct z4_rc_model){ Z4_RC_PROB_INIT, 0 };
+		m->ready[e] = 1;
+	}
+	return c;
 }
 
 static uint32_t
@@ -87,26 +107,26 @@ unordered(int64_t o, unsigned w)
 }
 
 static void
-encode_change(struct z4_rc_enc *rc, struct model *m, unsigned e,
+encode_change(struct z4_rc_enc *rc, struct context *m,
     int64_t d, unsigned size_bits)
 {
-	z4_rc_bit(rc, &m->changed[e], d != 0);
+	z4_rc_bit(rc, &m->changed, d != 0);
 	if (d == 0)
 		return;
-	z4_rc_bit(rc, &m->negative[e], d < 0);
+	z4_rc_bit(rc, &m->negative, d < 0);
 	uint64_t mag = d < 0 ? (uint64_t)-d : (uint64_t)d;
 	unsigned k = 63 - (unsigned)__builtin_clzll(mag), node = 1;
-	z4_rc_bit(rc, &m->size[e][0], k != 0);
+	z4_rc_bit(rc, &m->size[0], k != 0);
 	for (unsigned i = size_bits; k && i-- > 0;) {
 		unsigned b = k >> i & 1;
-		z4_rc_bit(rc, &m->size[e][node], b);
+		z4_rc_bit(rc, &m->size[node], b);
 		node = node << 1 | b;
 	}
 	node = 1;
 	unsigned t = k < TOP_BITS ? k : TOP_BITS;
 	for (unsigned i = 0; i < t; i++) {
 		unsigned b = mag >> (k - 1 - i) & 1;
-		z4_rc_bit(rc, &m->top[e][k][node], b);
+		z4_rc_bit(rc, &m->top[k][node], b);
 		node = node << 1 | b;
 	}
 	for (unsigned left = k - t; left > 0;) {
@@ -117,23 +137,23 @@ encode_change(struct z4_rc_enc *rc, struct model *m, unsigned e,
 }
 
 static int64_t
-decode_change(struct z4_rc_dec *rc, struct model *m, unsigned e,
+decode_change(struct z4_rc_dec *rc, struct context *m,
     unsigned size_bits)
 {
-	if (!z4_rc_dec_bit(rc, &m->changed[e]))
+	if (!z4_rc_dec_bit(rc, &m->changed))
 		return 0;
-	unsigned neg = z4_rc_dec_bit(rc, &m->negative[e]), node = 1;
+	unsigned neg = z4_rc_dec_bit(rc, &m->negative), node = 1;
 	unsigned k = 0;
-	if (z4_rc_dec_bit(rc, &m->size[e][0])) {
+	if (z4_rc_dec_bit(rc, &m->size[0])) {
 		for (unsigned i = 0; i < size_bits; i++)
-			node = node << 1 | z4_rc_dec_bit(rc, &m->size[e][node]);
+			node = node << 1 | z4_rc_dec_bit(rc, &m->size[node]);
 		k = node - (1u << size_bits);
 	}
 	unsigned t = k < TOP_BITS ? k : TOP_BITS;
 	uint64_t mag = 1;
 	node = 1;
 	for (unsigned i = 0; i < t; i++) {
-		unsigned b = z4_rc_dec_bit(rc, &m->top[e][k][node]);
+		unsigned b = z4_rc_dec_bit(rc, &m->top[k][node]);
 		node = node << 1 | b;
 		mag = mag << 1 | b;
 	}
@@ -161,7 +181,7 @@ model_encode(struct model *m, const struct geometry *g, const uint8_t *cur,
 	for (i = 0; i < count && rc.pos <= cap; i++) {
 		uint32_t r = load(ref + i * g->w, g->w);
 		uint32_t c = load(cur + i * g->w, g->w);
-		encode_change(&rc, m, r >> g->ebits_shift & g->emask,
+		encode_change(&rc, context(m, r >> g->ebits_shift & g->emask),
 		    ordered(c, g->w) - ordered(r, g->w), g->size_bits);
 	}
 	for (i *= g->w; i < n; i++)
@@ -183,8 +203,8 @@ model_decode(struct model *m, const struct geometry *g, const uint8_t *src,
 		return 1;
 	for (i = 0; i < count && !rc.overrun; i++) {
 		uint32_t r = load(ref + i * g->w, g->w);
-		int64_t o = ordered(r, g->w) + decode_change(&rc, m,
-		    r >> g->ebits_shift & g->emask, g->size_bits);
+		int64_t o = ordered(r, g->w) + decode_change(&rc,
+		    context(m, r >> g->ebits_shift & g->emask), g->size_bits);
 		if (o < lo || o > hi)
 			return 1;
 		uint32_t u = unordered(o, g->w);
