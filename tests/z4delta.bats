@@ -24,6 +24,27 @@ mk_pair() {
 	(($(fsize delta.z4) * 20 < $(fsize intra.z4)))
 }
 
+@test "z4ai compress -r: BF16 changes are modelled (delta-model), exact back" {
+	mk_pair
+	z4ai compress -q -r base.st -c next.st >delta.z4
+	run -0 --separate-stderr z4info -v -r base.st delta.z4
+	[ -z "$stderr" ]
+	# The row of tensor b.big: BF16, and its chain delta-model alone
+	# (then the coder of its one plane).
+	local line found=0
+	for line in "${lines[@]}"; do
+		read -r -a ROW <<<"$line"
+		[[ ${ROW[-1]} == b.big ]] || continue
+		[ "${ROW[3]}" = BF16 ]
+		[[ ${ROW[5]} == delta-model+* ]]
+		[[ ${ROW[5]} != *+*+* ]]
+		found=$((found + 1))
+	done
+	[ "$found" -eq 1 ]
+	z4ai decompress -q -r base.st -c delta.z4 | cmp - next.st
+	z4cat -r base.st delta.z4 | cmp - next.st
+}
+
 @test "z4ai decompress without the reference: exit 1, says what it needs" {
 	mk_pair
 	z4ai compress -q -r base.st -c next.st >delta.z4

@@ -3,8 +3,10 @@
  * bytes.  Input: the decoded size (2 bytes), a selector byte, then the
  * coded bytes.  Every coder decodes them into a buffer of exactly
  * the decoded size, twice with the same context (the second must agree
- * with the first); a chain of transforms undoes planes and parameters
- * cut from them; and rANS and the planes transform must round-trip them.
+ * with the first); a chain of transforms undoes planes, parameters and
+ * reference bytes (for DELTA, ZEROS-REF and DELTA-MODEL) cut from them;
+ * and rANS, the planes transform and DELTA-MODEL (the first half of the
+ * bytes against the first half XOR the second) must round-trip them.
  */
 #include "fuzz.h"
 
@@ -39,6 +41,8 @@ chain_decode(struct z4_cursor *c, size_t n, unsigned sel)
 
 	z4_frame_init(&f);
 	f.kind = Z4_FRAME_CHUNK;
+	/* A dtype, which DELTA-MODEL's parameters must repeat. */
+	f.tensor.dtype = (sel >> 1) % Z4_DT_COUNT;
 	f.nxform = 1 + (sel >> 7);
 	for (unsigned i = 0; i < f.nxform; i++) {
 		struct z4_xform_step *s = &f.xform[i];
@@ -60,8 +64,59 @@ chain_decode(struct z4_cursor *c, size_t n, unsigned sel)
 			p->rbuf[i] = (uint8_t)z4_cur8(c);
 		p->raw = p->rbuf;
 	}
+	/* The reference's bytes, as if fetched and checked already. */
+	if ((f.refbuf = malloc(n ? n : 1)) == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		f.refbuf[i] = (uint8_t)z4_cur8(c);
+	f.ref_cap = f.ref_size = n;
+	f.ref_ready = 1;
 	if (z4_chain_decode(&f) == 0 && f.raw_size != n)
 		abort();
+	z4_frame_release(&f);
+}
+
+/*
+ * DELTA-MODEL on the first half of the n bytes at p against a reference
+ * that differs from it by the second half (XOR): when it applies, it
+ * must decode back exactly.
+ */
+static void
+model_roundtrip(const uint8_t *p, size_t n, unsigned sel)
+{
+	static const unsigned dtypes[3] = {
+		Z4_DT_BF16, Z4_DT_F16, Z4_DT_F32,
+	};
+	size_t h = n / 2;
+	struct z4_frame f;
+
+	if (h == 0)
+		return;
+	z4_frame_init(&f);
+	f.kind = Z4_FRAME_CHUNK;
+	f.tensor.dtype = dtypes[(sel >> 1) % 3];
+	if (z4_frame_reserve(&f, h) || (f.refbuf = malloc(h)) == NULL)
+		abort();
+	memcpy(f.raw, p, h);
+	for (size_t i = 0; i < h; i++)
+		f.refbuf[i] = p[i] ^ p[h + i];
+	f.raw_size = h;
+	f.ref_cap = f.ref_size = h;
+	f.have_ref = 1;
+	f.nplane = 1;
+	f.plane[0].raw = f.raw;
+	f.plane[0].raw_size = h;
+	int err = z4_chain_push(&f, &z4_xform_delta_model);
+	if (err < 0 || (err == 0 && (f.nplane != 1 ||
+	    f.plane[0].raw_size > h)))
+		abort();
+	if (err == 0) {
+		memset(f.raw, 0xa5, h);
+		f.ref_ready = 1;
+		if (z4_chain_decode(&f) != 0 || f.raw_size != h ||
+		    memcmp(f.raw, p, h) != 0)
+			abort();
+	}
 	z4_frame_release(&f);
 }
 
@@ -137,5 +192,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z4_cursor_init(&c, src, cn);
 	chain_decode(&c, n % 4096, sel);
 	roundtrip(src, cn, sel);
+	model_roundtrip(src, cn, sel);
 	return 0;
 }

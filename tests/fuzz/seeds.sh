@@ -172,3 +172,28 @@ frame_plane "$t/s-u8" > "$out/corpus-coders/seed-rans"
     le16 16; gen 16 2; le16 16; gen 16 1; le16 2; bytes 1 2
     } > "$out/corpus-coders/seed-planes-f32"
 { le16 600; bytes 129; cat "$t/skewed"; } > "$out/corpus-coders/seed-skewed"
+# DELTA-MODEL alone in the chain: the selector byte gives the dtype
+# ((sel >> 1) % 16), the parameters repeat it and its width, the plane is
+# the one of a raw tensor coded against another a few bits off, and the
+# reference's bytes follow the plane.
+payload() {	# stream: the payload of its first frame
+	meta=$(od -An -tu2 -j18 -N2 "$1" | tr -d ' ')
+	size=$(od -An -tu4 -j20 -N4 "$1" | tr -d ' ')
+	tail -c +$((16 + 28 + meta + 8 + 1)) "$1" | head -c $size
+}
+cp "$t/floats" "$t/floats-next"
+for at in 0 64 200 301 448; do
+	printf '\001' | dd of="$t/floats-next" bs=1 seek=$at conv=notrunc \
+	    2>/dev/null
+done
+model_seed() {	# dtype sel dtype-id width
+	"$bin/z4ai" compress -q -D $1 -c "$t/floats" > "$t/m-ref"
+	"$bin/z4ai" compress -q -D $1 -r "$t/m-ref" -c "$t/floats-next" \
+	    > "$t/m-cur"
+	{ le16 512; bytes $2; le16 0; bytes 6 19 $3 $4 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+	    bytes 0; le16 $(payload "$t/m-cur" | wc -c); payload "$t/m-cur"
+	    cat "$t/floats"; } > "$out/corpus-coders/seed-model-$1"
+}
+model_seed bf16 14 7 2
+model_seed f16 12 6 2
+model_seed f32 20 10 4

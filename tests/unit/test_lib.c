@@ -4,6 +4,7 @@
  * exact error.  Crafted damage re-computes checksums, so the check behind
  * them (reserved bits, limits, index, lengths) is the one that must fire.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -55,6 +56,8 @@ spill(const void *p, size_t n)
 }
 
 static int use_dedupe;
+/* The reference compress() codes chunks against and decode() gives. */
+static struct z4_ref *use_ref;
 
 /* Compress content with the library at level, chunks of chunk bytes. */
 static struct mem
@@ -81,8 +84,19 @@ compress(const void *content, size_t n, size_t chunk, int dtype, int level)
 		abort();
 	while ((ret = z4_split_next(s, &f)) > 0) {
 		f.key = i;
-		if ((d && z4_dedupe_mark(d, &f, i, fileno(in))) ||
-		    z4_frame_encode(&f, &eo) || z4_writer_put(w, &f))
+		if (d && z4_dedupe_mark(d, &f, i, fileno(in)))
+			abort();
+		if (use_ref && f.kind == Z4_FRAME_CHUNK) {
+			/* The reference's bytes, as z4ai -r gives them. */
+			if (f.ref_cap < f.raw_size) {
+				f.refbuf = realloc(f.refbuf, f.raw_size);
+				f.ref_cap = f.raw_size;
+			}
+			f.have_ref = z4_ref_read(use_ref, &f.tensor,
+			    f.chunk_offset, f.raw_size, f.refbuf) == 1;
+			f.ref_size = f.raw_size;
+		}
+		if (z4_frame_encode(&f, &eo) || z4_writer_put(w, &f))
 			abort();
 		i++;
 	}
@@ -114,6 +128,7 @@ decode(const struct mem *m, struct mem *orig)
 	z4_frame_init(&f);
 	if (z4_in_init(&zi, fileno(in)) || z4_reader_new(&r, &zi, 0))
 		abort();
+	zi.ref = use_ref;
 	while ((ret = z4_reader_next(r, &f)) > 0) {
 		if (ret != 1)
 			continue;
@@ -541,6 +556,594 @@ test_grid(void)
 	z4_frame_release(&f);
 }
 
+/* ------------------------------------------------------------------
+ * DELTA-MODEL (transform 7): a float chunk coded against its reference.
+ */
+
+static const unsigned model_dtypes[] = { Z4_DT_BF16, Z4_DT_F16, Z4_DT_F32 };
+
+/* Pseudo-random 32 bits (xorshift32); *s must not be 0. */
+static uint32_t
+rnd(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
+static uint32_t
+elem(const uint8_t *p, size_t i, unsigned w)
+{
+	return w == 2 ? z4_get16(p + 2 * i) : z4_get32(p + 4 * i);
+}
+
+static void
+set_elem(uint8_t *p, size_t i, unsigned w, uint32_t v)
+{
+	if (w == 2)
+		z4_put16(p + 2 * i, (uint16_t)v);
+	else
+		z4_put32(p + 4 * i, v);
+}
+
+/*
+ * The bits of a weight of dtype from 32 random bits: any sign and
+ * mantissa, one of eight exponents (about 2^-11 to 2^-4 for BF16 and
+ * F32, 2^-8 to 2^-1 for F16), as in a trained layer.
+ */
+static uint32_t
+weight(unsigned dtype, uint32_t r)
+{
+	switch (dtype) {
+	case Z4_DT_BF16:
+		return (r >> 31) << 15 | (116 + (r >> 7 & 7)) << 7 | (r & 0x7f);
+	case Z4_DT_F16:
+		return (r >> 31) << 15 | (7 + (r >> 10 & 7)) << 10 |
+		    (r & 0x3ff);
+	default:
+		return (r >> 31) << 31 | (116 + (r >> 23 & 7)) << 23 |
+		    (r & 0x7fffff);
+	}
+}
+
+/*
+ * The next float up (or down) from bits u of a w-byte float, one unit
+ * in the last place: -0.0 is just below +0.0.  Not for the largest
+ * values of either sign.
+ */
+static uint32_t
+ulp_step(uint32_t u, unsigned w, int up)
+{
+	uint32_t sign = 1u << (8 * w - 1);
+	if (!(u & sign))
+		return up ? u + 1 : u ? u - 1 : sign;
+	return up ? ((u & (sign - 1)) ? u - 1 : 0) : u + 1;
+}
+
+/* A CHUNK frame of dtype holding cur (n bytes), ref its reference's. */
+static void
+model_frame(struct z4_frame *f, unsigned dtype, const uint8_t *cur,
+    const uint8_t *ref, size_t n)
+{
+	z4_frame_init(f);
+	f->kind = Z4_FRAME_CHUNK;
+	f->tensor.dtype = dtype;
+	f->tensor.flags = Z4_TENSOR_SHAPE_UNKNOWN;
+	if (z4_frame_reserve(f, n) || (f->refbuf = malloc(n ? n : 1)) == NULL)
+		abort();
+	memcpy(f->raw, cur, n);
+	f->raw_size = n;
+	memcpy(f->refbuf, ref, n);
+	f->ref_cap = f->ref_size = n;
+	f->have_ref = 1;
+	f->nplane = 1;
+	f->plane[0].raw = f->raw;
+	f->plane[0].raw_size = n;
+}
+
+/*
+ * Undo the chain of f (DELTA-MODEL pushed) with the m bytes at p as its
+ * plane.  The reference's bytes are taken as fetched and checked
+ * (ref_ready): the transform's decoder alone is tested.  f->raw is
+ * scribbled on first, so what it holds after is what was decoded.
+ */
+static int
+model_undo(struct z4_frame *f, const uint8_t *p, size_t m)
+{
+	memset(f->raw, 0xa5, f->raw_size);
+	f->plane[0].raw = p;
+	f->plane[0].raw_size = m;
+	f->ref_ready = 1;
+	return z4_chain_decode(f);
+}
+
+/*
+ * DELTA-MODEL on n bytes of cur against ref, a chunk of dtype: 1 if it
+ * does not apply; 0 if it made one plane that decodes back to exactly
+ * cur (*coded gets the plane's size); -1 if anything else.
+ */
+static int
+model_roundtrip(unsigned dtype, const uint8_t *cur, const uint8_t *ref,
+    size_t n, size_t *coded)
+{
+	struct z4_frame f;
+	int ret;
+
+	model_frame(&f, dtype, cur, ref, n);
+	ret = z4_chain_push(&f, &z4_xform_delta_model);
+	if (ret == 0) {
+		*coded = f.plane[0].raw_size;
+		ret = f.nxform == 1 && f.xform[0].id == Z4_XF_DELTA_MODEL &&
+		    f.nplane == 1 && *coded <= n &&
+		    model_undo(&f, f.plane[0].raw, *coded) == 0 &&
+		    f.raw_size == n && memcmp(f.raw, cur, n) == 0 ? 0 : -1;
+	} else if (ret != 1) {
+		ret = -1;
+	}
+	z4_frame_release(&f);
+	return ret;
+}
+
+/*
+ * use_ref becomes a z4 stream of ref (n bytes, a raw tensor of dtype in
+ * chunks of chunk bytes), as z4ai -r takes it; returns its file.
+ */
+static FILE *
+ref_open(const uint8_t *ref, size_t n, size_t chunk, int dtype)
+{
+	struct mem m = compress(ref, n, chunk, dtype, 1);
+	FILE *fp = spill(m.p, m.len);
+	free(m.p);
+	if (z4_ref_open(&use_ref, fileno(fp)))
+		abort();
+	return fp;
+}
+
+static void
+ref_close(FILE *fp)
+{
+	z4_ref_free(use_ref);
+	use_ref = NULL;
+	fclose(fp);
+}
+
+/*
+ * Read m with use_ref: its CHUNK frames in *chunks, those coded with
+ * DELTA-MODEL alone in *model, the coded bytes of their planes in
+ * *plane.  Returns the reader's error, or 0.
+ */
+static int
+model_frames(const struct mem *m, size_t *chunks, size_t *model,
+    size_t *plane)
+{
+	FILE *in = spill(m->p, m->len);
+	struct z4_in zi;
+	struct z4_reader *r;
+	struct z4_frame f;
+	int ret;
+
+	*chunks = *model = *plane = 0;
+	z4_frame_init(&f);
+	if (z4_in_init(&zi, fileno(in)) || z4_reader_new(&r, &zi, 0))
+		abort();
+	zi.ref = use_ref;
+	while ((ret = z4_reader_next(r, &f)) > 0) {
+		if (ret != 1 || f.kind != Z4_FRAME_CHUNK)
+			continue;
+		++*chunks;
+		if (f.nxform == 1 && f.xform[0].id == Z4_XF_DELTA_MODEL) {
+			++*model;
+			for (unsigned i = 0; i < f.nplane; i++)
+				*plane += f.plane[i].coded_size;
+		}
+	}
+	z4_reader_free(r);
+	z4_frame_release(&f);
+	z4_in_release(&zi);
+	fclose(in);
+	return ret;
+}
+
+/*
+ * cur (n bytes, a raw tensor of dtype in chunks of chunk bytes) coded
+ * at level against ref: 1 if it decodes back exactly with ref.  *model
+ * gets the frames coded with DELTA-MODEL alone, *plane the bytes of
+ * their planes.
+ */
+static int
+delta_roundtrips(const uint8_t *cur, const uint8_t *ref, size_t n,
+    size_t chunk, int dtype, int level, size_t *model, size_t *plane)
+{
+	FILE *rf = ref_open(ref, n, chunk, dtype);
+	struct mem m = compress(cur, n, chunk, dtype, level), o;
+	size_t chunks;
+	int ok = decode(&m, &o) == 0 && o.len == n &&
+	    (n == 0 || memcmp(o.p, cur, n) == 0);
+	if (ok)
+		free(o.p);
+	ok = ok && model_frames(&m, &chunks, model, plane) == 0;
+	ref_close(rf);
+	free(m.p);
+	return ok;
+}
+
+/* Special values of each dtype, as bits. */
+static const uint32_t specials_bf16[] = {
+	0x7fc1, 0xffa5, 0x7f81, 0xff81,		/* NaNs, quiet, signalling */
+	0x7f80, 0xff80,				/* infinities */
+	0x0001, 0x8001, 0x007f, 0x807f,		/* subnormals */
+	0x7f7f, 0xff7f, 0x0000, 0x8000,		/* largest finite; zeros */
+};
+static const uint32_t specials_f16[] = {
+	0x7e01, 0xfe5a, 0x7c01, 0xfc01,
+	0x7c00, 0xfc00,
+	0x0001, 0x8001, 0x03ff, 0x83ff,
+	0x7bff, 0xfbff, 0x0000, 0x8000,
+};
+static const uint32_t specials_f32[] = {
+	0x7fc00001, 0xffc0beef, 0x7f800001, 0xff812345,
+	0x7f800000, 0xff800000,
+	0x00000001, 0x80000001, 0x007fffff, 0x807fffff,
+	0x7f7fffff, 0xff7fffff, 0x00000000, 0x80000000,
+};
+#define NSPECIAL (sizeof specials_f32 / sizeof specials_f32[0])
+
+static uint32_t
+special(unsigned dtype, uint32_t r)
+{
+	r %= NSPECIAL;
+	return dtype == Z4_DT_BF16 ? specials_bf16[r] :
+	    dtype == Z4_DT_F16 ? specials_f16[r] : specials_f32[r];
+}
+
+/*
+ * One case: DELTA-MODEL alone on cur against ref (n bytes) must give
+ * want (0: it applies, 1: it does not, -2: either) and, when it
+ * applies, decode back exactly within max bytes; and a stream of cur
+ * coded against ref, in chunks of chunk bytes, must decode back exactly
+ * whatever chain the selector took.
+ */
+static void
+model_case(const char *what, unsigned dtype, const uint8_t *cur,
+    const uint8_t *ref, size_t n, int want, size_t max, size_t chunk)
+{
+	size_t coded = 0, model, plane;
+	int r = model_roundtrip(dtype, cur, ref, n, &coded);
+	int ok = r == want || (want == -2 && r >= 0);
+	ok = ok && (r != 0 || coded <= max);
+	int back = delta_roundtrips(cur, ref, n, chunk, (int)dtype, 3,
+	    &model, &plane);
+	if (!ok || !back)
+		printf("# delta-model %s, %s, %zu bytes: transform %d "
+		    "(%zu bytes coded, want %d within %zu), stream %s\n", what,
+		    z4_dtype_name(dtype), n, r, coded, want, max,
+		    back ? "exact" : "NOT exact");
+	CHECK(ok);
+	CHECK(back);
+}
+
+/*
+ * Every kind of change DELTA-MODEL must code exactly, for each float
+ * dtype.  The bounds where it must apply are the information in the
+ * changes with room for learning, far below the chunk's size.
+ */
+static void
+test_model_changes(void)
+{
+	enum { N = 1024 };
+	static uint8_t ref[4 * N + 8], cur[4 * N + 8];
+
+	for (size_t d = 0; d < 3; d++) {
+		unsigned dt = model_dtypes[d], w = z4_dtype_width(dt);
+		uint32_t top = w == 2 ? 0xffff : 0xffffffff, s = 2463534242u;
+		size_t n = N * w;
+
+		for (size_t i = 0; i < N; i++)
+			set_elem(ref, i, w, weight(dt, rnd(&s)));
+		/*
+		 * Unchanged: one decision per element that is always 0.
+		 * Once learned it costs well under 1/32 of a bit (N/256
+		 * bytes), and learning it for each of the eight exponents
+		 * two bytes at most, beside the coder's own 5 bytes.
+		 */
+		model_case("unchanged", dt, ref, ref, n, 0, 5 + 16 + N / 256,
+		    4096);
+		/*
+		 * Every element one unit up or down at random: the sign is
+		 * a fair coin, 1 bit, and the rest (changed, of size one)
+		 * is always the same.  A quarter more for learning and 16
+		 * bytes for the coder.
+		 */
+		for (size_t i = 0; i < N; i++)
+			set_elem(cur, i, w, ulp_step(elem(ref, i, w), w,
+			    rnd(&s) & 1));
+		model_case("+-1 ulp", dt, cur, ref, n, 0, N / 8 * 5 / 4 + 16,
+		    4096);
+		/* The same in chunks that cut elements: tails everywhere. */
+		model_case("+-1 ulp, odd chunks", dt, cur, ref, n, -2, n, 1001);
+		/*
+		 * +0.0 and -0.0, each becoming the other (one unit apart),
+		 * a third unchanged: H(1/3) and 2/3 of a fair sign, 1.58
+		 * bits an element (N / 5 bytes), a quarter more to learn.
+		 */
+		for (size_t i = 0; i < N; i++) {
+			uint32_t sign = 1u << (8 * w - 1), z = i % 2 ? 0 : sign;
+			set_elem(ref, i, w, z);
+			set_elem(cur, i, w, i % 3 == 0 ? z : z ^ sign);
+		}
+		model_case("+-0.0", dt, cur, ref, n, 0, N / 5 * 5 / 4 + 16,
+		    4096);
+		/*
+		 * NaNs with payloads, infinities, subnormals, the largest
+		 * finite values and zeros, in the chunk, in the reference
+		 * and in both; the rest unchanged.
+		 */
+		for (size_t i = 0; i < N; i++) {
+			uint32_t v = weight(dt, rnd(&s));
+			set_elem(ref, i, w, v);
+			set_elem(cur, i, w, v);
+			if (i % 8 == 0)
+				set_elem(cur, i, w, special(dt, rnd(&s)));
+			if (i % 8 == 4)
+				set_elem(ref, i, w, special(dt, rnd(&s)));
+			if (i % 16 == 2) {
+				set_elem(cur, i, w, special(dt, rnd(&s)));
+				set_elem(ref, i, w, special(dt, rnd(&s)));
+			}
+		}
+		model_case("specials", dt, cur, ref, n, 0, n, 4096);
+		/*
+		 * The largest changes there are: the largest bits of each
+		 * sign (NaNs) into each other, 2^(8w) - 1 steps apart, and
+		 * -0.0 to the largest positive, 2^(8w-1) steps; an eighth of
+		 * the elements, the rest unchanged.
+		 */
+		for (size_t i = 0; i < N; i++) {
+			uint32_t v = weight(dt, rnd(&s));
+			set_elem(ref, i, w, v);
+			set_elem(cur, i, w, v);
+			if (i % 8 != 0)
+				continue;
+			uint32_t a = top >> 1;
+			uint32_t b = i % 32 == 24 ? a ^ top : top;
+			set_elem(cur, i, w, i % 16 ? a : b);
+			set_elem(ref, i, w, i % 16 ? b : a);
+		}
+		model_case("largest changes", dt, cur, ref, n, 0, n, 4096);
+		/* ... and every element so: coded or not, exact. */
+		for (size_t i = 0; i < N; i++) {
+			set_elem(cur, i, w, top >> 1);
+			set_elem(ref, i, w, top);
+		}
+		model_case("all largest, up", dt, cur, ref, n, -2, n, 4096);
+		model_case("all largest, down", dt, ref, cur, n, -2, n, 4096);
+		/*
+		 * A reference unrelated to the chunk: random bits against
+		 * random bits carry 8w bits per element that no coder can
+		 * save, so it must not apply; the selector codes it another
+		 * way, exactly.
+		 */
+		for (size_t i = 0; i < N; i++) {
+			set_elem(cur, i, w, rnd(&s));
+			set_elem(ref, i, w, rnd(&s));
+		}
+		model_case("random reference", dt, cur, ref, n, 1, 0, 4096);
+		size_t model, plane;
+		CHECK(delta_roundtrips(cur, ref, n, 4096, (int)dt, 9, &model,
+		    &plane) && model == 0);
+		/*
+		 * Sizes no multiple of the width: 1 to 7 bytes past the
+		 * last element, each a XOR with the reference's, alone (no
+		 * element at all) and after N elements of which every
+		 * fourth moved by one unit.
+		 */
+		for (size_t i = 0; i < N; i++) {
+			uint32_t v = weight(dt, rnd(&s));
+			set_elem(ref, i, w, v);
+			set_elem(cur, i, w, i % 4 ? v : ulp_step(v, w, i % 8));
+		}
+		for (size_t t = 1; t <= 7; t++) {
+			if (t % w == 0)
+				continue;
+			for (size_t k = 0; k < 8; k++) {
+				ref[n + k] = (uint8_t)rnd(&s);
+				cur[n + k] = (uint8_t)(ref[n + k] ^ (k % 3 ?
+				    rnd(&s) : 0));
+			}
+			model_case("tail alone", dt, cur + n, ref + n, t, -2, t,
+			    4096);
+			/*
+			 * A quarter of the elements changed, in alternate
+			 * directions: H(1/4) + 1/4 bit of sign, 1.06 bits
+			 * an element (N / 6 bytes leave a quarter more),
+			 * and 8 bits for each byte of the tail.
+			 */
+			model_case("tail", dt, cur, ref, n + t, 0,
+			    N / 6 + t + 16, 4096);
+		}
+		/*
+		 * One element: the coder's 5 bytes alone are more than it,
+		 * so it does not apply; the stream is exact all the same.
+		 */
+		set_elem(cur, 0, w, ulp_step(elem(ref, 0, w), w, 1));
+		model_case("one element", dt, cur, ref, w, 1, 0, 4096);
+		model_case("one element, unchanged", dt, ref, ref, w, 1, 0,
+		    4096);
+	}
+}
+
+/*
+ * An RL-like step: 97% of the elements unchanged, the rest one unit up
+ * or down.  The selector must pick DELTA-MODEL (transform 7), alone in
+ * the chain, at the default level and at the highest, and its plane must
+ * come within a quarter of the information in the change: which elements
+ * changed, N H(q) bits for a fraction q changed (no coder that is not
+ * told where the changes are can do better), and one bit of sign for
+ * each changed one, their size being always one.  64 bytes more cover
+ * the coder's own bytes and the first decisions of the eight exponents.
+ */
+static void
+test_model_selected(void)
+{
+	enum { SIZE = 64 << 10 };
+	uint8_t *ref = malloc(SIZE), *cur = malloc(SIZE);
+
+	for (size_t d = 0; d < 3; d++) {
+		unsigned dt = model_dtypes[d], w = z4_dtype_width(dt);
+		size_t n = SIZE / w, changed = 0, model, plane;
+		uint32_t s = 88172645u;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t v = weight(dt, rnd(&s));
+			set_elem(ref, i, w, v);
+			if (rnd(&s) % 100 < 3) {
+				v = ulp_step(v, w, rnd(&s) & 1);
+				changed++;
+			}
+			set_elem(cur, i, w, v);
+		}
+		double q = (double)changed / (double)n;
+		double bits = (double)n * -(q * log2(q) + (1 - q) *
+		    log2(1 - q)) + (double)changed;
+		size_t bound = (size_t)(bits / 8 * 1.25) + 64;
+		for (int level = 3; level <= 9; level += 6) {
+			int ok = delta_roundtrips(cur, ref, SIZE, SIZE, (int)dt,
+			    level, &model, &plane);
+			CHECK(ok && model == 1);
+			CHECK(plane <= bound);
+			if (level == 3)
+				printf("# delta-model, RL-like %s: %zu of %zu "
+				    "changed, %zu bytes (bound %zu)\n",
+				    z4_dtype_name(dt), changed, n, plane,
+				    bound);
+		}
+	}
+	free(ref);
+	free(cur);
+}
+
+/*
+ * A DELTA-MODEL plane damaged.  The transform's own checks must reject
+ * a plane one byte short or long and one whose first byte is not 0;
+ * other damage it may decode to other bytes, which the frame's checksum
+ * of the decoded bytes then rejects: every bit flipped in the plane of
+ * a stream, with the payload checksum made right so the flip reaches the
+ * decoder, must fail or decode to the original.  A stream of deltas
+ * decoded without its reference or with another one must fail so.
+ */
+static void
+test_model_damage(void)
+{
+	enum { N = 1024 };
+	static uint8_t ref[4 * N], cur[4 * N], bad[4 * N + 1];
+
+	for (size_t d = 0; d < 3; d++) {
+		unsigned dt = model_dtypes[d], w = z4_dtype_width(dt);
+		size_t n = N * w;
+		uint32_t s = 1234567u;
+		struct z4_frame f;
+		for (size_t i = 0; i < N; i++) {
+			uint32_t v = weight(dt, rnd(&s));
+			set_elem(ref, i, w, v);
+			set_elem(cur, i, w, i % 3 ? v : ulp_step(v, w,
+			    rnd(&s) & 1));
+		}
+		model_frame(&f, dt, cur, ref, n);
+		CHECK(z4_chain_push(&f, &z4_xform_delta_model) == 0);
+		size_t m = f.plane[0].raw_size;
+		uint8_t *plane = malloc(m);
+		memcpy(plane, f.plane[0].raw, m);
+		CHECK(m > 16 && m < n && plane[0] == 0);
+		CHECK(model_undo(&f, plane, m) == 0 &&
+		    memcmp(f.raw, cur, n) == 0);
+
+		CHECK(model_undo(&f, plane, m - 1) == Z4_E_DECODE);
+		CHECK(model_undo(&f, plane, 5) == Z4_E_DECODE);
+		CHECK(model_undo(&f, plane, 0) == Z4_E_DECODE);
+		memcpy(bad, plane, m);
+		bad[m] = 0;
+		CHECK(model_undo(&f, bad, m + 1) == Z4_E_DECODE);
+		bad[m] = 0xff;
+		CHECK(model_undo(&f, bad, m + 1) == Z4_E_DECODE);
+		bad[0] = 1;
+		CHECK(model_undo(&f, bad, m) == Z4_E_DECODE);
+		bad[0] = 0x80;
+		CHECK(model_undo(&f, bad, m) == Z4_E_DECODE);
+		/* A plane longer than the chunk cannot be one. */
+		memset(bad, 0, sizeof bad);
+		CHECK(model_undo(&f, bad, n + 1) == Z4_E_CORRUPT);
+		/* Every bit flipped: rejected or other bytes, no crash. */
+		int other = 0, wrong = 0;
+		memcpy(bad, plane, m);
+		for (size_t i = 0; i < m; i++) {
+			for (int b = 0; b < 8; b++) {
+				bad[i] ^= (uint8_t)(1 << b);
+				int err = model_undo(&f, bad, m);
+				other += err != 0 && err != Z4_E_DECODE;
+				wrong += err == 0 && memcmp(f.raw, cur, n) != 0;
+				bad[i] ^= (uint8_t)(1 << b);
+			}
+		}
+		CHECK(other == 0);
+		/* Without its reference's bytes: needs one. */
+		f.ref_ready = 0;
+		f.plane[0].raw = plane;
+		f.plane[0].raw_size = m;
+		CHECK(z4_chain_decode(&f) == Z4_E_REF_MISSING);
+		z4_frame_release(&f);
+
+		/* In a stream: the one frame's payload is that plane. */
+		FILE *rf = ref_open(ref, n, 4096, (int)dt);
+		struct mem good = compress(cur, n, 4096, (int)dt, 3), o;
+		size_t off = frame_at(&good, 0);
+		uint8_t *h = good.p + off;
+		size_t head = Z4_FRAME_FIXED_SIZE + z4_get16(h + 2) + 8;
+		size_t payload = z4_get32(h + 4);
+		CHECK(h[0] == Z4_FRAME_CHUNK && payload == m &&
+		    memcmp(h + head, plane, m) == 0);
+		CHECK(decode(&good, &o) == 0 && o.len == n &&
+		    memcmp(o.p, cur, n) == 0);
+		free(o.p);
+		int silent = 0, same = 0, rejected = 0;
+		for (size_t i = 0; payload == m && i < m; i++) {
+			for (int b = 0; b < 8; b++) {
+				h[head + i] ^= (uint8_t)(1 << b);
+				z4_put64(h + 20, z4_hash64(h + head, m));
+				refix(&good, off);
+				int err = decode(&good, &o);
+				if (err < 0)
+					rejected++;
+				else if (o.len == n && memcmp(o.p, cur, n) == 0)
+					same++;
+				else
+					silent++;
+				if (err >= 0)
+					free(o.p);
+				h[head + i] ^= (uint8_t)(1 << b);
+			}
+			z4_put64(h + 20, z4_hash64(h + head, m));
+			refix(&good, off);
+		}
+		CHECK(silent == 0);
+		CHECK(rejected + same == (int)m * 8 && rejected > 0);
+		printf("# delta-model damage, %s: %zu bytes, %d of %zu bit "
+		    "flips decode to other bytes alone, %d rejected in a "
+		    "stream, %d decode to the original\n", z4_dtype_name(dt),
+		    m, wrong, m * 8, rejected, same);
+		CHECK(decode(&good, NULL) == 0);
+		ref_close(rf);
+		/* No reference, or one whose bytes differ in one place. */
+		CHECK(decode(&good, NULL) == Z4_E_REF_MISSING);
+		ref[n / 2] ^= 0x10;
+		rf = ref_open(ref, n, 4096, (int)dt);
+		CHECK(decode(&good, NULL) == Z4_E_REF_MISMATCH);
+		ref_close(rf);
+		free(good.p);
+		free(plane);
+	}
+}
+
 static void
 test_dtypes(void)
 {
@@ -563,6 +1166,9 @@ main(void)
 	test_damage_everywhere();
 	test_extract();
 	test_refs();
+	test_model_changes();
+	test_model_selected();
+	test_model_damage();
 	printf("unit: %d passed, %d failed\n", checks - failures, failures);
 	return failures != 0;
 }
