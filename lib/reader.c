@@ -48,6 +48,8 @@ struct z4_reader {
 	struct z4_frame_source kept;	/* kept frames, for deltas */
 	uint64_t at;			/* offset of the frame being read */
 	char where[Z4_NAME_MAX + 256];
+	char read_where[Z4_NAME_MAX + 256];	/* of a read ahead that failed */
+	int in_frame;			/* the failure was in a frame */
 	char note[256];
 	char member[Z4_NAME_MAX + 1];	/* the archive member being read */
 	uint64_t member_left;		/* its bytes still to come */
@@ -259,6 +261,7 @@ read_frame(struct z4_reader *r, struct z4_frame *f, struct z4_frame_head *h,
 {
 	int err;
 
+	r->in_frame = 0;
 	if (!r->in_stream) {
 		long n = z4_in_peek(r->in, 1);
 		if (n < 0)
@@ -280,6 +283,7 @@ read_frame(struct z4_reader *r, struct z4_frame *f, struct z4_frame_head *h,
 	*at = r->in->offset - r->start;
 	r->at = *at;
 	f->source = &r->kept;
+	r->in_frame = 1;
 	err = z4_frame_read(r->in, f, h, rflags);
 	where(r, f->kind == Z4_FRAME_END ? "end frame" : NULL, f);
 	return err;
@@ -387,6 +391,8 @@ read_ahead(struct z4_reader *r)
 		p->end = p->err == 1;
 		p->frame_no = r->frame_no;
 		r->nahead++;
+		if (p->err < 0)
+			memcpy(r->read_where, r->where, sizeof r->where);
 		if (p->err || !independent(p->f))
 			break;
 		slot[nbatch] = r->nahead - 1;
@@ -408,13 +414,22 @@ next_ahead(struct z4_reader *r, struct z4_frame *f)
 		return Z4_E_NOMEM;
 	if (p->end)
 		return 0;
+	r->frame_no = p->frame_no;
+	r->at = p->at;
 	if (p->err) {
-		/* The last frame read: the place named is still its own. */
+		/*
+		 * The last frame read ahead.  A stream header names itself;
+		 * a frame is named again, now that the frames before it
+		 * have been counted against the archive member they are in.
+		 */
+		if (r->in_frame)
+			where(r, p->f->kind == Z4_FRAME_END ? "end frame" :
+			    NULL, p->f);
+		else
+			memcpy(r->where, r->read_where, sizeof r->where);
 		memcpy(f->note, p->f->note, sizeof f->note);
 		return p->err;
 	}
-	r->frame_no = p->frame_no;
-	r->at = p->at;
 	if (p->derr == 0)
 		p->derr = z4_frame_decode_deferred(p->f);
 	where(r, p->f->kind == Z4_FRAME_END ? "end frame" : NULL, p->f);

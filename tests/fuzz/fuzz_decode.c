@@ -4,14 +4,21 @@
  * again with its checksums made right (fuzz_fix), so mutations reach the
  * coders and transforms.  Invariants: a stream that decodes also passes
  * headers-only reading with the same totals, and re-coding it as z4plane
- * does gives a stream that decodes to the same bytes.
+ * does gives a stream that decodes to the same bytes; decoding on three
+ * threads gives the same bytes, the same result and the same place named
+ * as decoding on one.
  */
+#include <stdio.h>
+
 #include "fuzz.h"
 
-/* Read every frame of fd; orig (if not NULL) gets the decoded bytes. */
+/*
+ * Read every frame of fd on threads threads; orig (if not NULL) gets the
+ * decoded bytes, where (if not NULL) the place the reader names last.
+ */
 static int
-decode(int fd, unsigned flags, struct z4_buf *orig,
-    struct z4_stream_stats *st)
+decode_on(int fd, unsigned flags, unsigned threads, struct z4_buf *orig,
+    struct z4_stream_stats *st, char *where, size_t where_size)
 {
 	struct z4_in in;
 	struct z4_reader *r;
@@ -22,6 +29,7 @@ decode(int fd, unsigned flags, struct z4_buf *orig,
 	z4_frame_init(&f);
 	if (z4_in_init(&in, fd) || z4_reader_new(&r, &in, flags))
 		abort();
+	z4_reader_threads(r, threads);
 	while ((ret = z4_reader_next(r, &f)) > 0) {
 		if (strlen(z4_reader_where(r)) == 0)
 			abort();
@@ -31,6 +39,8 @@ decode(int fd, unsigned flags, struct z4_buf *orig,
 	}
 	if (z4_reader_next(r, &f) != ret)	/* errors are sticky */
 		abort();
+	if (where != NULL)
+		snprintf(where, where_size, "%s", z4_reader_where(r));
 	z4_reader_stats(r, st);
 	z4_reader_free(r);
 	z4_frame_release(&f);
@@ -78,14 +88,28 @@ recode(int fd, int level, int out_fd)
 	z4_out_release(&out);
 }
 
+static int
+decode(int fd, unsigned flags, struct z4_buf *orig,
+    struct z4_stream_stats *st)
+{
+	return decode_on(fd, flags, 1, orig, st, NULL, 0);
+}
+
 static void
 check(const uint8_t *p, size_t n)
 {
-	struct z4_buf orig = { 0 }, again = { 0 };
-	struct z4_stream_stats st, hst, rst;
+	struct z4_buf orig = { 0 }, again = { 0 }, threaded = { 0 };
+	struct z4_stream_stats st, hst, rst, tst;
+	char where[512], twhere[512];
 	int fd = fuzz_file(p, n);
 
-	int ret = decode(fd, 0, &orig, &st);
+	int ret = decode_on(fd, 0, 1, &orig, &st, where, sizeof where);
+	int tret = decode_on(fd, 0, 3, &threaded, &tst, twhere, sizeof twhere);
+	if (tret != ret || threaded.len != orig.len ||
+	    (orig.len && memcmp(threaded.p, orig.p, orig.len) != 0) ||
+	    strcmp(where, twhere) != 0)
+		abort();
+	z4_buf_release(&threaded);
 	int hret = decode(fd, Z4_READ_NODECODE, NULL, &hst);
 	if (ret == 0) {
 		if (hret != 0 || st.streams != hst.streams ||
