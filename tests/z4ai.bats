@@ -72,6 +72,38 @@ load helper
 	[ "$output" = "" ]
 }
 
+@test "z4ai decompress -T: bytes, errors and their places as on one thread" {
+	mk_safetensors st
+	random_bytes 20000 r
+	cat st r st >in
+	z4ai compress -B 512 -c in >good.z4
+	local t
+	for t in 0 2 5; do
+		z4ai decompress -T "$t" -c good.z4 | cmp - in
+	done
+	# Damage at offsets all over the stream: cut there, or a byte
+	# changed; one thread and three must fail alike.
+	local size at n=0 s1 s3
+	size=$(fsize good.z4)
+	for ((at = 17; at < size; at += size / 37 + 1)); do
+		head -c "$at" good.z4 >bad.z4
+		cp good.z4 flip.z4
+		printf '\x5a' | dd of=flip.z4 bs=1 seek="$at" conv=notrunc \
+		    2>/dev/null
+		local f
+		for f in bad.z4 flip.z4; do
+			s1=0 s3=0
+			z4ai decompress -T 1 -c "$f" >o1 2>e1 || s1=$?
+			z4ai decompress -T 3 -c "$f" >o3 2>e3 || s3=$?
+			[ "$s1" = "$s3" ]
+			cmp e1 e3
+			cmp o1 o3
+		done
+		n=$((n + 1))
+	done
+	((n > 30))
+}
+
 # ------------------------------------------------------- file handling
 
 @test "z4ai compress writes FILE.z4 and keeps FILE" {
