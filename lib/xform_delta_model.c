@@ -136,10 +136,12 @@ encode_change(struct z4_rc_enc *rc, struct context *m,
 	}
 }
 
-static int64_t
-decode_change(struct z4_rc_dec *rc, struct context *m,
-    unsigned size_bits)
+/* One change into *d; nonzero for a coding no encoder writes. */
+static int
+decode_change(struct z4_rc_dec *rc, struct context *m, unsigned size_bits,
+    int64_t *d)
 {
+	*d = 0;
 	if (!z4_rc_dec_bit(rc, &m->changed))
 		return 0;
 	unsigned neg = z4_rc_dec_bit(rc, &m->negative), node = 1;
@@ -148,6 +150,8 @@ decode_change(struct z4_rc_dec *rc, struct context *m,
 		for (unsigned i = 0; i < size_bits; i++)
 			node = node << 1 | z4_rc_dec_bit(rc, &m->size[node]);
 		k = node - (1u << size_bits);
+		if (k == 0)
+			return 1;	/* a size of one unit has its own bit */
 	}
 	unsigned t = k < TOP_BITS ? k : TOP_BITS;
 	uint64_t mag = 1;
@@ -162,7 +166,8 @@ decode_change(struct z4_rc_dec *rc, struct context *m,
 		left -= c;
 		mag = mag << c | z4_rc_dec_direct(rc, c);
 	}
-	return neg ? -(int64_t)mag : (int64_t)mag;
+	*d = neg ? -(int64_t)mag : (int64_t)mag;
+	return 0;
 }
 
 /*
@@ -203,8 +208,11 @@ model_decode(struct model *m, const struct geometry *g, const uint8_t *src,
 		return 1;
 	for (i = 0; i < count && !rc.overrun; i++) {
 		uint32_t r = load(ref + i * g->w, g->w);
-		int64_t o = ordered(r, g->w) + decode_change(&rc,
-		    context(m, r >> g->ebits_shift & g->emask), g->size_bits);
+		int64_t d;
+		if (decode_change(&rc, context(m, r >> g->ebits_shift &
+		    g->emask), g->size_bits, &d))
+			return 1;
+		int64_t o = ordered(r, g->w) + d;
 		if (o < lo || o > hi)
 			return 1;
 		uint32_t u = unordered(o, g->w);

@@ -47,6 +47,17 @@ check_stream() {
 	check_stream delta.z4 next.st base.st
 }
 
+@test "mutations of a delta with its mask split by the reference (-9)" {
+	# On this small synthetic pair the zero mask, split by the
+	# reference's exponents, beats the model; level 9 tries both.
+	mutate --make rlbase base.st
+	mutate --make rlnext next.st
+	z4ai compress -q -9 -r base.st -c next.st >delta.z4
+	run -0 z4info -r base.st delta.z4
+	[[ $output == *delta+zeros-ref+* ]]
+	check_stream delta.z4 next.st base.st
+}
+
 @test "mutations of an archive (members, deltas between them) are caught" {
 	mkdir run
 	mutate --make base run/a.st

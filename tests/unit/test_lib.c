@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "rangecoder.h"
 
 static int failures, checks;
 
@@ -1032,6 +1033,54 @@ test_model_selected(void)
  * decoder, must fail or decode to the original.  A stream of deltas
  * decoded without its reference or with another one must fail so.
  */
+/*
+ * A change of one unit has two codings, the short one (its own bit) and
+ * the long one (escape, then a size of 0 from the tree); only the short
+ * one is valid.  The reference's elements are all alike, so every
+ * element has the same context, and the plane is made here bit by bit:
+ * element 0 one unit up the long way, the rest unchanged.  Written the
+ * short way the same plane decodes.
+ */
+static void
+test_model_one_coding(void)
+{
+	enum { N = 64 };
+	uint8_t ref[4 * N], cur[4 * N], plane[64];
+
+	for (size_t d = 0; d < 3; d++) {
+		unsigned dt = model_dtypes[d], w = z4_dtype_width(dt);
+		unsigned tree = w == 2 ? 4 : 5;
+		for (size_t i = 0; i < N; i++)
+			set_elem(ref, i, w, w == 2 ? 0x3c00 : 0x3f800000);
+		memcpy(cur, ref, N * w);
+		set_elem(cur, 0, w, w == 2 ? 0x3c01 : 0x3f800001);
+		for (int longway = 0; longway < 2; longway++) {
+			struct z4_rc_model changed = { Z4_RC_PROB_INIT, 0 };
+			struct z4_rc_model other[8];
+			struct z4_rc_enc rc;
+			struct z4_frame f;
+			for (unsigned i = 0; i < 8; i++)
+				other[i] = changed;
+			z4_rc_enc_init(&rc, plane, sizeof plane);
+			z4_rc_bit(&rc, &changed, 1);
+			z4_rc_bit(&rc, &other[0], 0);	/* up */
+			z4_rc_bit(&rc, &other[1], longway);	/* escape */
+			for (unsigned i = 0; longway && i < tree; i++)
+				z4_rc_bit(&rc, &other[2 + i], 0);
+			for (size_t i = 1; i < N; i++)
+				z4_rc_bit(&rc, &changed, 0);
+			size_t m = z4_rc_enc_finish(&rc);
+			CHECK(m <= sizeof plane);
+			model_frame(&f, dt, cur, ref, N * w);
+			CHECK(z4_chain_push(&f, &z4_xform_delta_model) == 0);
+			int err = model_undo(&f, plane, m);
+			CHECK(longway ? err == Z4_E_DECODE : err == 0 &&
+			    memcmp(f.raw, cur, N * w) == 0);
+			z4_frame_release(&f);
+		}
+	}
+}
+
 static void
 test_model_damage(void)
 {
@@ -1169,6 +1218,7 @@ main(void)
 	test_model_changes();
 	test_model_selected();
 	test_model_damage();
+	test_model_one_coding();
 	printf("unit: %d passed, %d failed\n", checks - failures, failures);
 	return failures != 0;
 }
