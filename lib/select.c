@@ -166,8 +166,13 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	double seen = level >= 7 ? 1.2 : 1.5;
 	int lz = kind != Z4_FRAME_CHUNK ||
 	    st.repeats > seen * st.expected + 16 || st.entropy < 0.5;
-	/* rANS pays when the entropy is a percent below 8 bits. */
-	if (st.entropy * n / 8 + 64 < 0.99 * n)
+	/*
+	 * rANS pays when the entropy is a percent below 8 bits; at level 9
+	 * it is tried whenever its data could beat storing, a few tenths of
+	 * a percent, which is what is left on a float's top mantissa byte.
+	 */
+	double margin = level >= 9 ? 1.0 : 0.99;
+	if (st.entropy * n / 8 + 64 < margin * n)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*
 	 * Glue is small and compresses well: it gets zstd's best.  Byte-wide
