@@ -229,7 +229,8 @@ int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
 /* Undo the frame's chain: its planes become its raw bytes. */
 int z4_chain_decode(struct z4_frame *f);
 
-extern const struct z4_xform z4_xform_planes, z4_xform_palette,
+extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
+    z4_xform_palette,
     z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
     z4_xform_grid_64, z4_xform_zeros_ref, z4_xform_delta_model;
 

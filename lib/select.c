@@ -211,6 +211,8 @@ enum chain {
 	CHAIN_GRID_ROW,		/* integers times a scale per row */
 	CHAIN_GRID_64,		/* ... per group of 64 */
 	CHAIN_MODEL,		/* floats modelled against the reference */
+	CHAIN_PLANES_TIGHT,	/* planes, unused top exponent bits out */
+	CHAIN_ZEROS_TIGHT,
 	CHAIN_COUNT
 };
 
@@ -232,6 +234,9 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_GRID_ROW] = { &z4_xform_grid_row, NULL },
 	[CHAIN_GRID_64] = { &z4_xform_grid_64, NULL },
 	[CHAIN_MODEL] = { &z4_xform_delta_model, NULL },
+	[CHAIN_PLANES_TIGHT] = { &z4_xform_planes_tight, NULL },
+	[CHAIN_ZEROS_TIGHT] = { &z4_xform_zeros, &z4_xform_planes_tight,
+	    NULL },
 };
 
 /*
@@ -306,13 +311,19 @@ candidates(const struct z4_frame *f, int level)
 	}
 	if (w >= 2)
 		set |= 1u << CHAIN_PLANES;
+	/* Twice the coding time for half a percent: the higher levels. */
+	unsigned dt = f->tensor.dtype;
+	int tight = level >= 6 && n >= 16384 && (dt == Z4_DT_BF16 ||
+	    dt == Z4_DT_F16 || dt == Z4_DT_F32 || dt == Z4_DT_F64);
+	if (tight)
+		set |= 1u << CHAIN_PLANES_TIGHT;
 	if (distinct <= 256 && (w >= 2 || level >= 5))
 		set |= 1u << CHAIN_PALETTE;
 	/* A grid gives up at the first group off it: cheap to try. */
 	if (f->tensor.dtype == Z4_DT_F32 || f->tensor.dtype == Z4_DT_BF16)
 		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64;
 	if (zeros * 16 >= sample)
-		set |= 1u << CHAIN_ZEROS;
+		set |= 1u << CHAIN_ZEROS | (tight ? 1u << CHAIN_ZEROS_TIGHT : 0);
 	/*
 	 * Floats against a reference: the model beats every byte-wise
 	 * residual on every pair of the corpus, so below level 7 it is the
