@@ -210,7 +210,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	size_t n = in->n;
 	uint32_t own[256] = { 0 }, freq[256], f[256];
 	const uint32_t *count = in->count;
-	unsigned bits = 0, k = 0, nsym = 0, maxb = in->level >= 6 ? 14 : 12;
+	unsigned bits = 0, k = 0, nsym = 0, maxb = 12;
 	double best = INFINITY;
 
 	(void)state;
