@@ -407,9 +407,12 @@ test_extract(void)
 static void
 test_rans(void)
 {
-	size_t sizes[] = { 1, 2, 7, 16, 255, 1000, 4097, 70000 };
-	uint8_t *src = malloc(70000), *back = malloc(70000);
-	uint8_t *dst = malloc(z4_coder_rans.bound(70000));
+	/* Up to 32 states from 256 KiB; odd sizes end mid-round. */
+	size_t sizes[] = { 1, 2, 7, 16, 255, 1000, 4097, 70000, 262144,
+	    262144 + 31, 300001 };
+	enum { MAX = 300001 };
+	uint8_t *src = malloc(MAX), *back = malloc(MAX);
+	uint8_t *dst = malloc(z4_coder_rans.bound(MAX));
 	void *est = NULL, *dst_state = NULL;
 	uint32_t seed = 1;
 
@@ -434,6 +437,15 @@ test_rans(void)
 				CHECK(err == 0 && z4_coder_rans.decode(&dst_state,
 				    back, n, dst, out) == 0 &&
 				    memcmp(back, src, n) == 0);
+				/* The portable decoder reads the same. */
+				z4_rans_scalar_only = 1;
+				memset(back, 0, n);
+				CHECK(err == 0 && z4_coder_rans.decode(&dst_state,
+				    back, n, dst, out) == 0 &&
+				    memcmp(back, src, n) == 0);
+				CHECK(z4_coder_rans.decode(&dst_state, back, n,
+				    dst, out - 1) < 0);
+				z4_rans_scalar_only = 0;
 				/* One byte short or long must not decode. */
 				CHECK(z4_coder_rans.decode(&dst_state, back, n,
 				    dst, out - 1) < 0);
