@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Round-trip every file of ../shared/corpus/data through `z4ai compress` /
-# `decompress` and through z4split | z4plane | z4cat, comparing bytes, and
-# extract every tensor of one corpus file with z4cat -n.
+# `decompress` and through z4split | z4plane | z4cat, comparing bytes;
+# every checkpoint pair as a delta, against the reference file and against
+# its .z4; and extract every tensor of two corpus files with z4cat -n.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 data=${Z4_CORPUS:-$top/../shared/corpus/data}
@@ -37,6 +38,34 @@ check "corpus tar" sh -c 'z4pack -q < "$1/corpus.tar" > "$1/corpus.z4a" &&
 	z4cat "$1/corpus.z4a" | cmp -s - "$1/corpus.tar" &&
 	z4cat < "$1/corpus.z4a" | cmp -s - "$1/corpus.tar"' _ "$tmp"
 rm -f "$tmp/corpus.tar" "$tmp/corpus.z4a"
+
+# Deltas: each checkpoint against the one saved before it, or its base;
+# with the reference file, with its .z4, and through the small tools.
+pair() {	# pair REF TARGET, names without .safetensors
+	local r=$data/$1.safetensors f=$data/$2.safetensors
+	[ -f "$r" ] && [ -f "$f" ] || return 0
+	check "$2 -r $1" sh -c 'z4ai compress -q -r "$1" -c "$2" > "$3/d.z4" &&
+		z4ai decompress -q -r "$1" -c "$3/d.z4" | cmp -s - "$2" &&
+		z4ai compress -q -c "$1" > "$3/r.z4" &&
+		z4ai decompress -q -r "$3/r.z4" -c "$3/d.z4" | cmp -s - "$2" &&
+		z4split < "$2" | z4delta -r "$1" | z4cat -r "$1" |
+		cmp -s - "$2"' _ "$r" "$f" "$tmp"
+}
+for s in 200 220 240 260 280; do
+	pair gpt_base_step${s}_bf16 gpt_base_step$((s + 20))_bf16
+done
+pair gpt_base_step200_f32 gpt_base_step220_f32
+for s in 10 20 30; do
+	pair gpt_sft_lr2e-5_step${s}_bf16 gpt_sft_lr2e-5_step$((s + 10))_bf16
+done
+pair gpt_sft_lr2e-5_step10_f32 gpt_sft_lr2e-5_step20_f32
+pair gpt_sft_lr2e-5_step40_bf16 gpt_rl_lr1e-6_step1_bf16
+pair gpt_rl_lr1e-6_step1_bf16 gpt_rl_lr1e-6_step2_bf16
+pair gpt_rl_lr1e-6_step2_bf16 gpt_rl_lr1e-6_step3_bf16
+for t in lora_manpages frozenemb_changelog full_python; do
+	pair gpt_base_step300_bf16 gpt_ft_${t}_bf16
+done
+rm -f "$tmp/d.z4" "$tmp/r.z4"
 
 # Random access: every tensor of two checkpoints (one with repeated
 # layers, so some tensors are REF frames), seekable and piped.
