@@ -323,7 +323,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 struct dec_table {
 	unsigned bits;
 	uint32_t fb[1u << 15];		/* freq << 16 | (slot - start) */
-	uint8_t sym[(1u << 15) + 4];	/* + 4: a 4-byte gather at the end */
+	uint8_t sym[(1u << 15) + 4];	/* + 4: a gather's 4 bytes */
 	/* For B <= 12, all of it in one word: sym << 24 | freq - 1 << 12 |
 	 * (slot - start), so that a SIMD decoder gathers once a byte. */
 	uint32_t packed[1u << 12];
@@ -666,7 +666,8 @@ encode32_avx2(const struct enc_sym *e, unsigned bits, const uint8_t *src,
 			    need);
 			__m256i even = _mm256_srli_epi64(_mm256_mul_epu32(xs,
 			    rcp), 32);
-			__m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(xs, 32),
+			__m256i odd = _mm256_mul_epu32(
+			    _mm256_srli_epi64(xs, 32),
 			    _mm256_srli_epi64(rcp, 32));
 			__m256i qv = _mm256_srlv_epi32(_mm256_blend_epi32(even,
 			    odd, 0xaa), shift);

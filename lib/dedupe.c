@@ -14,8 +14,9 @@
  * the same places, agree with its own in the most bytes, among those
  * with mostly the same tensors (name, dtype, shape) and fewer than
  * max_depth deltas behind them, so reading a member never undoes more
- * than max_depth deltas.  With none, the member is coded on its own.  Each chunk then has the matching chunk of that
- * member as its reference, which is marked KEEP.
+ * than max_depth deltas.  With none, the member is coded on its own.
+ * Each chunk then has the matching chunk of that member as its
+ * reference, which is marked KEEP.
  */
 #include <stdlib.h>
 #include <unistd.h>

@@ -372,6 +372,16 @@ read_ahead(struct z4_reader *r)
 	unsigned nbatch = 0, slot[AHEAD_MAX];
 	size_t bytes = 0;
 
+	/*
+	 * A large frame lands far down the queue only after a run of small
+	 * ones; buffers it grew there are let go, so that memory stays a
+	 * few large frames a thread however the frames are mixed.
+	 */
+	for (unsigned i = 2 * r->threads + 2; i < AHEAD_MAX; i++) {
+		struct z4_frame *f = r->ahead[i].f;
+		if (f != NULL && f->raw_cap > (1u << 20))
+			z4_frame_release(f);
+	}
 	r->nahead = r->taken = 0;
 	while (r->nahead < AHEAD_MAX &&
 	    bytes < (size_t)AHEAD_BYTES * r->threads) {

@@ -12,8 +12,9 @@
  * with adaptive binary probabilities chosen by the reference element's
  * exponent: whether it changed, its sign, whether it is more than one
  * unit, the position of the leading 1 of its size, and the three bits
- * after that; the lower bits go as they are.  Adaptive probabilities cost no table, so every exponent gets its
- * own, and small tensors pay nothing to be modelled.
+ * after that; the lower bits go as they are.  Adaptive probabilities
+ * cost no table, so every exponent gets its own, and small tensors pay
+ * nothing to be modelled.
  *
  * Parameters: Dtype (BF16, F16 or F32), W (its width), then DELTA's hash
  * and source fields.  One plane out: the range coder's bytes

@@ -7,10 +7,11 @@
  * values (1 <= K <= 256) in increasing order of their bit patterns as
  * W-byte integers, written as the first value and then each one's
  * difference from the one before (small numbers: the palette of a
- * quantised tensor is close to an arithmetic progression); when T is not 0, the T bytes after the last whole element;
- * last the indices, one byte per element, each below K.  The index plane
- * is what the entropy coder sees: at most 8 bits per element, whatever
- * the container width, and near the entropy of the quantised values.
+ * quantised tensor is close to an arithmetic progression); when T is
+ * not 0, the T bytes after the last whole element; last the indices,
+ * one byte per element, each below K.  The index plane is what the
+ * entropy coder sees: at most 8 bits per element, whatever the container
+ * width, and near the entropy of the quantised values.
  */
 #include <stdlib.h>
 
