@@ -26,9 +26,15 @@ struct pending {
 	int end;		/* no frame: the input ended */
 };
 
-/* Frames read ahead at most, and raw bytes a thread is given at most. */
+/*
+ * Frames read ahead at most, and raw bytes a thread is given at most, up
+ * to 8 threads' worth: past that, handing the frames out in order (the
+ * whole-stream checksum, the writing) is what takes the time, and memory
+ * would grow with the core count for nothing.
+ */
 #define AHEAD_MAX 64
 #define AHEAD_BYTES (8u << 20)
+#define AHEAD_THREADS 8
 
 struct z4_reader {
 	struct z4_in *in;
@@ -384,7 +390,8 @@ read_ahead(struct z4_reader *r)
 	}
 	r->nahead = r->taken = 0;
 	while (r->nahead < AHEAD_MAX &&
-	    bytes < (size_t)AHEAD_BYTES * r->threads) {
+	    bytes < (size_t)AHEAD_BYTES * (r->threads < AHEAD_THREADS ?
+	    r->threads : AHEAD_THREADS)) {
 		struct pending *p = &r->ahead[r->nahead];
 		if (p->f == NULL) {
 			if ((p->f = malloc(sizeof *p->f)) == NULL) {
