@@ -12,11 +12,12 @@
 
 static const char usage_text[] =
     "usage: z4cat [-cfhqtVv] [-m member] [-n name] [-o file] [-r ref] "
-    "[file ...]\n";
+    "[-T n] [file ...]\n";
 
 static const char *mflag, *nflag;
 static struct z4_ref *ref;
 static int fflag, tflag;
+static unsigned threads;
 
 static _Noreturn void
 usage(int code)
@@ -92,6 +93,7 @@ main(int argc, char *argv[])
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "ref", required_argument, NULL, 'r' },
 		{ "test", no_argument, NULL, 't' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -101,7 +103,7 @@ main(int argc, char *argv[])
 
 	progname = "z4cat";
 	atexit(close_stdout);
-	while ((ch = getopt_long(argc, argv, "cfhm:n:o:qr:tVv", longopts,
+	while ((ch = getopt_long(argc, argv, "cfhm:n:o:qr:T:tVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c': break;	/* output goes to stdout already */
@@ -112,6 +114,7 @@ main(int argc, char *argv[])
 		case 'o': oflag = optarg; break;
 		case 'q': verbosity--; break;
 		case 'r': ref = open_ref(optarg); break;
+		case 'T': threads = opt_threads(optarg); break;
 		case 't': tflag = 1; break;
 		case 'V': version();
 		case 'v': verbosity++; break;
@@ -122,6 +125,8 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (tflag && oflag)
 		die(EXIT_USAGE, "-t writes nothing: -o makes no sense with it");
+	if (threads == 0)
+		threads = all_cores();
 	char *stdin_only[] = { "-", NULL };
 	if (argc == 0)
 		argv = stdin_only;
@@ -142,7 +147,7 @@ main(int argc, char *argv[])
 			err = cat_tensor(fd, *argv, tflag ? -1 : out.fd, &fl);
 		else
 			err = run_decompress(fd, *argv, tflag ? -1 : out.fd,
-			    oflag ? oflag : "(stdout)", ref, all_cores(), &fl);
+			    oflag ? oflag : "(stdout)", ref, threads, &fl);
 		if (err)
 			ret = report(&fl, err);
 		if (fd > 2)

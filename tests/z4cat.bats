@@ -460,6 +460,20 @@ load helper
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4cat -V
 	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.1)" ]
+	run -2 --separate-stderr z4cat -T 257 /dev/null
+	[ "$stderr" = "z4cat: bad thread count '257'" ]
+}
+
+@test "z4cat -T: any thread count gives the same bytes" {
+	mk_safetensors st
+	random_bytes 20000 r
+	cat st r st >in
+	z4ai compress -B 512 -c in >in.z4
+	local t
+	for t in 0 1 2 7; do
+		z4cat -T "$t" in.z4 | cmp - in
+		z4cat --threads="$t" <in.z4 | cmp - in
+	done
 }
 
 @test "z4cat: a write error is exit 3" {
