@@ -26,6 +26,23 @@ z4_buf_reserve(struct z4_buf *b, size_t extra)
 }
 
 int
+z4_array_room(void *vp, size_t *cap, size_t n, size_t size)
+{
+	void **v = vp;
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? 2 * *cap : 64;
+	if (c <= n || c > SIZE_MAX / size)
+		return Z4_E_NOMEM;
+	void *q = realloc(*v, c * size);
+	if (q == NULL)
+		return Z4_E_NOMEM;
+	*v = q;
+	*cap = c;
+	return 0;
+}
+
+int
 z4_buf_add(struct z4_buf *b, const void *p, size_t n)
 {
 	int err = z4_buf_reserve(b, n);

@@ -100,15 +100,8 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 		    pread(fd, check, k, (off_t)st) != (ssize_t)k ||
 		    memcmp(first, check, k) != 0))
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			struct z4_member *t = realloc(m, cap * sizeof *m);
-			if (t == NULL) {
-				ret = Z4_E_NOMEM;
-				break;
-			}
-			m = t;
-		}
+		if ((ret = z4_array_room(&m, &cap, n, sizeof *m)))
+			break;
 		struct z4_member *x = &m[n++];
 		memset(x, 0, sizeof *x);
 		memcpy(x->name, name, strlen(name) + 1);

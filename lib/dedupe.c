@@ -376,13 +376,9 @@ z4_dedupe_mark(const struct z4_dedupe *d, struct z4_frame *f, uint64_t i,
 	if (d->dref[i]) {
 		/* The reference chunk's bytes, read back from the input. */
 		const struct frame_info *r = &d->info[d->dref[i] - 1];
-		if (f->ref_cap < r->size) {
-			uint8_t *p = realloc(f->refbuf, r->size ? r->size : 1);
-			if (p == NULL)
-				return Z4_E_NOMEM;
-			f->refbuf = p;
-			f->ref_cap = r->size;
-		}
+		int err = z4_frame_reserve_ref(f, r->size);
+		if (err)
+			return err;
 		if (pread(fd, f->refbuf, r->size, (off_t)r->in_offset) !=
 		    (ssize_t)r->size)
 			return Z4_E_IO;

@@ -59,6 +59,18 @@ z4_frame_reserve(struct z4_frame *f, size_t n)
 }
 
 int
+z4_frame_reserve_scratch(struct z4_frame *f, size_t n)
+{
+	return grow(&f->scratch, &f->scratch_cap, n);
+}
+
+int
+z4_frame_reserve_ref(struct z4_frame *f, size_t n)
+{
+	return grow(&f->refbuf, &f->ref_cap, n);
+}
+
+int
 z4_plane_reserve_raw(struct z4_plane *p, size_t n)
 {
 	return grow(&p->rbuf, &p->rcap, n);

@@ -112,6 +112,12 @@ struct z4_buf {
 };
 
 int z4_buf_reserve(struct z4_buf *b, size_t extra);
+/*
+ * Room for element n of an array of elements of size bytes at *vp (a
+ * pointer to the array pointer) that holds *cap: doubled from 64 when
+ * full, *vp and *cap updated.  Z4_E_NOMEM if that fails.
+ */
+int z4_array_room(void *vp, size_t *cap, size_t n, size_t size);
 int z4_buf_add(struct z4_buf *b, const void *p, size_t n);
 int z4_buf_add8(struct z4_buf *b, unsigned v);
 int z4_buf_add16(struct z4_buf *b, unsigned v);
@@ -229,6 +235,12 @@ int z4_chain_push(struct z4_frame *f, const struct z4_xform *x);
 /* Undo the frame's chain: its planes become its raw bytes. */
 int z4_chain_decode(struct z4_frame *f);
 
+/*
+ * z4_xform_planes_tight drops unused top exponent bits only for chunks
+ * of this many elements or more; smaller ones pay more in tables.
+ */
+#define Z4_TIGHT_MIN 16384
+
 extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
     z4_xform_palette,
     z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
@@ -238,6 +250,13 @@ const struct z4_xform *z4_xform_get(unsigned id);
 
 /* Sum of the Plane_Raw_Size fields of a frame, at most. */
 #define Z4_PLANES_RAW_MAX (Z4_CHUNK_MAX + (1u << 20))
+
+/*
+ * A frame's scratch buffer (coders' trials; decoding transforms' work
+ * space) and reference buffer: room for n bytes, contents kept.
+ */
+int z4_frame_reserve_scratch(struct z4_frame *f, size_t n);
+int z4_frame_reserve_ref(struct z4_frame *f, size_t n);
 
 /* Plane buffers: make room for n bytes in a plane's own buffers. */
 int z4_plane_reserve_raw(struct z4_plane *p, size_t n);

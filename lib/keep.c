@@ -65,14 +65,9 @@ z4_keep_add(struct z4_keep *k, uint64_t key, const uint8_t *p, size_t n)
 {
 	if (k->n > 0 && key <= k->v[k->n - 1].key)
 		return Z4_E_CORRUPT;
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? 2 * k->cap : 64;
-		struct kept *v = realloc(k->v, cap * sizeof *v);
-		if (v == NULL)
-			return Z4_E_NOMEM;
-		k->v = v;
-		k->cap = cap;
-	}
+	int err = z4_array_room(&k->v, &k->cap, k->n, sizeof *k->v);
+	if (err)
+		return err;
 	struct kept *e = &k->v[k->n];
 	e->key = key;
 	e->size = n;

@@ -49,14 +49,8 @@ by_name(const void *a, const void *b)
 static struct ref_tensor *
 add(struct z4_ref *r)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		struct ref_tensor *v = realloc(r->v, cap * sizeof *v);
-		if (v == NULL)
-			return NULL;
-		r->v = v;
-		r->cap = cap;
-	}
+	if (z4_array_room(&r->v, &r->cap, r->n, sizeof *r->v))
+		return NULL;
 	return memset(&r->v[r->n++], 0, sizeof *r->v);
 }
 

@@ -121,13 +121,8 @@ try_coder(struct z4_frame *f, struct z4_plane *p, const struct z4_coder *c,
 	size_t cap = c->bound(p->raw_size), n;
 	int err = 0;
 
-	if (cap > f->scratch_cap) {
-		uint8_t *q = realloc(f->scratch, cap);
-		if (q == NULL)
-			return Z4_E_NOMEM;
-		f->scratch = q;
-		f->scratch_cap = cap;
-	}
+	if ((err = z4_frame_reserve_scratch(f, cap)))
+		return err;
 	err = c->encode(&f->coder_state[c->id], f->scratch, f->scratch_cap,
 	    &n, &in);
 	if (err || n >= p->coded_size)
@@ -309,29 +304,30 @@ candidates(const struct z4_frame *f, int level)
 			distinct++;
 		}
 	}
+	unsigned dt = f->tensor.dtype;
+	/* BF16, F16 and F32: what DELTA-MODEL codes. */
+	int model = dt == Z4_DT_BF16 || dt == Z4_DT_F16 || dt == Z4_DT_F32;
 	if (w >= 2)
 		set |= 1u << CHAIN_PLANES;
 	/* Twice the coding time for half a percent: the higher levels. */
-	unsigned dt = f->tensor.dtype;
-	int tight = level >= 6 && n >= 16384 && (dt == Z4_DT_BF16 ||
-	    dt == Z4_DT_F16 || dt == Z4_DT_F32 || dt == Z4_DT_F64);
+	int tight = level >= 6 && n >= Z4_TIGHT_MIN &&
+	    (model || dt == Z4_DT_F64);
 	if (tight)
 		set |= 1u << CHAIN_PLANES_TIGHT;
 	if (distinct <= 256 && (w >= 2 || level >= 5))
 		set |= 1u << CHAIN_PALETTE;
 	/* A grid gives up at the first group off it: cheap to try. */
-	if (f->tensor.dtype == Z4_DT_F32 || f->tensor.dtype == Z4_DT_BF16)
+	if (dt == Z4_DT_F32 || dt == Z4_DT_BF16)
 		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64;
 	if (zeros * 16 >= sample)
-		set |= 1u << CHAIN_ZEROS | (tight ? 1u << CHAIN_ZEROS_TIGHT : 0);
+		set |= 1u << CHAIN_ZEROS |
+		    (tight ? 1u << CHAIN_ZEROS_TIGHT : 0);
 	/*
 	 * Floats against a reference: the model beats every byte-wise
 	 * residual on every pair of the corpus, so below level 7 it is the
 	 * only one tried (planes stay in the running for an unrelated
 	 * reference).
 	 */
-	int model = f->tensor.dtype == Z4_DT_BF16 ||
-	    f->tensor.dtype == Z4_DT_F16 || f->tensor.dtype == Z4_DT_F32;
 	if (f->have_ref && f->ref_size == f->raw_size) {
 		if (model)
 			set |= 1u << CHAIN_MODEL;

@@ -53,14 +53,10 @@ add_span(struct z4_split *s, uint64_t begin, uint64_t end,
 {
 	if (begin == end && kind == SPAN_GLUE)
 		return 0;
-	if (s->nspan == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct span *v = realloc(s->spans, cap * sizeof *v);
-		if (v == NULL)
-			return Z4_E_NOMEM;
-		s->spans = v;
-		s->cap = cap;
-	}
+	int err = z4_array_room(&s->spans, &s->cap, s->nspan,
+	    sizeof *s->spans);
+	if (err)
+		return err;
 	s->spans[s->nspan++] = (struct span){
 		.begin = begin, .end = end, .kind = kind,
 		.tensor = kind == SPAN_TENSOR ? what : NULL,

@@ -29,14 +29,10 @@ remember(struct z4_writer *w, uint64_t key, uint64_t at)
 {
 	if (w->nkept > 0 && key <= w->kept[w->nkept - 1].key)
 		return Z4_E_USAGE;	/* keys must increase */
-	if (w->nkept == w->kept_cap) {
-		size_t cap = w->kept_cap ? 2 * w->kept_cap : 64;
-		struct kept_at *k = realloc(w->kept, cap * sizeof *k);
-		if (k == NULL)
-			return Z4_E_NOMEM;
-		w->kept = k;
-		w->kept_cap = cap;
-	}
+	int err = z4_array_room(&w->kept, &w->kept_cap, w->nkept,
+	    sizeof *w->kept);
+	if (err)
+		return err;
 	w->kept[w->nkept++] = (struct kept_at){ key, at };
 	return 0;
 }

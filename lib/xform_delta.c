@@ -129,13 +129,8 @@ z4_delta_reference(struct z4_frame *f)
 		return Z4_E_CORRUPT;
 	char want[33];
 	hex(want, s->param + 2);
-	if (f->ref_cap < n) {
-		uint8_t *p = realloc(f->refbuf, n ? n : 1);
-		if (p == NULL)
-			return Z4_E_NOMEM;
-		f->refbuf = p;
-		f->ref_cap = n;
-	}
+	if ((err = z4_frame_reserve_ref(f, n)))
+		return err;
 	if (s->param[18] == SOURCE_FRAME) {
 		uint64_t at = z4_get64(s->param + 19);
 		err = f->source ? f->source->get(f->source->ctx, at, f->refbuf,

@@ -314,7 +314,7 @@ encode_live(struct z4_frame *f, struct z4_xform_step *s,
 	 * levels try it; a small chunk would pay more for the larger
 	 * tables than it gains.
 	 */
-	if (tight && n >= 16384)
+	if (tight && n >= Z4_TIGHT_MIN)
 		live = 0;
 	live |= rotl(or_all(src, n, w), r, bits);
 	if (live == 0)

@@ -111,13 +111,8 @@ zeros_ref_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
 		return err;
 	/* The contexts go in the coders' scratch buffer, idle when decoding. */
-	if (f->scratch_cap < n) {
-		uint8_t *p = realloc(f->scratch, n);
-		if (p == NULL)
-			return Z4_E_NOMEM;
-		f->scratch = p;
-		f->scratch_cap = n;
-	}
+	if ((err = z4_frame_reserve_scratch(f, n)))
+		return err;
 	uint8_t *ctx = f->scratch;
 	contexts(f->refbuf, n, w, dtype, ctx);
 	size_t seen[NCTX] = { 0 }, v = 0;
