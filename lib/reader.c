@@ -21,9 +21,8 @@ struct pending {
 	struct z4_frame_head h;
 	uint64_t at;
 	unsigned frame_no;
-	int err;		/* reading it failed: r->where says where */
+	int err;		/* reading it failed, or 1: the input ended */
 	int derr;		/* decoding it failed */
-	int end;		/* no frame: the input ended */
 };
 
 /*
@@ -375,7 +374,7 @@ read_ahead(struct z4_reader *r)
 {
 	struct z4_frame *batch[AHEAD_MAX];
 	int errs[AHEAD_MAX];
-	unsigned nbatch = 0, slot[AHEAD_MAX];
+	unsigned nbatch = 0;
 	size_t bytes = 0;
 
 	/*
@@ -402,23 +401,21 @@ read_ahead(struct z4_reader *r)
 			}
 			z4_frame_init(p->f);
 		}
-		p->f->deferred = 0;
 		p->derr = 0;
 		p->err = read_frame(r, p->f, &p->h, &p->at, Z4_READ_DEFER);
-		p->end = p->err == 1;
 		p->frame_no = r->frame_no;
 		r->nahead++;
 		if (p->err < 0)
 			memcpy(r->read_where, r->where, sizeof r->where);
 		if (p->err || !independent(p->f))
 			break;
-		slot[nbatch] = r->nahead - 1;
+		/* The batch is the queue up to its first dependent frame. */
 		batch[nbatch++] = p->f;
 		bytes += p->f->raw_size;
 	}
 	z4_decode_frames(batch, errs, nbatch, r->threads);
 	for (unsigned i = 0; i < nbatch; i++)
-		r->ahead[slot[i]].derr = errs[i];
+		r->ahead[i].derr = errs[i];
 }
 
 static int
@@ -429,7 +426,7 @@ next_ahead(struct z4_reader *r, struct z4_frame *f)
 	struct pending *p = &r->ahead[r->taken++];
 	if (p->f == NULL)
 		return Z4_E_NOMEM;
-	if (p->end)
+	if (p->err == 1)
 		return 0;
 	r->frame_no = p->frame_no;
 	r->at = p->at;
