@@ -342,6 +342,20 @@ candidates(const struct z4_frame *f, int level)
 	return set;
 }
 
+/*
+ * The order chains are tried in.  The frame keeps the last one built, so
+ * the one that usually wins comes last and is not built twice: first
+ * those that give up on most chunks (grids), then the rarer winners, and
+ * the plain fields last, tight after ordinary.
+ */
+static const unsigned char try_order[CHAIN_COUNT] = {
+	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_PLAIN, CHAIN_PALETTE,
+	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
+	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
+	CHAIN_PLANES, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
+};
+_Static_assert(CHAIN_COUNT == 15, "try_order lists every chain once");
+
 int
 z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 {
@@ -353,7 +367,8 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	int best = -1, last = -1, err;
 
 	/* Try each candidate; the frame keeps the last one built. */
-	for (int c = 0; c < CHAIN_COUNT; c++) {
+	for (unsigned t = 0; t < CHAIN_COUNT; t++) {
+		int c = try_order[t];
 		if (!(set & 1u << c))
 			continue;
 		if ((err = build(f, (enum chain)c, level)) < 0)
