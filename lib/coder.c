@@ -141,6 +141,7 @@ static const struct z4_coder *const coders[Z4_CODER_COUNT] = {
 	[Z4_CODER_STORED] = &z4_coder_stored,
 	[Z4_CODER_ZSTD] = &z4_coder_zstd,
 	[Z4_CODER_RANS] = &z4_coder_rans,
+	[Z4_CODER_PACKED] = &z4_coder_packed,
 };
 
 const struct z4_coder *

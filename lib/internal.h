@@ -173,7 +173,10 @@ struct z4_coder {
 	void (*free_state)(void *state);
 };
 
-extern const struct z4_coder z4_coder_stored, z4_coder_zstd, z4_coder_rans;
+extern const struct z4_coder z4_coder_stored, z4_coder_zstd, z4_coder_rans,
+    z4_coder_packed;
+/* The size PACKED codes in->src to, or SIZE_MAX where it does not apply. */
+size_t z4_packed_size(const struct z4_code_in *in);
 /* Tests set this to make the rANS decoder take its portable path. */
 extern int z4_rans_scalar_only;
 
@@ -239,7 +242,7 @@ int z4_chain_decode(struct z4_frame *f);
  * z4_xform_planes_tight drops unused top exponent bits only for chunks
  * of this many elements or more; smaller ones pay more in tables.
  */
-#define Z4_TIGHT_MIN 16384
+#define Z4_TIGHT_MIN 4096
 
 extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
     z4_xform_palette,

@@ -64,25 +64,32 @@ entropy(const uint32_t *count, size_t n)
 }
 
 /*
- * Whether a big plane is plainly incompressible to an order-0 coder, from
- * one 4 KiB block in 16: a float's low mantissa bytes are, and counting
- * all their bytes costs a fifth of the time of coding a chunk.
+ * Whether a big plane is plainly incompressible to an order-0 coder but
+ * for the bits no byte uses, from one 4 KiB block in 16: a float's low
+ * mantissa bytes are, and counting all their bytes costs a fifth of the
+ * time of coding a chunk.
  */
 static int
 looks_random(const uint8_t *p, size_t n)
 {
 	uint32_t count[256] = { 0 };
 	size_t got = 0;
+	unsigned used = 0, bits = 0;
 
 	if (n < (1u << 20))
 		return 0;
 	for (size_t i = 0; i + 4096 <= n; i += 16 * 4096, got += 4096)
 		histogram(p + i, 4096, count);
+	for (unsigned v = 0; v < 256; v++)
+		used |= count[v] ? v : 0;
+	for (; used; used &= used - 1)
+		bits++;
 	/*
-	 * rANS is tried below 7.92 bits a byte; a sample of 16 KiB or more
-	 * reads a little low, so the margin is generous.
+	 * rANS is tried below 7.92 bits a byte (of the bits the bytes
+	 * use); a sample of 16 KiB or more reads a little low, so the
+	 * margin is generous.
 	 */
-	return entropy(count, got) > 7.95;
+	return entropy(count, got) > bits - 0.05;
 }
 
 static void
@@ -152,10 +159,16 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	p->coded_size = p->raw_size;
 	if (level <= 0 || p->raw_size < 16)
 		return 0;
+	/*
+	 * Bits no byte uses (the padding of a float's lowest plane) are
+	 * dropped by packing, which rANS must then beat.
+	 */
 	if (kind == Z4_FRAME_CHUNK && level < 7 &&
 	    looks_random(p->raw, p->raw_size))
-		return 0;
+		return try_coder(f, p, &z4_coder_packed, level, NULL);
 	measure(p->raw, p->raw_size, &st);
+	struct z4_code_in in = { p->raw, p->raw_size, level, st.count };
+	size_t packed = z4_packed_size(&in);
 	double n = (double)p->raw_size;
 	/* More repetition is worth a look at the higher levels. */
 	double seen = level >= 7 ? 1.2 : 1.5;
@@ -167,7 +180,10 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	 * a percent, which is what is left on a float's top mantissa byte.
 	 */
 	double margin = level >= 9 ? 1.0 : 0.99;
-	if (st.entropy * n / 8 + 64 < margin * n)
+	if (packed < p->coded_size)
+		err = try_coder(f, p, &z4_coder_packed, level, st.count);
+	double beat = packed < p->raw_size ? (double)packed : n;
+	if (!err && st.entropy * n / 8 + 64 < margin * beat)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*
 	 * Glue is small and compresses well: it gets zstd's best.  Byte-wide
@@ -307,11 +323,14 @@ candidates(const struct z4_frame *f, int level)
 	unsigned dt = f->tensor.dtype;
 	/* BF16, F16 and F32: what DELTA-MODEL codes. */
 	int model = dt == Z4_DT_BF16 || dt == Z4_DT_F16 || dt == Z4_DT_F32;
-	if (w >= 2)
+	/*
+	 * A float chunk's unused top exponent bit is dropped (PLANES_TIGHT);
+	 * the higher levels also try keeping it, which can win where the
+	 * top plane's larger table costs more than the joint coding gains.
+	 */
+	int tight = n >= Z4_TIGHT_MIN && (model || dt == Z4_DT_F64);
+	if (w >= 2 && (!tight || level >= 6))
 		set |= 1u << CHAIN_PLANES;
-	/* Twice the coding time for half a percent: the higher levels. */
-	int tight = level >= 6 && n >= Z4_TIGHT_MIN &&
-	    (model || dt == Z4_DT_F64);
 	if (tight)
 		set |= 1u << CHAIN_PLANES_TIGHT;
 	if (distinct <= 256 && (w >= 2 || level >= 5))

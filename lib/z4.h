@@ -115,6 +115,7 @@ enum z4_coder_id {
 	Z4_CODER_STORED = 0,
 	Z4_CODER_ZSTD = 1,
 	Z4_CODER_RANS = 2,	/* order-0 rANS, interleaved states */
+	Z4_CODER_PACKED = 3,	/* the bits each byte uses, packed */
 	Z4_CODER_COUNT
 };
 

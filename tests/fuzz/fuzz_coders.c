@@ -5,8 +5,9 @@
  * the decoded size, twice with the same context (the second must agree
  * with the first); a chain of transforms undoes planes, parameters and
  * reference bytes (for DELTA, ZEROS-REF and DELTA-MODEL) cut from them;
- * and rANS, the planes transform and DELTA-MODEL (the first half of the
- * bytes against the first half XOR the second) must round-trip them.
+ * and rANS, PACKED (on the bytes with some bits cleared), the planes
+ * transform and DELTA-MODEL (the first half of the bytes against the
+ * first half XOR the second) must round-trip them.
  */
 #include "fuzz.h"
 
@@ -120,6 +121,37 @@ model_roundtrip(const uint8_t *p, size_t n, unsigned sel)
 	z4_frame_release(&f);
 }
 
+/*
+ * The n bytes at p with some bits cleared, packed into exactly the size
+ * PACKED promises, must decode back exactly.
+ */
+static void
+packed_roundtrip(const uint8_t *p, size_t n, unsigned sel)
+{
+	uint8_t keep = (uint8_t)((0x7fu >> (sel & 7)) << (sel >> 3 & 1));
+	uint8_t *src = malloc(n ? n : 1), *back = malloc(n ? n : 1);
+	void *state = NULL;
+
+	if (src == NULL || back == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		src[i] = p[i] & keep;
+	struct z4_code_in in = { src, n, 3, NULL };
+	size_t size = z4_packed_size(&in), cn;
+	if (size != SIZE_MAX) {
+		uint8_t *coded = malloc(size);
+		if (coded == NULL ||
+		    z4_coder_packed.encode(&state, coded, size, &cn, &in) ||
+		    cn != size ||
+		    z4_coder_packed.decode(&state, back, n, coded, cn) ||
+		    memcmp(back, src, n) != 0)
+			abort();
+		free(coded);
+	}
+	free(src);
+	free(back);
+}
+
 /* The n bytes at p as a plane: rANS, then the planes transform. */
 static void
 roundtrip(const uint8_t *p, size_t n, unsigned sel)
@@ -192,6 +224,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z4_cursor_init(&c, src, cn);
 	chain_decode(&c, n % 4096, sel);
 	roundtrip(src, cn, sel);
+	packed_roundtrip(src, cn, sel);
 	model_roundtrip(src, cn, sel);
 	return 0;
 }

@@ -1225,11 +1225,116 @@ test_dtypes(void)
 	CHECK(z4_err_is_data(Z4_E_CHECKSUM) && !z4_err_is_data(Z4_E_IO));
 }
 
+/*
+ * PACKED: every width and shift on sizes around its groups of 8, into
+ * buffers of exactly the coded and decoded sizes (the vector loops must
+ * not read or write past them); one known coding; each thing the
+ * decoder must reject; and what the selector makes of a float chunk.
+ */
+static void
+test_packed(void)
+{
+	static const size_t sizes[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 32,
+	    33, 47, 48, 49, 100, 1000, 4097, 70001 };
+	uint32_t seed = 2463534242u;
+	void *state = NULL;
+
+	for (unsigned b = 1; b <= 7; b++) {
+		for (unsigned sh = 0; b + sh <= 8; sh++) {
+			for (size_t k = 0; k < sizeof sizes / sizeof *sizes;
+			    k++) {
+				size_t n = sizes[k], want = 1 + (n * b + 7) / 8;
+				uint8_t *src = malloc(n), *back = malloc(n);
+				uint8_t *dst = malloc(want);
+				for (size_t i = 0; i < n; i++)
+					src[i] = (uint8_t)((rnd(&seed) &
+					    ((1u << b) - 1)) << sh);
+				/* The top live bit in use: B is b. */
+				src[n / 2] |= (uint8_t)(1u << (b + sh - 1));
+				src[0] |= (uint8_t)(1u << sh);
+				struct z4_code_in in = { src, n, 3, NULL };
+				size_t out = 0;
+				CHECK(z4_packed_size(&in) == want);
+				CHECK(z4_coder_packed.encode(&state, dst, want,
+				    &out, &in) == 0 && out == want &&
+				    dst[0] == ((b - 1) | sh << 3));
+				CHECK(z4_coder_packed.decode(&state, back, n,
+				    dst, want) == 0 &&
+				    memcmp(back, src, n) == 0);
+				/* A byte short or long. */
+				CHECK(z4_coder_packed.decode(&state, back, n,
+				    dst, want - 1) == Z4_E_DECODE);
+				CHECK(z4_coder_packed.decode(&state, back,
+				    n + 1, dst, want) == Z4_E_DECODE ||
+				    (n + 1) * b % 8 == 0 ||
+				    (n * b + 7) / 8 == ((n + 1) * b + 7) / 8);
+				free(src);
+				free(back);
+				free(dst);
+			}
+		}
+	}
+
+	/* 2, 4 and 254 keep bits 1-7: fields 1, 2 and 127, 21 bits. */
+	static const uint8_t raw[] = { 2, 4, 254 };
+	static const uint8_t coded[] = { 0x0e, 0x01, 0xc1, 0x1f };
+	uint8_t got[8], dec[3];
+	size_t out = 0;
+	struct z4_code_in in = { raw, 3, 3, NULL };
+	CHECK(z4_coder_packed.encode(&state, got, sizeof got, &out, &in) ==
+	    0 && out == 4 && memcmp(got, coded, 4) == 0);
+	CHECK(z4_coder_packed.decode(&state, dec, 3, coded, 4) == 0 &&
+	    memcmp(dec, raw, 3) == 0);
+	uint8_t bad[4];
+	memcpy(bad, coded, 4);
+	bad[3] |= 0x20;		/* a padding bit */
+	CHECK(z4_coder_packed.decode(&state, dec, 3, bad, 4) == Z4_E_DECODE);
+	memcpy(bad, coded, 4);
+	bad[0] |= 0x40;		/* reserved mode bit */
+	CHECK(z4_coder_packed.decode(&state, dec, 3, bad, 4) == Z4_E_DECODE);
+	bad[0] = 0x0f;		/* B = 8 */
+	CHECK(z4_coder_packed.decode(&state, dec, 3, bad, 4) == Z4_E_DECODE);
+	bad[0] = 0x16;		/* B = 7, S = 2: past 8 bits */
+	CHECK(z4_coder_packed.decode(&state, dec, 3, bad, 4) == Z4_E_DECODE);
+	CHECK(z4_coder_packed.decode(&state, dec, 0, coded, 4) == Z4_E_DECODE);
+	CHECK(z4_coder_packed.decode(&state, dec, 3, coded, 0) == Z4_E_DECODE);
+
+	/* All 8 bits, or none: nothing to pack. */
+	static const uint8_t full[] = { 1, 128 }, none[] = { 0, 0 };
+	struct z4_code_in fi = { full, 2, 3, NULL }, ni = { none, 2, 3, NULL };
+	CHECK(z4_packed_size(&fi) == SIZE_MAX && z4_packed_size(&ni) ==
+	    SIZE_MAX);
+
+	/*
+	 * BF16 weights under 2 at the default level: the top exponent bit
+	 * goes, the exponent and first mantissa bit are coded with rANS,
+	 * and the low plane's 7 bits are packed.
+	 */
+	enum { N = 8192 };
+	struct z4_frame f;
+	struct z4_encode_opts o = { .level = 3 };
+	z4_frame_init(&f);
+	f.kind = Z4_FRAME_CHUNK;
+	f.tensor.dtype = Z4_DT_BF16;
+	if (z4_frame_reserve(&f, 2 * N))
+		abort();
+	for (size_t i = 0; i < N; i++)
+		set_elem(f.raw, i, 2, weight(Z4_DT_BF16, rnd(&seed)));
+	f.raw_size = 2 * N;
+	CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform == 1 &&
+	    f.xform[0].id == Z4_XF_PLANES && f.nplane == 2 &&
+	    f.plane[0].coder == Z4_CODER_PACKED &&
+	    f.plane[0].coded_size == 1 + N * 7 / 8 &&
+	    f.plane[1].coder == Z4_CODER_RANS);
+	z4_frame_release(&f);
+}
+
 int
 main(void)
 {
 	test_dtypes();
 	test_rans();
+	test_packed();
 	test_grid();
 	test_roundtrips();
 	test_crafted();

@@ -1,0 +1,254 @@
+/*
+ * coder_packed.c - a plane whose bytes use only some of their bits, kept
+ * as those bits alone.
+ *
+ * The planes transform aligns a float's live bits to the top of whole
+ * bytes, so when their count is not a multiple of 8 the lowest plane has
+ * bits that are zero in every byte: 7 of 8 bits live in the low plane of
+ * a bf16 chunk whose unused top exponent bit is squeezed out.  Storing
+ * that plane wastes a bit a byte, and rANS spends a table and its states
+ * to win it back and a hundredth of a bit more; packing the live bits
+ * gets it all at memory speed.
+ *
+ * Coded plane: one Mode byte, bits 0-2 B - 1 (B = 1..7 bits kept a
+ * byte), bits 3-5 S (the zero bits below them, S + B <= 8), bits 6-7
+ * zero; then the field (byte >> S) of every byte in B bits, least
+ * significant bit first, padded with zero bits to a whole byte.
+ */
+#include "internal.h"
+
+#define MODE(b, s) (((unsigned)(b) - 1) | (unsigned)(s) << 3)
+
+static size_t
+packed_size(size_t n, unsigned b)
+{
+	/* n is at most 2^26: no overflow. */
+	return 1 + (n * b + 7) / 8;
+}
+
+/*
+ * Eight bytes make B whole coded bytes, so both loops go a group of
+ * eight at a time; with SSE2, two groups at once, the fields joined in
+ * three steps (pairs into 16-bit lanes, then 32, then 64).  A vector
+ * group reads or writes 8 bytes where it uses B, so the vector loops stop
+ * while 8 bytes of slack are left and the scalar loop ends the plane.
+ */
+static void
+pack_tail(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
+    unsigned s)
+{
+	for (size_t i = 0; i < n; i += 8, dst += b) {
+		uint64_t w = 0;
+		unsigned k;
+		for (k = 0; k < 8 && i + k < n; k++)
+			w |= (uint64_t)(src[i + k] >> s) << (b * k);
+		for (unsigned j = 0; j < (k * b + 7) / 8; j++)
+			dst[j] = (uint8_t)(w >> 8 * j);
+	}
+}
+
+static void
+unpack_tail(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
+    unsigned s)
+{
+	uint64_t mask = (1u << b) - 1;
+
+	for (size_t i = 0; i < n; i += 8, src += b) {
+		uint64_t w = 0;
+		unsigned k = n - i < 8 ? (unsigned)(n - i) : 8;
+		for (unsigned j = 0; j < (k * b + 7) / 8; j++)
+			w |= (uint64_t)src[j] << 8 * j;
+		for (unsigned j = 0; j < k; j++)
+			dst[i + j] = (uint8_t)((w >> (b * j) & mask) << s);
+	}
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* The shift counts both directions use: S, and B, 2B, 4B. */
+struct counts {
+	__m128i sh, b1, b2, b4;
+};
+
+static struct counts
+counts(unsigned b, unsigned s)
+{
+	return (struct counts){
+		_mm_cvtsi32_si128((int)s), _mm_cvtsi32_si128((int)b),
+		_mm_cvtsi32_si128((int)(2 * b)),
+		_mm_cvtsi32_si128((int)(4 * b)),
+	};
+}
+
+static size_t
+pack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
+    unsigned s)
+{
+	const struct counts c = counts(b, s);
+	const __m128i lo8 = _mm_set1_epi16(0xff);
+	const __m128i lo16 = _mm_set1_epi32(0xffff);
+	const __m128i lo32 = _mm_set1_epi64x(0xffffffff);
+	size_t i = 0, out = (n * b + 7) / 8;
+
+	for (; i + 16 <= n && i / 8 * b + b + 8 <= out; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(src + i));
+		/* Each byte shifted down by s: no bits cross, they are 0. */
+		x = _mm_srl_epi16(x, c.sh);
+		x = _mm_or_si128(_mm_and_si128(x, _mm_srl_epi16(lo8, c.sh)),
+		    _mm_sll_epi16(_mm_srli_epi16(x, 8), c.b1));
+		x = _mm_or_si128(_mm_and_si128(x, lo16),
+		    _mm_sll_epi32(_mm_srli_epi32(x, 16), c.b2));
+		x = _mm_or_si128(_mm_and_si128(x, lo32),
+		    _mm_sll_epi64(_mm_srli_epi64(x, 32), c.b4));
+		uint8_t *d = dst + i / 8 * b;
+		_mm_storel_epi64((__m128i *)d, x);
+		_mm_storel_epi64((__m128i *)(d + b), _mm_unpackhi_epi64(x, x));
+	}
+	return i;
+}
+
+static size_t
+unpack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
+    unsigned s)
+{
+	const struct counts c = counts(b, s);
+	const __m128i m1 = _mm_set1_epi16((short)((1u << b) - 1));
+	const __m128i m2 = _mm_set1_epi32((int)((1u << 2 * b) - 1));
+	const __m128i m4 = _mm_set1_epi64x((long long)((1ull << 4 * b) - 1));
+	const __m128i m8 = _mm_set1_epi64x((long long)((1ull << 8 * b) - 1));
+	size_t i = 0, out = (n * b + 7) / 8;
+
+	for (; i + 16 <= n && i / 8 * b + b + 8 <= out; i += 16) {
+		const uint8_t *p = src + i / 8 * b;
+		__m128i x = _mm_unpacklo_epi64(
+		    _mm_loadl_epi64((const __m128i *)p),
+		    _mm_loadl_epi64((const __m128i *)(p + b)));
+		x = _mm_and_si128(x, m8);
+		x = _mm_or_si128(_mm_and_si128(x, m4),
+		    _mm_slli_epi64(_mm_srl_epi64(x, c.b4), 32));
+		x = _mm_or_si128(_mm_and_si128(x, m2),
+		    _mm_slli_epi32(_mm_srl_epi32(x, c.b2), 16));
+		x = _mm_or_si128(_mm_and_si128(x, m1),
+		    _mm_slli_epi16(_mm_srl_epi16(x, c.b1), 8));
+		/* Fields are below 2^(8-s): shifting up crosses no byte. */
+		_mm_storeu_si128((__m128i *)(dst + i), _mm_sll_epi16(x, c.sh));
+	}
+	return i;
+}
+#else
+static size_t
+pack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
+    unsigned s)
+{
+	(void)dst, (void)src, (void)n, (void)b, (void)s;
+	return 0;
+}
+
+static size_t
+unpack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
+    unsigned s)
+{
+	(void)dst, (void)src, (void)n, (void)b, (void)s;
+	return 0;
+}
+#endif
+
+static void
+pack(uint8_t *dst, const uint8_t *src, size_t n, unsigned b, unsigned s)
+{
+	size_t i = pack_sse2(dst, src, n, b, s);
+	pack_tail(dst + i / 8 * b, src + i, n - i, b, s);
+}
+
+static void
+unpack(uint8_t *dst, const uint8_t *src, size_t n, unsigned b, unsigned s)
+{
+	size_t i = unpack_sse2(dst, src, n, b, s);
+	unpack_tail(dst + i, src + i / 8 * b, n - i, b, s);
+}
+
+/*
+ * B and S for the bytes at src: the span of the bits any of them sets.
+ * Returns 0 when that is all 8 bits, or the plane is empty or all zero
+ * (zstd and rANS code those better).
+ */
+static unsigned
+live_span(const struct z4_code_in *in, unsigned *s)
+{
+	unsigned all = 0;
+
+	if (in->count != NULL) {
+		for (unsigned v = 1; v < 256; v++)
+			if (in->count[v])
+				all |= v;
+	} else {
+		for (size_t i = 0; i < in->n; i++)
+			all |= in->src[i];
+	}
+	if (all == 0)
+		return 0;
+	*s = (unsigned)__builtin_ctz(all);
+	unsigned b = 32 - (unsigned)__builtin_clz(all) - *s;
+	return b < 8 ? b : 0;
+}
+
+size_t
+z4_packed_size(const struct z4_code_in *in)
+{
+	unsigned s, b = live_span(in, &s);
+	return b ? packed_size(in->n, b) : SIZE_MAX;
+}
+
+static int
+packed_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
+    const struct z4_code_in *in)
+{
+	unsigned s, b = live_span(in, &s);
+
+	(void)state;
+	if (b == 0) {
+		/* Nothing to pack: a size no plane can beat. */
+		*out = SIZE_MAX;
+		return 0;
+	}
+	size_t size = packed_size(in->n, b);
+	if (size > cap)
+		return Z4_E_USAGE;
+	dst[0] = (uint8_t)MODE(b, s);
+	pack(dst + 1, in->src, in->n, b, s);
+	*out = size;
+	return 0;
+}
+
+static int
+packed_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
+    size_t cn)
+{
+	(void)state;
+	if (n == 0 || cn == 0)
+		return Z4_E_DECODE;	/* an empty plane is only ever stored */
+	unsigned b = (src[0] & 7) + 1, s = src[0] >> 3 & 7;
+	if (src[0] >> 6 || b == 8 || b + s > 8 || cn != packed_size(n, b))
+		return Z4_E_DECODE;
+	/* The padding must be zero: one coding for each plane. */
+	unsigned used = (unsigned)(n * b % 8);
+	if (used && src[cn - 1] >> used)
+		return Z4_E_DECODE;
+	unpack(dst, src + 1, n, b, s);
+	return 0;
+}
+
+static size_t
+packed_bound(size_t n)
+{
+	return packed_size(n, 8);
+}
+
+const struct z4_coder z4_coder_packed = {
+	.id = Z4_CODER_PACKED,
+	.name = "packed",
+	.encode = packed_encode,
+	.decode = packed_decode,
+	.bound = packed_bound,
+};
