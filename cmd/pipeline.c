@@ -11,9 +11,11 @@
 #include "util.h"
 
 /*
- * Frames are coded in batches, in parallel, then written in order.  A
- * batch ends at BATCH_FRAMES frames or BATCH_BYTES per thread, so memory
- * stays bounded whatever the input.
+ * Frames are coded in parallel and written in order: in batches when
+ * re-coding, and through a pool when compressing, which codes the frames
+ * read while the oldest are written.  At most BATCH_FRAMES frames, or
+ * BATCH_BYTES a thread, wait to be written, so memory stays bounded
+ * whatever the input.
  */
 #define BATCH_FRAMES 64
 #define BATCH_BYTES (8u << 20)
@@ -23,6 +25,9 @@ struct stages {
 	struct z4_out out;
 	struct z4_frame frame;
 	struct z4_frame *batch[BATCH_FRAMES];
+	struct z4_frame *idle[BATCH_FRAMES];	/* of batch, for the pool */
+	unsigned nbatch, nidle;
+	struct z4_pool *pool;
 	struct z4_split *split;
 	struct z4_dedupe *dedupe;
 	struct z4_reader *reader;
@@ -45,6 +50,8 @@ static void
 stages_release(struct stages *s)
 {
 	progress_end(&s->progress);
+	/* The pool first: its threads may still be coding frames here. */
+	z4_pool_free(s->pool);
 	z4_writer_free(s->writer);
 	z4_reader_free(s->reader);
 	z4_split_free(s->split);
@@ -110,6 +117,28 @@ slot(struct stages *s, unsigned i)
 	return s->batch[i];
 }
 
+/* A frame for the pool to code: one written already, or a new one. */
+static struct z4_frame *
+idle_frame(struct stages *s)
+{
+	if (s->nidle > 0)
+		return s->idle[--s->nidle];
+	return s->nbatch < BATCH_FRAMES ? slot(s, s->nbatch++) : NULL;
+}
+
+/*
+ * A frame written.  The last ones back are used first; past a few a
+ * thread, their large buffers are let go, so that memory stays a few
+ * large frames a thread however the frames are mixed.
+ */
+static void
+idle_put(struct stages *s, struct z4_frame *f, unsigned threads)
+{
+	if (s->nidle > 2 * threads + 2 && f->raw_cap > (1u << 20))
+		z4_frame_release(f);
+	s->idle[s->nidle++] = f;
+}
+
 /* Code the batch's n frames in parallel, then write them in order. */
 static int
 flush_batch(struct stages *s, unsigned n, const struct z4_encode_opts *o,
@@ -169,8 +198,13 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		fail(fl, err, out_name, "write");
 		goto out;
 	}
+	/* With one thread, the pool has none and codes as frames are taken. */
+	if ((err = z4_pool_new(&s.pool, o->threads > 1 ? o->threads : 0))) {
+		fail(fl, err, in_name, NULL);
+		goto out;
+	}
 	for (;;) {
-		if ((f = slot(&s, n)) == NULL) {
+		if ((f = idle_frame(&s)) == NULL) {
 			err = fail(fl, Z4_E_NOMEM, in_name, NULL);
 			goto out;
 		}
@@ -191,16 +225,31 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 				goto out;
 			}
 			frames++;
-		}
-		n += ret;
-		bytes += ret ? f->raw_size : 0;
-		if (n == BATCH_FRAMES || bytes >= BATCH_BYTES * o->threads ||
-		    (ret == 0 && n > 0)) {
-			if ((err = flush_batch(&s, n, &eo, o->threads, fl,
-			    in_name, out_name)))
+			if ((err = z4_pool_put(s.pool, f, &eo))) {
+				fail(fl, err, in_name, "encode");
 				goto out;
-			n = 0;
-			bytes = 0;
+			}
+			n++;
+			bytes += f->raw_size;
+		} else {
+			idle_put(&s, f, o->threads);
+		}
+		/* Write the oldest while too many wait, and all at the end. */
+		while (n > 0 && (ret == 0 || n == BATCH_FRAMES ||
+		    bytes >= BATCH_BYTES * o->threads)) {
+			err = z4_pool_take(s.pool, &f);
+			n--;
+			bytes -= f->raw_size;
+			if (err) {
+				fail(fl, err, in_name, "encode");
+				goto out;
+			}
+			if ((err = z4_writer_put(s.writer, f))) {
+				fail(fl, err, out_name, "write");
+				goto out;
+			}
+			idle_put(&s, f, o->threads);
+			progress_show(&s.progress, s.in.offset);
 		}
 		if (ret == 0)
 			break;

@@ -233,6 +233,14 @@ payload_hash(const struct z4_frame *f, unsigned nplane)
 	return XXH3_64bits_digest(&st);
 }
 
+void
+z4_frame_sum(struct z4_frame *f)
+{
+	f->raw_sum = z4_hash64(f->raw, f->raw_size);
+	f->payload_sum = payload_hash(f, f->nplane);
+	f->sums_ready = 1;
+}
+
 int
 z4_frame_write(struct z4_out *out, const struct z4_frame *f,
     const struct z4_frame_head *h)
@@ -278,8 +286,11 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	z4_put16(b.p + 2, (uint16_t)(b.len - Z4_FRAME_FIXED_SIZE));
 	z4_put32(b.p + 4, (uint32_t)payload);
 	z4_put32(b.p + 8, (uint32_t)f->raw_size);
-	z4_put64(b.p + 12, z4_hash64(f->raw, f->raw_size));
-	z4_put64(b.p + 20, payload_hash(f, nplane));
+	/* A frame coded on a thread was checksummed there. */
+	int ready = f->sums_ready && nplane == f->nplane;
+	z4_put64(b.p + 12, ready ? f->raw_sum :
+	    z4_hash64(f->raw, f->raw_size));
+	z4_put64(b.p + 20, ready ? f->payload_sum : payload_hash(f, nplane));
 	err = z4_buf_add64(&b, z4_hash64(b.p, b.len));
 	err = err ? err : z4_out_write(out, b.p, b.len);
 	for (unsigned i = 0; i < nplane && !err; i++)

@@ -318,9 +318,14 @@ int z4_stream_entries(struct z4_in *in, uint64_t size,
  */
 int z4_trailer_parse(const uint8_t *t, uint64_t *end_at, uint64_t *size);
 
-/* Serialise a coded frame (kind, meta, planes) onto out. */
+/*
+ * Serialise a coded frame (kind, meta, planes) onto out, with the
+ * checksums z4_frame_sum made if it did.
+ */
 int z4_frame_write(struct z4_out *out, const struct z4_frame *f,
     const struct z4_frame_head *end_fields);
+/* Checksum a coded frame's raw and coded bytes for z4_frame_write. */
+void z4_frame_sum(struct z4_frame *f);
 
 /*
  * The index builder: fed every GLUE and CHUNK frame of a stream in order,

@@ -22,7 +22,8 @@ struct pending {
 	uint64_t at;
 	unsigned frame_no;
 	int err;		/* reading it failed, or 1: the input ended */
-	int derr;		/* decoding it failed */
+	int pooled;		/* queued in the pool, to decode on a thread */
+	size_t bytes;		/* its raw size, counted in ahead_bytes */
 };
 
 /*
@@ -39,12 +40,18 @@ struct z4_reader {
 	struct z4_in *in;
 	unsigned flags;
 	unsigned threads;
-	struct pending ahead[AHEAD_MAX];
-	unsigned nahead, taken;
+	struct z4_pool *pool;
+	struct pending ahead[AHEAD_MAX];	/* a ring */
+	unsigned head, nahead;
+	size_t ahead_bytes;
+	int ahead_stop;		/* the last frame read must go out first */
+	struct z4_frame *spare[AHEAD_MAX + 1];
+	unsigned nspare;
 	int in_stream;
 	int err;			/* sticky: the first failure */
 	uint64_t start;			/* in->offset of this stream's Magic */
 	unsigned stream_no, frame_no;
+	unsigned read_no;		/* frame_no of the last frame read */
 	unsigned source;
 	struct z4_index_builder index;
 	struct z4_keep *keep;
@@ -99,11 +106,17 @@ z4_reader_free(struct z4_reader *r)
 {
 	if (r == NULL)
 		return;
+	/* The pool first: its threads may still be decoding frames here. */
+	z4_pool_free(r->pool);
 	for (unsigned i = 0; i < AHEAD_MAX; i++)
 		if (r->ahead[i].f != NULL) {
 			z4_frame_release(r->ahead[i].f);
 			free(r->ahead[i].f);
 		}
+	for (unsigned i = 0; i < r->nspare; i++) {
+		z4_frame_release(r->spare[i]);
+		free(r->spare[i]);
+	}
 	z4_index_release(&r->index);
 	z4_keep_free(r->keep);
 	XXH3_freeState(r->whole);
@@ -166,7 +179,7 @@ stream_header(struct z4_reader *r)
 
 	r->start = r->in->offset;
 	r->stream_no++;
-	r->frame_no = 0;
+	r->frame_no = r->read_no = 0;
 	where(r, "stream header", NULL);
 	if ((err = z4_in_read(r->in, h, sizeof h)))
 		return err == Z4_E_TRUNCATED && memcmp(h, z4_stream_magic,
@@ -280,7 +293,7 @@ read_frame(struct z4_reader *r, struct z4_frame *f, struct z4_frame_head *h,
 		if ((err = stream_header(r)))
 			return err;
 	}
-	r->frame_no++;
+	r->frame_no = ++r->read_no;
 	f->kind = 0;
 	f->tensor.name_len = 0;
 	f->tensor.name[0] = '\0';
@@ -363,71 +376,88 @@ independent(struct z4_frame *f)
 	return 1;
 }
 
+/* A frame to read into: one handed back, or a new one. */
+static struct z4_frame *
+spare_frame(struct z4_reader *r)
+{
+	if (r->nspare > 0)
+		return r->spare[--r->nspare];
+	struct z4_frame *f = malloc(sizeof *f);
+	if (f != NULL)
+		z4_frame_init(f);
+	return f;
+}
+
 /*
- * Read frames ahead, up to the first that must be decoded in turn, and
- * decode the independent ones on the threads.  Handing them out (next_
- * ahead) checks each against the stream in order, so a frame that uses
- * an earlier one's bytes finds them kept.
+ * A frame handed back.  The last ones back are used first; past a few a
+ * thread, large buffers are let go, so that memory stays a few large
+ * frames a thread however the frames are mixed.
+ */
+static void
+spare_put(struct z4_reader *r, struct z4_frame *f)
+{
+	if (r->nspare > 2 * r->threads + 2 && f->raw_cap > (1u << 20))
+		z4_frame_release(f);
+	r->spare[r->nspare++] = f;
+}
+
+/*
+ * Read frames ahead while they are few enough, and queue the independent
+ * ones in the pool, which decodes them on its threads while this one
+ * hands frames out and reads more.  Reading stops at a frame that must
+ * be decoded in turn, or fails, until it has been handed out: handing out
+ * (next_ahead) checks each frame against the stream in order, so a frame
+ * that uses an earlier one's bytes finds them kept, and nothing of the
+ * next stream is read before this one has been checked.
  */
 static void
 read_ahead(struct z4_reader *r)
 {
-	struct z4_frame *batch[AHEAD_MAX];
-	int errs[AHEAD_MAX];
-	unsigned nbatch = 0;
-	size_t bytes = 0;
+	size_t budget = (size_t)AHEAD_BYTES * (r->threads < AHEAD_THREADS ?
+	    r->threads : AHEAD_THREADS);
 
-	/*
-	 * A large frame lands far down the queue only after a run of small
-	 * ones; buffers it grew there are let go, so that memory stays a
-	 * few large frames a thread however the frames are mixed.
-	 */
-	for (unsigned i = 2 * r->threads + 2; i < AHEAD_MAX; i++) {
-		struct z4_frame *f = r->ahead[i].f;
-		if (f != NULL && f->raw_cap > (1u << 20))
-			z4_frame_release(f);
-	}
-	r->nahead = r->taken = 0;
-	while (r->nahead < AHEAD_MAX &&
-	    bytes < (size_t)AHEAD_BYTES * (r->threads < AHEAD_THREADS ?
-	    r->threads : AHEAD_THREADS)) {
-		struct pending *p = &r->ahead[r->nahead];
-		if (p->f == NULL) {
-			if ((p->f = malloc(sizeof *p->f)) == NULL) {
-				/* Hand out what was read; fail if nothing. */
-				if (r->nahead == 0)
-					r->nahead = 1;
-				break;
-			}
-			z4_frame_init(p->f);
-		}
-		p->derr = 0;
+	while (!r->ahead_stop && r->nahead < AHEAD_MAX &&
+	    r->ahead_bytes < budget) {
+		struct pending *p = &r->ahead[(r->head + r->nahead) %
+		    AHEAD_MAX];
+		if ((p->f = spare_frame(r)) == NULL)
+			return;
+		p->pooled = 0;
 		p->err = read_frame(r, p->f, &p->h, &p->at, Z4_READ_DEFER);
 		p->frame_no = r->frame_no;
 		r->nahead++;
 		if (p->err < 0)
 			memcpy(r->read_where, r->where, sizeof r->where);
-		if (p->err || !independent(p->f))
-			break;
-		/* The batch is the queue up to its first dependent frame. */
-		batch[nbatch++] = p->f;
-		bytes += p->f->raw_size;
+		if (p->err || !independent(p->f) ||
+		    z4_pool_put(r->pool, p->f, NULL)) {
+			r->ahead_stop = 1;
+			return;
+		}
+		p->pooled = 1;
+		p->bytes = p->f->raw_size;
+		r->ahead_bytes += p->bytes;
 	}
-	z4_decode_frames(batch, errs, nbatch, r->threads);
-	for (unsigned i = 0; i < nbatch; i++)
-		r->ahead[i].derr = errs[i];
 }
 
 static int
 next_ahead(struct z4_reader *r, struct z4_frame *f)
 {
-	if (r->taken == r->nahead)
-		read_ahead(r);
-	struct pending *p = &r->ahead[r->taken++];
-	if (p->f == NULL)
+	if (r->pool == NULL && z4_pool_new(&r->pool, r->threads))
 		return Z4_E_NOMEM;
-	if (p->err == 1)
-		return 0;
+	read_ahead(r);
+	if (r->nahead == 0)
+		return Z4_E_NOMEM;	/* not even one frame to read into */
+	struct pending *p = &r->ahead[r->head];
+	struct z4_frame *g = p->f;
+	int derr = 0;
+	if (p->pooled) {
+		derr = z4_pool_take(r->pool, &g);
+		r->ahead_bytes -= p->bytes;
+	}
+	p->f = NULL;
+	r->head = (r->head + 1) % AHEAD_MAX;
+	if (--r->nahead == 0)
+		r->ahead_stop = 0;
 	r->frame_no = p->frame_no;
 	r->at = p->at;
 	if (p->err) {
@@ -436,25 +466,28 @@ next_ahead(struct z4_reader *r, struct z4_frame *f)
 		 * a frame is named again, now that the frames before it
 		 * have been counted against the archive member they are in.
 		 */
-		if (r->in_frame)
-			where(r, p->f->kind == Z4_FRAME_END ? "end frame" :
-			    NULL, p->f);
-		else
+		if (p->err < 0 && r->in_frame)
+			where(r, g->kind == Z4_FRAME_END ? "end frame" :
+			    NULL, g);
+		else if (p->err < 0)
 			memcpy(r->where, r->read_where, sizeof r->where);
-		memcpy(f->note, p->f->note, sizeof f->note);
-		return p->err;
+		memcpy(f->note, g->note, sizeof f->note);
+		spare_put(r, g);
+		return p->err == 1 ? 0 : p->err;
 	}
-	if (p->derr == 0)
-		p->derr = z4_frame_decode_deferred(p->f);
-	where(r, p->f->kind == Z4_FRAME_END ? "end frame" : NULL, p->f);
-	if (p->derr) {
-		memcpy(f->note, p->f->note, sizeof f->note);
-		return p->derr;
+	if (derr == 0)
+		derr = z4_frame_decode_deferred(g);
+	where(r, g->kind == Z4_FRAME_END ? "end frame" : NULL, g);
+	if (derr) {
+		memcpy(f->note, g->note, sizeof f->note);
+		spare_put(r, g);
+		return derr;
 	}
 	/* The caller's frame changes places with the one read ahead. */
 	struct z4_frame t = *f;
-	*f = *p->f;
-	*p->f = t;
+	*f = *g;
+	*g = t;
+	spare_put(r, g);
 	return finish_frame(r, f, &p->h, p->at);
 }
 

@@ -379,6 +379,7 @@ int
 z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 {
 	int level = o->level > 9 ? 9 : o->level;
+	f->sums_ready = 0;
 	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
 		return 0;	/* nothing to code: no bytes of its own */
 	unsigned set = candidates(f, level);
@@ -404,7 +405,10 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 			best = c;
 		}
 	}
-	return best == last ? 0 : build(f, (enum chain)best, level);
+	err = best == last ? 0 : build(f, (enum chain)best, level);
+	if (!err)
+		z4_frame_sum(f);
+	return err;
 }
 
 int
@@ -413,6 +417,7 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 	int level = o->level > 9 ? 9 : o->level;
 	int err = 0;
 
+	f->sums_ready = 0;
 	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
 		return 0;
 	/* Frames nothing has transformed yet get the transforms too. */
@@ -422,5 +427,7 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 	for (unsigned i = 0; i < f->nplane && !err; i++)
 		if (f->plane[i].coder == Z4_CODER_STORED)
 			err = code_plane(f, &f->plane[i], level);
+	if (!err)
+		z4_frame_sum(f);
 	return err;
 }

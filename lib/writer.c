@@ -133,7 +133,9 @@ z4_writer_put(struct z4_writer *w, struct z4_frame *f)
 			return err;
 		z4_put64(f->xform[0].param + 19, target);
 	}
-	if ((err = z4_frame_write(w->out, f, &h)))
+	err = z4_frame_write(w->out, f, &h);
+	f->sums_ready = 0;	/* the frame may be filled again */
+	if (err)
 		return err;
 	if ((f->flags & Z4_FRAME_KEEP) && (err = remember(w, f->key, at)))
 		return err;

@@ -216,6 +216,12 @@ struct z4_frame {
 	/* Read but not yet decoded (a reader decoding on threads). */
 	int deferred;
 	uint64_t deferred_checksum;
+	/*
+	 * The checksums of the raw and the coded bytes, made when the frame
+	 * was coded, on the thread that coded it, for the writer to use.
+	 */
+	int sums_ready;
+	uint64_t raw_sum, payload_sum;
 	char note[256];			/* more about the last error, or "" */
 };
 
@@ -247,6 +253,24 @@ int z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o);
 #define Z4_THREADS_MAX 256
 int z4_encode_frames(struct z4_frame *const *frames, size_t n,
     const struct z4_encode_opts *o, unsigned threads);
+
+/*
+ * A pool of threads that code the frames queued with z4_pool_put, as
+ * z4_frame_encode() does (or z4_frame_recode(), per o), in the order
+ * given, while the caller reads more and writes those done: z4_pool_take
+ * waits for the oldest frame, codes it itself if no thread has started
+ * it, and returns it with its result.  At most Z4_POOL_MAX frames are
+ * queued; o must last until its frame is taken.  Free the pool before
+ * the frames it may still be coding.  (The library's reader also queues
+ * frames to decode, with o NULL.)
+ */
+#define Z4_POOL_MAX 64
+struct z4_pool;
+int z4_pool_new(struct z4_pool **pp, unsigned threads);
+void z4_pool_free(struct z4_pool *p);
+int z4_pool_put(struct z4_pool *p, struct z4_frame *f,
+    const struct z4_encode_opts *o);
+int z4_pool_take(struct z4_pool *p, struct z4_frame **f);
 
 /*
  * Re-code the planes of a frame that was read from a stream, keeping its
