@@ -175,15 +175,15 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	int lz = kind != Z4_FRAME_CHUNK ||
 	    st.repeats > seen * st.expected + 16 || st.entropy < 0.5;
 	/*
-	 * rANS pays when the entropy is a percent below 8 bits; at level 9
-	 * it is tried whenever its data could beat storing, a few tenths of
-	 * a percent, which is what is left on a float's top mantissa byte.
+	 * rANS pays when the entropy is a percent below the bits the bytes
+	 * use.  Below that, on a float's mantissa planes, it would win a
+	 * tenth of a percent at best (nothing on the corpus) and halve the
+	 * decoding speed, so no level takes it.
 	 */
-	double margin = level >= 9 ? 1.0 : 0.99;
 	if (packed < p->coded_size)
 		err = try_coder(f, p, &z4_coder_packed, level, st.count);
 	double beat = packed < p->raw_size ? (double)packed : n;
-	if (!err && st.entropy * n / 8 + 64 < margin * beat)
+	if (!err && st.entropy * n / 8 + 64 < 0.99 * beat)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*
 	 * Glue is small and compresses well: it gets zstd's best.  Byte-wide
