@@ -50,7 +50,7 @@ MUTATE = tests/unit/mutate
 
 all: $(BINS) lib/libz4.a lib/libz4.so.$(SOMAJOR)
 
-%.o: %.c lib/z4.h lib/internal.h lib/rangecoder.h cmd/util.h
+%.o: %.c lib/z4.h lib/internal.h lib/rangecoder.h lib/hash.h cmd/util.h
 	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 lib/libz4.a: $(LIB_OBJ)
@@ -157,7 +157,7 @@ FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) $(WARN) \
 	$(DEPS_CFLAGS) -Ilib
 FUZZ_REGRESS = $(wildcard tests/golden/bad/fuzz-*)
 
-build-fuzz/lib/%.o: lib/%.c lib/z4.h lib/internal.h lib/rangecoder.h
+build-fuzz/lib/%.o: lib/%.c lib/z4.h lib/internal.h lib/rangecoder.h lib/hash.h
 	@mkdir -p build-fuzz/lib
 	$(QCC)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -c -o $@ $<
 

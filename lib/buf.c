@@ -3,7 +3,7 @@
  */
 #include <stdlib.h>
 
-#include <xxhash.h>
+#include "hash.h"
 
 #include "internal.h"
 

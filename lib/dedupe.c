@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <xxhash.h>
+#include "hash.h"
 
 #include "internal.h"
 

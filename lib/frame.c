@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
+#include "hash.h"
 
 #include "internal.h"
 

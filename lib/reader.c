@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <xxhash.h>
+#include "hash.h"
 
 #include "internal.h"
 

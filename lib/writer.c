@@ -4,7 +4,7 @@
  */
 #include <stdlib.h>
 
-#include <xxhash.h>
+#include "hash.h"
 
 #include "internal.h"
 

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <xxhash.h>
+#include "hash.h"
 
 #include "internal.h"
 
