@@ -356,7 +356,12 @@ candidates(const struct z4_frame *f, int level)
 			set |= 1u << CHAIN_XOR_ZEROS | 1u << CHAIN_SUB_ZEROS |
 			    1u << CHAIN_XOR_ZREF | 1u << CHAIN_SUB_ZREF;
 	}
-	if (f->raw_size < (16u << 10) || set == 0)
+	/*
+	 * The chunk whole: where it is small, where nothing else applies,
+	 * and at levels 7 to 9 always, as z4ai(1) says (the palette of a
+	 * 1-byte type can cost more than it saves).
+	 */
+	if (f->raw_size < (16u << 10) || set == 0 || level >= 7)
 		set |= 1u << CHAIN_PLAIN;
 	return set;
 }
