@@ -18,6 +18,10 @@
  */
 #include "internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* A run of live bits: where it sits in the element, where it goes. */
 struct run {
 	unsigned from, width, to;
@@ -289,6 +293,82 @@ or_all(const uint8_t *p, size_t n, unsigned w)
 	return acc;
 }
 
+/*
+ * Lay the planes of live mask live out in the frame: parameters, and
+ * buffers for the planes, whose addresses go to out.
+ */
+static int
+lay_out(struct z4_frame *f, struct z4_xform_step *s, unsigned first,
+    struct layout *l, unsigned w, unsigned r, uint64_t live, size_t n,
+    size_t tail, uint8_t **out)
+{
+	int err;
+
+	if ((err = layout_init(l, w, r, live)))
+		return err;
+	if (first + l->nplane + (tail != 0) > Z4_PLANE_MAX)
+		return 1;
+	s->param_size = 3 + w;
+	s->param[0] = (uint8_t)w;
+	s->param[1] = (uint8_t)r;
+	s->param[2] = (uint8_t)tail;
+	for (unsigned k = 0; k < w; k++)
+		s->param[3 + k] = (uint8_t)(live >> 8 * k);
+	f->nplane = first + l->nplane + (tail != 0);
+	for (unsigned k = first; k < f->nplane; k++) {
+		struct z4_plane *p = &f->plane[k];
+		p->raw_size = k < first + l->nplane ? n : tail;
+		if ((err = z4_plane_reserve_raw(p, p->raw_size)))
+			return err;
+		p->raw = out[k - first] = p->rbuf;
+	}
+	return 0;
+}
+
+/*
+ * BF16 and F16 split as if every bit but the q padding bits were live,
+ * rotated left by 1: the fast path's loop, with the OR of the elements
+ * made on the way.
+ */
+static unsigned
+split16_or(const uint8_t *src, size_t n, unsigned q, uint8_t *lo,
+    uint8_t *hi)
+{
+	unsigned acc = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	const __m128i low8 = _mm_set1_epi16(0xff);
+	__m128i or = _mm_setzero_si128();
+	for (; i + 16 <= n; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i +
+		    16));
+		or = _mm_or_si128(or, _mm_or_si128(a, b));
+		a = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(a, 1),
+		    _mm_srli_epi16(a, 15)), shift);
+		b = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(b, 1),
+		    _mm_srli_epi16(b, 15)), shift);
+		_mm_storeu_si128((__m128i *)(lo + i), _mm_packus_epi16(
+		    _mm_and_si128(a, low8), _mm_and_si128(b, low8)));
+		_mm_storeu_si128((__m128i *)(hi + i), _mm_packus_epi16(
+		    _mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
+	}
+	uint16_t lanes[8];
+	_mm_storeu_si128((__m128i *)lanes, or);
+	for (unsigned k = 0; k < 8; k++)
+		acc |= lanes[k];
+#endif
+	for (; i < n; i++) {
+		uint16_t v = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+		acc |= v;
+		v = (uint16_t)((uint16_t)(v << 1 | v >> 15) << q);
+		lo[i] = (uint8_t)v;
+		hi[i] = (uint8_t)(v >> 8);
+	}
+	return acc;
+}
+
 static int
 encode_live(struct z4_frame *f, struct z4_xform_step *s,
     const uint8_t *src, size_t size, unsigned first, int tight)
@@ -315,27 +395,29 @@ encode_live(struct z4_frame *f, struct z4_xform_step *s,
 	 */
 	if (tight && n >= Z4_TIGHT_MIN)
 		live = 0;
-	live |= rotl(or_all(src, n, w), r, bits);
+	/*
+	 * A 2-byte float chunk is split at once as its usual layout has it,
+	 * every bit live or all but the top exponent bit, the OR of its
+	 * elements made in the same pass: one read of the chunk, not two.
+	 * Only when the OR shows another layout is it split again.
+	 */
+	if (w == 2 && r == 1) {
+		uint64_t guess = live ? 0xffff : 0x7fff;
+		if ((err = lay_out(f, s, first, &l, w, r, guess, n, tail, out)))
+			return err;
+		live |= rotl(split16_or(src, n, l.pad, out[0], out[1]), r, bits);
+		if (live == guess) {
+			if (tail)
+				memcpy(out[l.nplane], src + n * w, tail);
+			return 0;
+		}
+	} else {
+		live |= rotl(or_all(src, n, w), r, bits);
+	}
 	if (live == 0)
 		live = 1;	/* all zero: keep one plane of zeros */
-	if ((err = layout_init(&l, w, r, live)))
+	if ((err = lay_out(f, s, first, &l, w, r, live, n, tail, out)))
 		return err;
-	if (first + l.nplane + (tail != 0) > Z4_PLANE_MAX)
-		return 1;
-	s->param_size = 3 + w;
-	s->param[0] = (uint8_t)w;
-	s->param[1] = (uint8_t)r;
-	s->param[2] = (uint8_t)tail;
-	for (unsigned k = 0; k < w; k++)
-		s->param[3 + k] = (uint8_t)(live >> 8 * k);
-	f->nplane = first + l.nplane + (tail != 0);
-	for (unsigned k = first; k < f->nplane; k++) {
-		struct z4_plane *p = &f->plane[k];
-		p->raw_size = k < first + l.nplane ? n : tail;
-		if ((err = z4_plane_reserve_raw(p, p->raw_size)))
-			return err;
-		p->raw = out[k - first] = p->rbuf;
-	}
 	split(&l, src, n, out);
 	if (tail)
 		memcpy(out[l.nplane], src + n * w, tail);

@@ -1327,6 +1327,24 @@ test_packed(void)
 	    f.plane[0].coded_size == 1 + N * 7 / 8 &&
 	    f.plane[1].coder == Z4_CODER_RANS);
 	z4_frame_release(&f);
+
+	/*
+	 * Chunks the usual layouts do not fit, which PLANES splits a second
+	 * time: every mantissa's last bit 0, one weight of 2 or more, and
+	 * both, at every level that drops the top exponent bit and at 9.
+	 */
+	uint8_t *buf = malloc(2 * N);
+	for (int kind = 0; kind < 3; kind++) {
+		for (size_t i = 0; i < N; i++) {
+			uint32_t v = weight(Z4_DT_BF16, rnd(&seed));
+			set_elem(buf, i, 2, kind != 1 ? v & ~1u : v);
+		}
+		if (kind >= 1)
+			set_elem(buf, N / 3, 2, 0x4040);	/* 3.0 */
+		CHECK(roundtrips(buf, 2 * N, 2 * N, Z4_DT_BF16, 3));
+		CHECK(roundtrips(buf, 2 * N, 2 * N, Z4_DT_BF16, 9));
+	}
+	free(buf);
 }
 
 int
