@@ -1329,20 +1329,22 @@ test_packed(void)
 	z4_frame_release(&f);
 
 	/*
-	 * Chunks the usual layouts do not fit, which PLANES splits a second
-	 * time: every mantissa's last bit 0, one weight of 2 or more, and
-	 * both, at every level that drops the top exponent bit and at 9.
+	 * BF16 and F32 chunks the usual layouts do not fit, which PLANES
+	 * splits a second time: every mantissa's last bit 0, one weight of
+	 * 2 or more, and both, at the default level and at 9.
 	 */
-	uint8_t *buf = malloc(2 * N);
-	for (int kind = 0; kind < 3; kind++) {
+	uint8_t *buf = malloc(4 * N);
+	for (int kind = 0; kind < 6; kind++) {
+		unsigned dt = kind < 3 ? Z4_DT_BF16 : Z4_DT_F32;
+		unsigned w = z4_dtype_width(dt);
 		for (size_t i = 0; i < N; i++) {
-			uint32_t v = weight(Z4_DT_BF16, rnd(&seed));
-			set_elem(buf, i, 2, kind != 1 ? v & ~1u : v);
+			uint32_t v = weight(dt, rnd(&seed));
+			set_elem(buf, i, w, kind % 3 != 1 ? v & ~1u : v);
 		}
-		if (kind >= 1)
-			set_elem(buf, N / 3, 2, 0x4040);	/* 3.0 */
-		CHECK(roundtrips(buf, 2 * N, 2 * N, Z4_DT_BF16, 3));
-		CHECK(roundtrips(buf, 2 * N, 2 * N, Z4_DT_BF16, 9));
+		if (kind % 3 >= 1)	/* 3.0 */
+			set_elem(buf, N / 3, w, w == 2 ? 0x4040 : 0x40400000);
+		CHECK(roundtrips(buf, w * N, w * N, (int)dt, 3));
+		CHECK(roundtrips(buf, w * N, w * N, (int)dt, 9));
 	}
 	free(buf);
 }
