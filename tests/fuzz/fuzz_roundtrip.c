@@ -5,8 +5,8 @@
  * 64K); the rest is the original.  It is compressed as z4ai does (split,
  * code, write) and as the pipeline z4split | z4plane does (split stored,
  * then re-code), and both streams must decode to the original.  Coding
- * frame by frame and in batches on one and on two threads must give the
- * same bytes.
+ * frame by frame, in batches on one and on two threads, and through a
+ * pool of two threads must give the same bytes.
  */
 #include "fuzz.h"
 
@@ -15,12 +15,14 @@
 /*
  * Split the n bytes at p, with repeated chunks as REF frames if dedupe,
  * and code their frames at level onto b: with threads 0 one frame at a
- * time with z4_frame_encode(), else in batches with z4_encode_frames().
+ * time with z4_frame_encode(), else in batches with z4_encode_frames(),
+ * or through a pool of that many threads if pool.
  */
 static void
 compress(const uint8_t *p, size_t n, const struct z4_split_opts *so,
-    int dedupe, int level, unsigned threads, struct z4_buf *b)
+    int dedupe, int level, unsigned threads, int pool, struct z4_buf *b)
 {
+	struct z4_pool *tp = NULL;
 	struct z4_encode_opts eo = { .level = level };
 	struct z4_frame frames[BATCH], *batch[BATCH];
 	struct z4_in in;
@@ -35,7 +37,8 @@ compress(const uint8_t *p, size_t n, const struct z4_split_opts *so,
 	if (out_fd < 0 || (dedupe && z4_dedupe_new(&d, fd, so, 0)) ||
 	    z4_in_init(&in, fd) || z4_out_init(&out, out_fd) ||
 	    z4_split_new(&s, &in, so) ||
-	    z4_writer_new(&w, &out, z4_split_source(s)))
+	    z4_writer_new(&w, &out, z4_split_source(s)) ||
+	    (pool && z4_pool_new(&tp, threads)))
 		abort();
 	for (size_t i = 0; i < BATCH; i++) {
 		z4_frame_init(&frames[i]);
@@ -53,8 +56,17 @@ compress(const uint8_t *p, size_t n, const struct z4_split_opts *so,
 			for (size_t i = 0; i < k && threads == 0; i++)
 				if (z4_frame_encode(batch[i], &eo))
 					abort();
-			if (threads && z4_encode_frames(batch, k, &eo, threads))
+			if (threads && !pool &&
+			    z4_encode_frames(batch, k, &eo, threads))
 				abort();
+			for (size_t i = 0; i < k && pool; i++)
+				if (z4_pool_put(tp, batch[i], &eo))
+					abort();
+			for (size_t i = 0; i < k && pool; i++) {
+				struct z4_frame *g;
+				if (z4_pool_take(tp, &g) || g != batch[i])
+					abort();
+			}
 			for (size_t i = 0; i < k; i++)
 				if (z4_writer_put(w, batch[i]))
 					abort();
@@ -64,6 +76,7 @@ compress(const uint8_t *p, size_t n, const struct z4_split_opts *so,
 	if (z4_writer_finish(w) || z4_out_flush(&out))
 		abort();
 	fuzz_slurp(out_fd, b);
+	z4_pool_free(tp);
 	for (size_t i = 0; i < BATCH; i++)
 		z4_frame_release(&frames[i]);
 	z4_writer_free(w);
@@ -135,6 +148,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct z4_buf one = { 0 }, batched = { 0 }, two = { 0 };
+	struct z4_buf pooled = { 0 };
 	struct z4_buf stored = { 0 }, piped = { 0 }, back = { 0 };
 
 	if (size < 4)
@@ -147,15 +161,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 4;
 	size_t n = size - 4;
 
-	compress(p, n, &so, dedupe, level, 0, &one);
-	compress(p, n, &so, dedupe, level, 1, &batched);
-	compress(p, n, &so, dedupe, level, 2, &two);
+	compress(p, n, &so, dedupe, level, 0, 0, &one);
+	compress(p, n, &so, dedupe, level, 1, 0, &batched);
+	compress(p, n, &so, dedupe, level, 2, 0, &two);
+	compress(p, n, &so, dedupe, level, 2, 1, &pooled);
 	same(&batched, one.p, one.len);
 	same(&two, one.p, one.len);
+	same(&pooled, one.p, one.len);
 	decode(&one, 0, 0, &back);
 	same(&back, p, n);
 
-	compress(p, n, &so, dedupe, 0, 0, &stored);
+	compress(p, n, &so, dedupe, 0, 0, 0, &stored);
 	decode(&stored, 1, level, &piped);
 	back.len = 0;
 	decode(&piped, 0, 0, &back);
@@ -164,6 +180,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	z4_buf_release(&one);
 	z4_buf_release(&batched);
 	z4_buf_release(&two);
+	z4_buf_release(&pooled);
 	z4_buf_release(&stored);
 	z4_buf_release(&piped);
 	z4_buf_release(&back);
