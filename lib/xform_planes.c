@@ -163,7 +163,24 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 	if (l->w == 2 && one_run(l)) {
 		const uint8_t *restrict lo = planes[0], *restrict hi = planes[1];
 		uint8_t *restrict out = dst;
-		for (size_t i = 0; i < n; i++) {
+		size_t i = 0;
+#ifdef __SSE2__
+		/* Bytes paired into 16-bit lanes, shifted down, rotated right. */
+		const __m128i shift = _mm_cvtsi32_si128((int)q);
+		for (; i + 16 <= n; i += 16) {
+			__m128i a = _mm_loadu_si128((const __m128i *)(lo + i));
+			__m128i b = _mm_loadu_si128((const __m128i *)(hi + i));
+			__m128i x = _mm_srl_epi16(_mm_unpacklo_epi8(a, b), shift);
+			__m128i y = _mm_srl_epi16(_mm_unpackhi_epi8(a, b), shift);
+			x = _mm_or_si128(_mm_srli_epi16(x, 1),
+			    _mm_slli_epi16(x, 15));
+			y = _mm_or_si128(_mm_srli_epi16(y, 1),
+			    _mm_slli_epi16(y, 15));
+			_mm_storeu_si128((__m128i *)(out + 2 * i), x);
+			_mm_storeu_si128((__m128i *)(out + 2 * i + 16), y);
+		}
+#endif
+		for (; i < n; i++) {
 			uint16_t v = (uint16_t)((lo[i] | hi[i] << 8) >> q);
 			v = (uint16_t)(v >> 1 | v << 15);
 			out[2 * i] = (uint8_t)v;
