@@ -114,6 +114,94 @@ one_run(const struct layout *l)
 	    l->nplane == l->w;
 }
 
+/*
+ * BF16 and F16 split as if every bit but the q padding bits were live,
+ * rotated left by 1, the OR of the elements made on the way: the fast
+ * path of the split, and a first guess at the layout.
+ */
+static unsigned
+split16_or(const uint8_t *src, size_t n, unsigned q, uint8_t *lo,
+    uint8_t *hi)
+{
+	unsigned acc = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	const __m128i low8 = _mm_set1_epi16(0xff);
+	__m128i or = _mm_setzero_si128();
+	for (; i + 16 <= n; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i +
+		    16));
+		or = _mm_or_si128(or, _mm_or_si128(a, b));
+		a = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(a, 1),
+		    _mm_srli_epi16(a, 15)), shift);
+		b = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(b, 1),
+		    _mm_srli_epi16(b, 15)), shift);
+		_mm_storeu_si128((__m128i *)(lo + i), _mm_packus_epi16(
+		    _mm_and_si128(a, low8), _mm_and_si128(b, low8)));
+		_mm_storeu_si128((__m128i *)(hi + i), _mm_packus_epi16(
+		    _mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
+	}
+	uint16_t lanes[8];
+	_mm_storeu_si128((__m128i *)lanes, or);
+	for (unsigned k = 0; k < 8; k++)
+		acc |= lanes[k];
+#endif
+	for (; i < n; i++) {
+		uint16_t v = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+		acc |= v;
+		v = (uint16_t)((uint16_t)(v << 1 | v >> 15) << q);
+		lo[i] = (uint8_t)v;
+		hi[i] = (uint8_t)(v >> 8);
+	}
+	return acc;
+}
+
+/* F32 the same way: four planes of a 4-byte float, rotated left by 1. */
+static uint32_t
+split32_or(const uint8_t *src, size_t n, unsigned q, uint8_t *const *out)
+{
+	uint32_t acc = 0;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	const __m128i low8 = _mm_set1_epi32(0xff);
+	__m128i or = _mm_setzero_si128();
+	for (; i + 16 <= n; i += 16) {
+		__m128i x[4];
+		for (unsigned j = 0; j < 4; j++) {
+			x[j] = _mm_loadu_si128((const __m128i *)(src + 4 * i +
+			    16 * j));
+			or = _mm_or_si128(or, x[j]);
+			x[j] = _mm_sll_epi32(_mm_or_si128(_mm_slli_epi32(x[j],
+			    1), _mm_srli_epi32(x[j], 31)), shift);
+		}
+		/* Byte k of each element, below 256: packing saturates none. */
+		for (unsigned k = 0; k < 4; k++) {
+			__m128i b[4];
+			for (unsigned j = 0; j < 4; j++)
+				b[j] = _mm_and_si128(_mm_srli_epi32(x[j],
+				    (int)(8 * k)), low8);
+			_mm_storeu_si128((__m128i *)(out[k] + i),
+			    _mm_packus_epi16(_mm_packs_epi32(b[0], b[1]),
+			    _mm_packs_epi32(b[2], b[3])));
+		}
+	}
+	uint32_t lanes[4];
+	_mm_storeu_si128((__m128i *)lanes, or);
+	acc = lanes[0] | lanes[1] | lanes[2] | lanes[3];
+#endif
+	for (; i < n; i++) {
+		uint32_t v = z4_get32(src + 4 * i);
+		acc |= v;
+		v = (v << 1 | v >> 31) << q;
+		for (unsigned k = 0; k < 4; k++)
+			out[k][i] = (uint8_t)(v >> 8 * k);
+	}
+	return acc;
+}
+
 /* The kernel, forward: n elements at src into nplane planes. */
 static void
 split(const struct layout *l, const uint8_t *src, size_t n,
@@ -121,28 +209,13 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 {
 	unsigned bits = 8 * l->w, q = l->pad;
 
+	/* Floats whose live bits are one run: rotated left by 1, shifted. */
 	if (l->w == 2 && one_run(l)) {
-		/* bf16 and fp16: rotated left by 1, the sign below. */
-		uint8_t *restrict lo = planes[0], *restrict hi = planes[1];
-		const uint8_t *restrict in = src;
-		for (size_t i = 0; i < n; i++) {
-			uint16_t v = (uint16_t)(in[2 * i] | in[2 * i + 1] << 8);
-			v = (uint16_t)((uint16_t)(v << 1 | v >> 15) << q);
-			lo[i] = (uint8_t)v;
-			hi[i] = (uint8_t)(v >> 8);
-		}
+		split16_or(src, n, q, planes[0], planes[1]);
 		return;
 	}
 	if (l->w == 4 && one_run(l)) {
-		/* fp32. */
-		for (size_t i = 0; i < n; i++) {
-			uint32_t v = z4_get32(src + 4 * i);
-			v = (v << 1 | v >> 31) << q;
-			planes[0][i] = (uint8_t)v;
-			planes[1][i] = (uint8_t)(v >> 8);
-			planes[2][i] = (uint8_t)(v >> 16);
-			planes[3][i] = (uint8_t)(v >> 24);
-		}
+		split32_or(src, n, q, planes);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -340,94 +413,6 @@ lay_out(struct z4_frame *f, struct z4_xform_step *s, unsigned first,
 		p->raw = out[k - first] = p->rbuf;
 	}
 	return 0;
-}
-
-/*
- * BF16 and F16 split as if every bit but the q padding bits were live,
- * rotated left by 1: the fast path's loop, with the OR of the elements
- * made on the way.
- */
-static unsigned
-split16_or(const uint8_t *src, size_t n, unsigned q, uint8_t *lo,
-    uint8_t *hi)
-{
-	unsigned acc = 0;
-	size_t i = 0;
-#ifdef __SSE2__
-	const __m128i shift = _mm_cvtsi32_si128((int)q);
-	const __m128i low8 = _mm_set1_epi16(0xff);
-	__m128i or = _mm_setzero_si128();
-	for (; i + 16 <= n; i += 16) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * i));
-		__m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i +
-		    16));
-		or = _mm_or_si128(or, _mm_or_si128(a, b));
-		a = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(a, 1),
-		    _mm_srli_epi16(a, 15)), shift);
-		b = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(b, 1),
-		    _mm_srli_epi16(b, 15)), shift);
-		_mm_storeu_si128((__m128i *)(lo + i), _mm_packus_epi16(
-		    _mm_and_si128(a, low8), _mm_and_si128(b, low8)));
-		_mm_storeu_si128((__m128i *)(hi + i), _mm_packus_epi16(
-		    _mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
-	}
-	uint16_t lanes[8];
-	_mm_storeu_si128((__m128i *)lanes, or);
-	for (unsigned k = 0; k < 8; k++)
-		acc |= lanes[k];
-#endif
-	for (; i < n; i++) {
-		uint16_t v = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
-		acc |= v;
-		v = (uint16_t)((uint16_t)(v << 1 | v >> 15) << q);
-		lo[i] = (uint8_t)v;
-		hi[i] = (uint8_t)(v >> 8);
-	}
-	return acc;
-}
-
-/* F32 the same way: four planes of a 4-byte float, rotated left by 1. */
-static uint32_t
-split32_or(const uint8_t *src, size_t n, unsigned q, uint8_t *const *out)
-{
-	uint32_t acc = 0;
-	size_t i = 0;
-#ifdef __SSE2__
-	const __m128i shift = _mm_cvtsi32_si128((int)q);
-	const __m128i low8 = _mm_set1_epi32(0xff);
-	__m128i or = _mm_setzero_si128();
-	for (; i + 16 <= n; i += 16) {
-		__m128i x[4];
-		for (unsigned j = 0; j < 4; j++) {
-			x[j] = _mm_loadu_si128((const __m128i *)(src + 4 * i +
-			    16 * j));
-			or = _mm_or_si128(or, x[j]);
-			x[j] = _mm_sll_epi32(_mm_or_si128(_mm_slli_epi32(x[j],
-			    1), _mm_srli_epi32(x[j], 31)), shift);
-		}
-		/* Byte k of each element, below 256: packing saturates none. */
-		for (unsigned k = 0; k < 4; k++) {
-			__m128i b[4];
-			for (unsigned j = 0; j < 4; j++)
-				b[j] = _mm_and_si128(_mm_srli_epi32(x[j],
-				    (int)(8 * k)), low8);
-			_mm_storeu_si128((__m128i *)(out[k] + i),
-			    _mm_packus_epi16(_mm_packs_epi32(b[0], b[1]),
-			    _mm_packs_epi32(b[2], b[3])));
-		}
-	}
-	uint32_t lanes[4];
-	_mm_storeu_si128((__m128i *)lanes, or);
-	acc = lanes[0] | lanes[1] | lanes[2] | lanes[3];
-#endif
-	for (; i < n; i++) {
-		uint32_t v = z4_get32(src + 4 * i);
-		acc |= v;
-		v = (v << 1 | v >> 31) << q;
-		for (unsigned k = 0; k < 4; k++)
-			out[k][i] = (uint8_t)(v >> 8 * k);
-	}
-	return acc;
 }
 
 static int
