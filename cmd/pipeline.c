@@ -234,9 +234,13 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		} else {
 			idle_put(&s, f, o->threads);
 		}
-		/* Write the oldest while too many wait, and all at the end. */
+		/*
+		 * Write the oldest while too many wait, and all at the end;
+		 * with one thread, nothing waits: the pool has no thread to
+		 * code ahead.
+		 */
 		while (n > 0 && (ret == 0 || n == BATCH_FRAMES ||
-		    bytes >= BATCH_BYTES * o->threads)) {
+		    bytes >= BATCH_BYTES * o->threads || o->threads <= 1)) {
 			err = z4_pool_take(s.pool, &f);
 			n--;
 			bytes -= f->raw_size;
