@@ -11,22 +11,21 @@
 #include "util.h"
 
 /*
- * Frames are coded in parallel and written in order: in batches when
- * re-coding, and through a pool when compressing, which codes the frames
- * read while the oldest are written.  At most BATCH_FRAMES frames, or
- * BATCH_BYTES a thread, wait to be written, so memory stays bounded
- * whatever the input.
+ * Frames are coded in parallel, through a pool that codes the frames
+ * read while the oldest are written, in order.  At most QUEUE_FRAMES
+ * frames, or QUEUE_BYTES a thread, wait to be written, so memory stays
+ * bounded whatever the input.
  */
-#define BATCH_FRAMES 64
-#define BATCH_BYTES (8u << 20)
+#define QUEUE_FRAMES 64
+#define QUEUE_BYTES (8u << 20)
 
 struct stages {
 	struct z4_in in;
 	struct z4_out out;
 	struct z4_frame frame;
-	struct z4_frame *batch[BATCH_FRAMES];
-	struct z4_frame *idle[BATCH_FRAMES];	/* of batch, for the pool */
-	unsigned nbatch, nidle;
+	struct z4_frame *frames[QUEUE_FRAMES];
+	struct z4_frame *idle[QUEUE_FRAMES];	/* of frames, not queued */
+	unsigned nframes, nidle;
 	struct z4_pool *pool;
 	struct z4_split *split;
 	struct z4_dedupe *dedupe;
@@ -57,9 +56,9 @@ stages_release(struct stages *s)
 	z4_split_free(s->split);
 	z4_dedupe_free(s->dedupe);
 	z4_frame_release(&s->frame);
-	for (unsigned i = 0; i < BATCH_FRAMES && s->batch[i]; i++) {
-		z4_frame_release(s->batch[i]);
-		free(s->batch[i]);
+	for (unsigned i = 0; i < QUEUE_FRAMES && s->frames[i]; i++) {
+		z4_frame_release(s->frames[i]);
+		free(s->frames[i]);
 	}
 	z4_out_release(&s->out);
 	z4_in_release(&s->in);
@@ -105,16 +104,16 @@ fetch_ref(struct z4_ref *ref, struct z4_frame *f)
 	return ret < 0 ? ret : 0;
 }
 
-/* The i-th frame of the batch, made on first use. */
+/* The i-th frame, made on first use. */
 static struct z4_frame *
 slot(struct stages *s, unsigned i)
 {
-	if (s->batch[i] == NULL) {
-		if ((s->batch[i] = malloc(sizeof *s->batch[i])) == NULL)
+	if (s->frames[i] == NULL) {
+		if ((s->frames[i] = malloc(sizeof *s->frames[i])) == NULL)
 			return NULL;
-		z4_frame_init(s->batch[i]);
+		z4_frame_init(s->frames[i]);
 	}
-	return s->batch[i];
+	return s->frames[i];
 }
 
 /* A frame for the pool to code: one written already, or a new one. */
@@ -123,7 +122,7 @@ idle_frame(struct stages *s)
 {
 	if (s->nidle > 0)
 		return s->idle[--s->nidle];
-	return s->nbatch < BATCH_FRAMES ? slot(s, s->nbatch++) : NULL;
+	return s->nframes < QUEUE_FRAMES ? slot(s, s->nframes++) : NULL;
 }
 
 /*
@@ -139,24 +138,43 @@ idle_put(struct stages *s, struct z4_frame *f, unsigned threads)
 	s->idle[s->nidle++] = f;
 }
 
-/* Code the batch's n frames in parallel, then write them in order. */
+/* Queue frame f in the pool, to be coded with o. */
 static int
-flush_batch(struct stages *s, unsigned n, const struct z4_encode_opts *o,
+queue_frame(struct stages *s, struct z4_frame *f,
+    const struct z4_encode_opts *o, unsigned *n, size_t *bytes,
+    struct failure *fl, const char *in_name)
+{
+	int err = z4_pool_put(s->pool, f, o);
+	if (err)
+		return fail(fl, err, in_name, "encode");
+	(*n)++;
+	*bytes += f->raw_size;
+	return 0;
+}
+
+/*
+ * Write the frames the pool has coded, oldest first, while too many wait
+ * (a queue's worth a thread), or all of them; with one thread none wait,
+ * since the pool has no thread to code ahead.
+ */
+static int
+write_done(struct stages *s, unsigned *n, size_t *bytes, int all,
     unsigned threads, struct failure *fl, const char *in_name,
     const char *out_name)
 {
-	int err = z4_encode_frames(s->batch, n, o, threads);
-	if (err) {
-		fail(fl, err, in_name, "encode");
-		return err;
+	while (*n > 0 && (all || *n == QUEUE_FRAMES ||
+	    *bytes >= QUEUE_BYTES * threads || threads <= 1)) {
+		struct z4_frame *f;
+		int err = z4_pool_take(s->pool, &f);
+		(*n)--;
+		*bytes -= f->raw_size;
+		if (err)
+			return fail(fl, err, in_name, "encode");
+		if ((err = z4_writer_put(s->writer, f)))
+			return fail(fl, err, out_name, "write");
+		idle_put(s, f, threads);
+		progress_show(&s->progress, s->in.offset);
 	}
-	for (unsigned i = 0; i < n; i++) {
-		if ((err = z4_writer_put(s->writer, s->batch[i]))) {
-			fail(fl, err, out_name, "write");
-			return err;
-		}
-	}
-	progress_show(&s->progress, s->in.offset);
 	return 0;
 }
 
@@ -225,36 +243,15 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 				goto out;
 			}
 			frames++;
-			if ((err = z4_pool_put(s.pool, f, &eo))) {
-				fail(fl, err, in_name, "encode");
+			if ((err = queue_frame(&s, f, &eo, &n, &bytes, fl,
+			    in_name)))
 				goto out;
-			}
-			n++;
-			bytes += f->raw_size;
 		} else {
 			idle_put(&s, f, o->threads);
 		}
-		/*
-		 * Write the oldest while too many wait, and all at the end;
-		 * with one thread, nothing waits: the pool has no thread to
-		 * code ahead.
-		 */
-		while (n > 0 && (ret == 0 || n == BATCH_FRAMES ||
-		    bytes >= BATCH_BYTES * o->threads || o->threads <= 1)) {
-			err = z4_pool_take(s.pool, &f);
-			n--;
-			bytes -= f->raw_size;
-			if (err) {
-				fail(fl, err, in_name, "encode");
-				goto out;
-			}
-			if ((err = z4_writer_put(s.writer, f))) {
-				fail(fl, err, out_name, "write");
-				goto out;
-			}
-			idle_put(&s, f, o->threads);
-			progress_show(&s.progress, s.in.offset);
-		}
+		if ((err = write_done(&s, &n, &bytes, ret == 0, o->threads, fl,
+		    in_name, out_name)))
+			goto out;
 		if (ret == 0)
 			break;
 	}
@@ -287,9 +284,13 @@ run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
 	    (err = z4_reader_new(&s.reader, &s.in, 0)))
 		goto out;
 	s.in.ref = ref;
+	if ((err = z4_pool_new(&s.pool, threads > 1 ? threads : 0))) {
+		fail(fl, err, in_name, NULL);
+		goto out;
+	}
 	/* One output stream for each input stream, so streams stay apart. */
 	for (;;) {
-		if ((f = slot(&s, n)) == NULL) {
+		if ((f = idle_frame(&s)) == NULL) {
 			err = fail(fl, Z4_E_NOMEM, in_name, NULL);
 			goto out;
 		}
@@ -308,16 +309,15 @@ run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
 				goto out;
 			}
 		}
-		n += ret == 1;
-		bytes += ret == 1 ? f->raw_size : 0;
-		if (n > 0 && (ret != 1 || n == BATCH_FRAMES ||
-		    bytes >= BATCH_BYTES * threads)) {
-			if ((err = flush_batch(&s, n, &eo, threads, fl, in_name,
-			    out_name)))
-				goto out;
-			n = 0;
-			bytes = 0;
-		}
+		if (ret == 1 && (err = queue_frame(&s, f, &eo, &n, &bytes, fl,
+		    in_name)))
+			goto out;
+		if (ret != 1)
+			idle_put(&s, f, threads);
+		/* A stream's frames are all written before it ends. */
+		if ((err = write_done(&s, &n, &bytes, ret != 1, threads, fl,
+		    in_name, out_name)))
+			goto out;
 		if (ret == 2) {
 			err = z4_writer_finish(s.writer);
 			z4_writer_free(s.writer);
