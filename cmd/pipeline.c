@@ -56,7 +56,7 @@ stages_release(struct stages *s)
 	z4_split_free(s->split);
 	z4_dedupe_free(s->dedupe);
 	z4_frame_release(&s->frame);
-	for (unsigned i = 0; i < QUEUE_FRAMES && s->frames[i]; i++) {
+	for (unsigned i = 0; i < s->nframes; i++) {
 		z4_frame_release(s->frames[i]);
 		free(s->frames[i]);
 	}
@@ -104,25 +104,20 @@ fetch_ref(struct z4_ref *ref, struct z4_frame *f)
 	return ret < 0 ? ret : 0;
 }
 
-/* The i-th frame, made on first use. */
-static struct z4_frame *
-slot(struct stages *s, unsigned i)
-{
-	if (s->frames[i] == NULL) {
-		if ((s->frames[i] = malloc(sizeof *s->frames[i])) == NULL)
-			return NULL;
-		z4_frame_init(s->frames[i]);
-	}
-	return s->frames[i];
-}
-
 /* A frame for the pool to code: one written already, or a new one. */
 static struct z4_frame *
 idle_frame(struct stages *s)
 {
 	if (s->nidle > 0)
 		return s->idle[--s->nidle];
-	return s->nframes < QUEUE_FRAMES ? slot(s, s->nframes++) : NULL;
+	if (s->nframes == QUEUE_FRAMES)
+		return NULL;
+	struct z4_frame *f = malloc(sizeof *f);
+	if (f != NULL) {
+		z4_frame_init(f);
+		s->frames[s->nframes++] = f;
+	}
+	return f;
 }
 
 /*

@@ -294,9 +294,6 @@ int z4_frame_read(struct z4_in *in, struct z4_frame *f,
  */
 #define Z4_READ_DEFER (1u << 8)
 int z4_frame_decode_deferred(struct z4_frame *f);
-/* Decode n deferred frames on up to threads threads; errs[i] for each. */
-void z4_decode_frames(struct z4_frame *const *frames, int *errs, size_t n,
-    unsigned threads);
 
 /*
  * Read a frame of the stream that starts at start on a seekable input;

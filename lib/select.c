@@ -28,10 +28,6 @@ struct plane_stats {
 	double expected;	/* ... for an order-0 source */
 };
 
-/*
- * The histogram, and repeats counted on a sample: one 64-byte block in
- * every 16, enough to tell text or runs from noise.
- */
 /* Byte counts of n bytes at p, added to count. */
 static void
 histogram(const uint8_t *p, size_t n, uint32_t *count)
@@ -74,7 +70,7 @@ looks_random(const uint8_t *p, size_t n)
 {
 	uint32_t count[256] = { 0 };
 	size_t got = 0;
-	unsigned used = 0, bits = 0;
+	unsigned used = 0;
 
 	if (n < (1u << 20))
 		return 0;
@@ -82,16 +78,18 @@ looks_random(const uint8_t *p, size_t n)
 		histogram(p + i, 4096, count);
 	for (unsigned v = 0; v < 256; v++)
 		used |= count[v] ? v : 0;
-	for (; used; used &= used - 1)
-		bits++;
 	/*
 	 * rANS is tried below 7.92 bits a byte (of the bits the bytes
 	 * use); a sample of 16 KiB or more reads a little low, so the
 	 * margin is generous.
 	 */
-	return entropy(count, got) > bits - 0.05;
+	return entropy(count, got) > __builtin_popcount(used) - 0.05;
 }
 
+/*
+ * The histogram, and repeats counted on a sample: one 64-byte block in
+ * every 16, enough to tell text or runs from noise.
+ */
 static void
 measure(const uint8_t *p, size_t n, struct plane_stats *st)
 {
