@@ -75,6 +75,14 @@ fsize() {
 	stat -c %s "$1"
 }
 
+# mk_mixed FILE: a safetensors file, 20000 random bytes, and the file
+# again: tensors, glue and opaque bytes, many frames with -B 512.
+mk_mixed() {
+	mk_safetensors "$1.st"
+	random_bytes 20000 "$1.r"
+	cat "$1.st" "$1.r" "$1.st" >"$1"
+}
+
 # flip_bit FILE OFFSET [BIT]: flip one bit of the byte at OFFSET in place.
 flip_bit() {
 	local f=$1 off=$2 bit=${3:-0} b

@@ -58,9 +58,7 @@ load helper
 }
 
 @test "z4ai compress -T: the output does not depend on the thread count" {
-	mk_safetensors st
-	random_bytes 20000 r
-	cat st r st >in
+	mk_mixed in
 	z4ai compress -T 1 -B 512 -c in >t1.z4
 	local t
 	for t in 0 2 5; do
@@ -73,9 +71,7 @@ load helper
 }
 
 @test "z4ai decompress -T: bytes, errors and their places as on one thread" {
-	mk_safetensors st
-	random_bytes 20000 r
-	cat st r st >in
+	mk_mixed in
 	z4ai compress -B 512 -c in >good.z4
 	local t
 	for t in 0 2 5; do
@@ -88,8 +84,7 @@ load helper
 	for ((at = 17; at < size; at += size / 37 + 1)); do
 		head -c "$at" good.z4 >bad.z4
 		cp good.z4 flip.z4
-		printf '\x5a' | dd of=flip.z4 bs=1 seek="$at" conv=notrunc \
-		    2>/dev/null
+		put_byte flip.z4 "$at" 0x5a
 		local f
 		for f in bad.z4 flip.z4; do
 			s1=0 s3=0
