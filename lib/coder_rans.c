@@ -323,9 +323,9 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 struct dec_table {
 	unsigned bits;
 	uint32_t fb[1u << 15];		/* freq << 16 | (slot - start) */
-	uint8_t sym[(1u << 15) + 4];	/* + 4: a gather's 4 bytes */
+	uint8_t sym[1u << 15];
 	/* For B <= 12, all of it in one word: sym << 24 | freq - 1 << 12 |
-	 * (slot - start), so that a SIMD decoder gathers once a byte. */
+	 * (slot - start), so that a SIMD decoder loads once a byte. */
 	uint32_t packed[1u << 12];
 };
 
@@ -508,25 +508,10 @@ take_words(__m256i y, __m256i need, unsigned m, const uint8_t **p)
 	    words), need);
 }
 
-__attribute__((target("avx2"))) static inline __m256i
-renorm8(__m256i y, const uint8_t **p)
-{
-	__m256i need = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)RANS_L), y);
-	unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(need));
-	return take_words(y, need, m, p);
-}
-
-/* Decode step of 8 states from fb entries (freq << 16 | bias). */
-__attribute__((target("avx2"))) static inline __m256i
-step8(__m256i v, __m256i fb, __m128i shift)
-{
-	return _mm256_add_epi32(_mm256_mullo_epi32(_mm256_srli_epi32(fb, 16),
-	    _mm256_srl_epi32(v, shift)),
-	    _mm256_and_si256(fb, _mm256_set1_epi32(0xffff)));
-}
-
-/* The same from packed entries: freq * hi + bias as (freq - 1) * hi + hi
- * + bias, freq - 1 fitting 12 bits. */
+/*
+ * Decode step of 8 states from packed entries: freq * hi + bias as
+ * (freq - 1) * hi + hi + bias, freq - 1 fitting 12 bits.
+ */
 __attribute__((target("avx2"))) static inline __m256i
 step8_packed(__m256i v, __m256i e, __m128i shift)
 {
@@ -552,8 +537,9 @@ store8(uint8_t *dst, __m256i sym)
 }
 
 /*
- * Decode whole rounds of 32 states with AVX2, as four vectors of 8: the
- * table lookups of all four are issued together, so their latencies
+ * Decode whole rounds of 32 states with AVX2, as four vectors of 8, from a
+ * table of B <= 12 (the packed words; the z4 encoder writes no other): the
+ * table lookups of all four are made together, so their latencies
  * overlap, then each vector takes its words in state order, which is the
  * order the scalar decoder reads them in.  Stops where the scalar loop
  * must take over (fewer than 32 bytes, or 64 bytes of words, left);
@@ -566,7 +552,6 @@ decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 	const uint8_t *p = *pp;
 	const __m256i mask = _mm256_set1_epi32((int)((1u << t->bits) - 1));
 	const __m128i shift = _mm_cvtsi32_si128((int)t->bits);
-	const int *fbt = (const int *)t->fb, *symt = (const int *)t->sym;
 	const uint32_t *pkt = t->packed;
 	const __m256i low = _mm256_set1_epi32((int)RANS_L);
 	__m256i v[4];
@@ -574,49 +559,32 @@ decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 
 	for (unsigned q = 0; q < 4; q++)
 		v[q] = _mm256_loadu_si256((const __m256i *)(x + 8 * q));
-	if (t->bits <= 12) {
-		/*
-		 * One word a state: symbol, frequency and bias at once.  The
-		 * 32 words are loaded one by one, not gathered: on the
-		 * machines measured that decodes 1.7 to 1.9 times as fast.
-		 * Then the four vectors' renormalisations: which lanes need
-		 * a word, and so where each vector's words start, are known
-		 * before any is loaded.
-		 */
-		for (; i + 32 <= n && end - p >= 64; i += 32) {
-			uint32_t w[32] __attribute__((aligned(32)));
-			__m256i e[4], y[4], need[4];
-			unsigned m[4];
-			for (unsigned q = 0; q < 4; q++)
-				_mm256_store_si256((__m256i *)(w + 8 * q),
-				    _mm256_and_si256(v[q], mask));
-			for (unsigned k = 0; k < 32; k++)
-				w[k] = pkt[w[k]];
-			for (unsigned q = 0; q < 4; q++) {
-				e[q] = _mm256_load_si256((const __m256i *)
-				    (w + 8 * q));
-				y[q] = step8_packed(v[q], e[q], shift);
-				need[q] = _mm256_cmpgt_epi32(low, y[q]);
-				m[q] = (unsigned)_mm256_movemask_ps(
-				    _mm256_castsi256_ps(need[q]));
-				store8(dst + i + 8 * q,
-				    _mm256_srli_epi32(e[q], 24));
-			}
-			for (unsigned q = 0; q < 4; q++)
-				v[q] = take_words(y[q], need[q], m[q], &p);
-		}
-	}
+	/*
+	 * One word a state: symbol, frequency and bias at once.  The 32
+	 * words are loaded one by one, not gathered: on the machines
+	 * measured that decodes 1.7 to 1.9 times as fast.  Then the four
+	 * vectors' renormalisations: which lanes need a word, and so where
+	 * each vector's words start, are known before any is loaded.
+	 */
 	for (; i + 32 <= n && end - p >= 64; i += 32) {
-		__m256i fb[4], sym[4];
+		uint32_t w[32] __attribute__((aligned(32)));
+		__m256i e[4], y[4], need[4];
+		unsigned m[4];
+		for (unsigned q = 0; q < 4; q++)
+			_mm256_store_si256((__m256i *)(w + 8 * q),
+			    _mm256_and_si256(v[q], mask));
+		for (unsigned k = 0; k < 32; k++)
+			w[k] = pkt[w[k]];
 		for (unsigned q = 0; q < 4; q++) {
-			__m256i slot = _mm256_and_si256(v[q], mask);
-			fb[q] = _mm256_i32gather_epi32(fbt, slot, 4);
-			sym[q] = _mm256_i32gather_epi32(symt, slot, 1);
+			e[q] = _mm256_load_si256((const __m256i *)(w + 8 * q));
+			y[q] = step8_packed(v[q], e[q], shift);
+			need[q] = _mm256_cmpgt_epi32(low, y[q]);
+			m[q] = (unsigned)_mm256_movemask_ps(
+			    _mm256_castsi256_ps(need[q]));
+			store8(dst + i + 8 * q, _mm256_srli_epi32(e[q], 24));
 		}
-		for (unsigned q = 0; q < 4; q++) {
-			v[q] = renorm8(step8(v[q], fb[q], shift), &p);
-			store8(dst + i + 8 * q, sym[q]);
-		}
+		for (unsigned q = 0; q < 4; q++)
+			v[q] = take_words(y[q], need[q], m[q], &p);
 	}
 	for (unsigned q = 0; q < 4; q++)
 		_mm256_storeu_si256((__m256i *)(x + 8 * q), v[q]);
@@ -749,7 +717,8 @@ rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 		return Z4_E_DECODE;
 	const uint8_t *p = src + c.pos, *end = src + cn;
 #ifdef Z4_RANS_AVX2
-	if (nst == 32 && !z4_rans_scalar_only && have_avx2()) {
+	if (nst == 32 && t->bits <= 12 && !z4_rans_scalar_only &&
+	    have_avx2()) {
 		size_t done = decode32_avx2(t, x, dst, n, &p, end);
 		return decode_s(t, x, 32, dst + done, n - done, p, end);
 	}

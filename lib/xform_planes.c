@@ -447,6 +447,7 @@ encode_live(struct z4_frame *f, struct z4_xform_step *s,
 	 * its elements made in the same pass: one read of the chunk, not
 	 * two.  Only when the OR shows another layout is it split again.
 	 */
+	int split_done = 0;
 	if ((w == 2 || w == 4) && r == 1) {
 		uint64_t all = (1ull << bits) - 1;
 		uint64_t guess = live ? all : all >> 1;
@@ -454,19 +455,17 @@ encode_live(struct z4_frame *f, struct z4_xform_step *s,
 			return err;
 		live |= rotl(w == 2 ? split16_or(src, n, l.pad, out[0],
 		    out[1]) : split32_or(src, n, l.pad, out), r, bits);
-		if (live == guess) {
-			if (tail)
-				memcpy(out[l.nplane], src + n * w, tail);
-			return 0;
-		}
+		split_done = live == guess;
 	} else {
 		live |= rotl(or_all(src, n, w), r, bits);
 	}
-	if (live == 0)
-		live = 1;	/* all zero: keep one plane of zeros */
-	if ((err = lay_out(f, s, first, &l, w, r, live, n, tail, out)))
-		return err;
-	split(&l, src, n, out);
+	if (!split_done) {
+		if (live == 0)
+			live = 1;	/* all zero: keep one plane of zeros */
+		if ((err = lay_out(f, s, first, &l, w, r, live, n, tail, out)))
+			return err;
+		split(&l, src, n, out);
+	}
 	if (tail)
 		memcpy(out[l.nplane], src + n * w, tail);
 	return 0;
