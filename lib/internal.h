@@ -193,6 +193,13 @@ enum z4_xform_id {
 	Z4_XF_DELTA_MODEL = 7,	/* floats coded against a reference, modelled */
 };
 
+/* The transforms that code a chunk against a reference's bytes. */
+static inline int
+z4_xform_is_delta(unsigned id)
+{
+	return id == Z4_XF_DELTA || id == Z4_XF_DELTA_MODEL;
+}
+
 /*
  * A transform: one row of the registry in xform.c, indexed by wire ID.
  *

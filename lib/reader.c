@@ -370,8 +370,7 @@ independent(struct z4_frame *f)
 	if (!f->deferred || (f->kind != Z4_FRAME_CHUNK &&
 	    f->kind != Z4_FRAME_GLUE) || z4_delta_internal(f))
 		return 0;
-	if (f->nxform > 0 && (f->xform[0].id == Z4_XF_DELTA ||
-	    f->xform[0].id == Z4_XF_DELTA_MODEL))
+	if (f->nxform > 0 && z4_xform_is_delta(f->xform[0].id))
 		return z4_delta_reference(f) == 0;
 	return 1;
 }

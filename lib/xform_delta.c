@@ -46,8 +46,7 @@ int
 z4_delta_internal(const struct z4_frame *f)
 {
 	return f->kind == Z4_FRAME_CHUNK && f->nxform > 0 &&
-	    (f->xform[0].id == Z4_XF_DELTA ||
-	    f->xform[0].id == Z4_XF_DELTA_MODEL) &&
+	    z4_xform_is_delta(f->xform[0].id) &&
 	    z4_delta_check(&f->xform[0]) == 0 &&
 	    f->xform[0].param[18] == SOURCE_FRAME;
 }
@@ -123,8 +122,7 @@ z4_delta_reference(struct z4_frame *f)
 
 	if (f->ref_ready)
 		return 0;	/* fetched already while decoding this frame */
-	if (f->nxform == 0 || (s->id != Z4_XF_DELTA &&
-	    s->id != Z4_XF_DELTA_MODEL) || z4_delta_check(s) ||
+	if (f->nxform == 0 || !z4_xform_is_delta(s->id) || z4_delta_check(s) ||
 	    f->kind != Z4_FRAME_CHUNK)
 		return Z4_E_CORRUPT;
 	char want[33];
