@@ -2,12 +2,14 @@
  * dedupe.c - finding chunks whose bytes an earlier chunk already has
  * (tied embeddings saved untied, repeated layers), before coding.
  *
- * A first pass splits the input as the real pass will and hashes every
- * tensor chunk with XXH3-128.  A chunk whose hash and size match an
- * earlier one is compared byte for byte with it (read back from the
- * input) and only then becomes a REF frame; the earlier chunk is marked
- * KEEP, so a reader on a pipe knows to keep its bytes.  The input must be
- * seekable: the pass reads it, then it is read again from the start.
+ * A first pass splits the input as the real pass will, reading only the
+ * containers' headers, and hashes a sample of every tensor chunk (its
+ * first, middle and last 4 KiB) with XXH3-128.  A chunk whose size and
+ * sample hash match an earlier one's is compared byte for byte with it
+ * and only then becomes a REF frame; the earlier chunk is marked KEEP,
+ * so a reader on a pipe knows to keep its bytes.  Only chunks that look
+ * alike are read whole, so the input is read about once, not twice,
+ * however large it is.  The input must be seekable.
  *
  * In an archive the same pass plans deltas between members: for each
  * checkpoint member it picks the earlier member whose chunks, sampled at
@@ -19,6 +21,7 @@
  * reference, which is marked KEEP.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hash.h"
@@ -26,6 +29,7 @@
 #include "internal.h"
 
 #define DEDUPE_MIN 256		/* a REF frame costs about 80 bytes */
+#define PIECE 4096		/* each of the three sampled pieces */
 
 struct seen {
 	XXH128_hash_t hash;
@@ -73,12 +77,12 @@ grow_frames(struct z4_dedupe *d, uint64_t n)
 	return 0;
 }
 
+/* The first free slot for hash h. */
 static struct seen *
-slot(struct z4_dedupe *d, XXH128_hash_t h, size_t size)
+free_slot(struct z4_dedupe *d, XXH128_hash_t h)
 {
 	size_t i = (size_t)h.low64 & (d->tsize - 1);
-	while (d->table[i].size != 0 && !(d->table[i].size == size &&
-	    XXH128_isEqual(d->table[i].hash, h)))
+	while (d->table[i].size != 0)
 		i = (i + 1) & (d->tsize - 1);
 	return &d->table[i];
 }
@@ -97,28 +101,85 @@ rehash(struct z4_dedupe *d)
 	}
 	for (size_t i = 0; i < old; i++)
 		if (t[i].size)
-			*slot(d, t[i].hash, t[i].size) = t[i];
+			*free_slot(d, t[i].hash) = t[i];
 	free(t);
 	return 0;
 }
 
-/* Compare the n bytes at p with the input's bytes at offset. */
+/* Whether the input holds the same n bytes at offsets a and b. */
 static int
-same_bytes(int fd, uint64_t offset, const uint8_t *p, size_t n)
+same_bytes(int fd, uint64_t a, uint64_t b, uint64_t n)
 {
-	uint8_t buf[1 << 16];
+	uint8_t x[1 << 16], y[1 << 16];
 	while (n) {
-		size_t k = n < sizeof buf ? n : sizeof buf;
-		ssize_t r = pread(fd, buf, k, (off_t)offset);
-		if (r <= 0)
-			return r < 0 ? Z4_E_IO : 0;
-		if (memcmp(buf, p, (size_t)r) != 0)
+		size_t k = n < sizeof x ? (size_t)n : sizeof x;
+		if (pread(fd, x, k, (off_t)a) != (ssize_t)k ||
+		    pread(fd, y, k, (off_t)b) != (ssize_t)k)
+			return Z4_E_IO;
+		if (memcmp(x, y, k) != 0)
 			return 0;
-		p += r;
-		n -= (size_t)r;
-		offset += (uint64_t)r;
+		a += k;
+		b += k;
+		n -= k;
 	}
 	return 1;
+}
+
+/*
+ * The hash of a chunk's first, middle and last PIECE bytes, or of all
+ * of it when it is no larger than they are.
+ */
+static int
+sample_hash(int fd, uint64_t offset, size_t size, XXH128_hash_t *h)
+{
+	uint8_t buf[3 * PIECE];
+	if (size <= sizeof buf) {
+		if (pread(fd, buf, size, (off_t)offset) != (ssize_t)size)
+			return Z4_E_IO;
+		*h = XXH3_128bits(buf, size);
+		return 0;
+	}
+	uint64_t at[3] = { 0, size / 2 - PIECE / 2, size - PIECE };
+	for (int i = 0; i < 3; i++)
+		if (pread(fd, buf + i * PIECE, PIECE, (off_t)(offset +
+		    at[i])) != PIECE)
+			return Z4_E_IO;
+	*h = XXH3_128bits(buf, sizeof buf);
+	return 0;
+}
+
+/*
+ * Frame i, of size bytes at offset: the earlier frame with the same
+ * bytes, or none (1 + that frame's number, or 0, in *match).  Chunks
+ * whose samples agree but whose bytes do not each get an entry.
+ */
+static int
+find_same(struct z4_dedupe *d, int fd, uint64_t i, uint64_t offset,
+    size_t size, uint64_t *match)
+{
+	XXH128_hash_t h;
+	int ret;
+
+	*match = 0;
+	if ((ret = sample_hash(fd, offset, size, &h)))
+		return ret;
+	if (2 * (d->used + 1) > d->tsize && (ret = rehash(d)))
+		return ret;
+	size_t j = (size_t)h.low64 & (d->tsize - 1);
+	for (; d->table[j].size != 0; j = (j + 1) & (d->tsize - 1)) {
+		const struct seen *e = &d->table[j];
+		if (e->size != size || !XXH128_isEqual(e->hash, h))
+			continue;
+		if ((ret = same_bytes(fd, e->offset, offset, size)) < 0)
+			return ret;
+		if (ret == 1) {
+			*match = e->frame + 1;
+			return 0;
+		}
+	}
+	d->table[j] = (struct seen){ h, offset, size, i };
+	d->used++;
+	return 0;
 }
 
 /* A tensor's identity for matching across members; never 0. */
@@ -138,15 +199,19 @@ scan(struct z4_dedupe *d, int fd, const struct z4_split_opts *o)
 	struct z4_in in;
 	struct z4_split *s = NULL;
 	struct z4_frame f;
+	struct stat st;
 	uint64_t offset = 0, cap = 0;
 	int ret;
 
 	int32_t member = -1;
 
 	z4_frame_init(&f);
+	if (fstat(fd, &st) != 0)
+		return Z4_E_IO;
 	if ((ret = z4_in_init(&in, fd)) || (ret = z4_in_seek(&in, 0)) ||
 	    (ret = z4_split_new(&s, &in, o)))
 		goto out;
+	z4_split_sizes_only(s, (uint64_t)st.st_size);
 	while ((ret = z4_split_next(s, &f)) > 0) {
 		uint64_t i = d->nframe++;
 		if (i == cap && (ret = grow_frames(d, cap = cap ? 2 * cap :
@@ -162,19 +227,13 @@ scan(struct z4_dedupe *d, int fd, const struct z4_split_opts *o)
 			.tensor = f.kind == Z4_FRAME_CHUNK ? tensor_key(&f) : 0,
 		};
 		if (f.kind == Z4_FRAME_CHUNK && f.raw_size >= DEDUPE_MIN) {
-			if (2 * (d->used + 1) > d->tsize && (ret = rehash(d)))
+			uint64_t match;
+			if ((ret = find_same(d, fd, i, offset, f.raw_size,
+			    &match)))
 				break;
-			XXH128_hash_t h = XXH3_128bits(f.raw, f.raw_size);
-			struct seen *e = slot(d, h, f.raw_size);
-			if (e->size == 0) {
-				*e = (struct seen){ h, offset, f.raw_size, i };
-				d->used++;
-			} else if ((ret = same_bytes(fd, e->offset, f.raw,
-			    f.raw_size)) < 0) {
-				break;
-			} else if (ret == 1) {
-				d->ref[i] = e->frame + 1;
-				d->keep[e->frame] = 1;
+			if (match) {
+				d->ref[i] = match;
+				d->keep[match - 1] = 1;
 			}
 		}
 		offset += f.raw_size;

@@ -258,6 +258,13 @@ extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
 
 const struct z4_xform *z4_xform_get(unsigned id);
 
+/*
+ * The splitter of a first pass that needs only the frames' sizes: it
+ * hands out frames with no bytes, for an input of size bytes, and never
+ * reads past the containers' headers.
+ */
+void z4_split_sizes_only(struct z4_split *s, uint64_t size);
+
 /* Sum of the Plane_Raw_Size fields of a frame, at most. */
 #define Z4_PLANES_RAW_MAX (Z4_CHUNK_MAX + (1u << 20))
 

@@ -45,6 +45,9 @@ struct z4_split {
 	size_t nspan, cap, si;
 	uint64_t pos;
 	int eof;
+	/* Frames carry sizes but no bytes: the input is size bytes long. */
+	int sizes_only;
+	uint64_t size;
 };
 
 static int
@@ -268,6 +271,13 @@ z4_split_note(const struct z4_split *s)
 	return s->note;
 }
 
+void
+z4_split_sizes_only(struct z4_split *s, uint64_t size)
+{
+	s->sizes_only = 1;
+	s->size = size;
+}
+
 int
 z4_split_next(struct z4_split *s, struct z4_frame *f)
 {
@@ -291,12 +301,17 @@ z4_split_next(struct z4_split *s, struct z4_frame *f)
 			continue;
 		}
 		size_t want = left < s->chunk ? (size_t)left : s->chunk;
-		int err = z4_frame_reserve(f, want);
-		if (err)
-			return err;
-		long n = z4_in_read_some(s->in, f->raw, want);
-		if (n < 0)
-			return (int)n;
+		long n;
+		if (s->sizes_only) {
+			uint64_t have = s->size > s->pos ? s->size - s->pos : 0;
+			n = (long)(have < want ? have : want);
+		} else {
+			int err = z4_frame_reserve(f, want);
+			if (err)
+				return err;
+			if ((n = z4_in_read_some(s->in, f->raw, want)) < 0)
+				return (int)n;
+		}
 		if ((size_t)n < want)
 			s->eof = 1;
 		if (n == 0 && want > 0)

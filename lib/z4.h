@@ -355,8 +355,9 @@ int z4_split_next(struct z4_split *s, struct z4_frame *f);
 
 /*
  * Whole-chunk matching on a seekable input: z4_dedupe_new() reads the
- * input once (then seeks it back to the start) and finds the chunks the
- * splitter will make whose bytes an earlier chunk has.  For the i-th
+ * input's headers and a sample of each chunk (then seeks it back to the
+ * start), and finds the chunks the splitter will make whose bytes an
+ * earlier chunk has, compared byte for byte.  For the i-th
  * frame of the real split, z4_dedupe_mark() turns a repeat into a REF
  * frame and marks the frames repeated later as KEEP.  In an archive it
  * also plans deltas between members, at most max_depth deep (0: none):

@@ -467,6 +467,50 @@ test_rans(void)
 	free(dst2);
 }
 
+/*
+ * Chunks that agree where they are sampled but differ between the
+ * samples: each is matched by its own bytes, not by its sample.
+ */
+static void
+test_refs_sampled(void)
+{
+	enum { N = 20000 };	/* bytes a tensor; samples at 0, 7952, 15904 */
+	static const char json[] =
+	    "{\"a\":{\"dtype\":\"BF16\",\"shape\":[10000],"
+	    "\"data_offsets\":[0,20000]},"
+	    "\"b\":{\"dtype\":\"BF16\",\"shape\":[10000],"
+	    "\"data_offsets\":[20000,40000]},"
+	    "\"c\":{\"dtype\":\"BF16\",\"shape\":[10000],"
+	    "\"data_offsets\":[40000,60000]},"
+	    "\"d\":{\"dtype\":\"BF16\",\"shape\":[10000],"
+	    "\"data_offsets\":[60000,80000]}}";
+	size_t hn = sizeof json - 1, n = 8 + hn + 4 * N;
+	uint8_t *st = malloc(n), *data = st + 8 + hn;
+	z4_put64(st, hn);
+	memcpy(st + 8, json, hn);
+	/* a, then b = a but for one byte, c = b, d = a. */
+	for (size_t i = 0; i < N; i++)
+		data[i] = (uint8_t)(i * 2654435761u >> 13);
+	memcpy(data + N, data, N);
+	data[N + 5000] ^= 1;
+	memcpy(data + 2 * N, data + N, N);
+	memcpy(data + 3 * N, data, N);
+	use_dedupe = 1;
+	struct mem m = compress(st, n, 0, -1, 3), o;
+	use_dedupe = 0;
+	CHECK(decode(&m, &o) == 0 && o.len == n && memcmp(o.p, st, n) == 0);
+	/* Frames: glue, a (KEEP), b (KEEP), c (REF), d (REF). */
+	CHECK(m.p[frame_at(&m, 1)] == Z4_FRAME_CHUNK &&
+	    m.p[frame_at(&m, 1) + 1] == Z4_FRAME_KEEP);
+	CHECK(m.p[frame_at(&m, 2)] == Z4_FRAME_CHUNK &&
+	    m.p[frame_at(&m, 2) + 1] == Z4_FRAME_KEEP);
+	CHECK(m.p[frame_at(&m, 3)] == Z4_FRAME_REF);
+	CHECK(m.p[frame_at(&m, 4)] == Z4_FRAME_REF);
+	free(o.p);
+	free(m.p);
+	free(st);
+}
+
 /* A file with a tensor twice: REF frames, and damage to them. */
 static void
 test_refs(void)
@@ -1361,6 +1405,7 @@ main(void)
 	test_damage_everywhere();
 	test_extract();
 	test_refs();
+	test_refs_sampled();
 	test_model_changes();
 	test_model_selected();
 	test_model_damage();
