@@ -197,7 +197,6 @@ rans_bound(size_t n)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define Z4_RANS_AVX2 1
-static int have_avx2(void);
 static uint8_t *encode32_avx2(const struct enc_sym *e, unsigned bits,
     const uint8_t *src, size_t i, uint32_t *x, uint8_t *p);
 #endif
@@ -300,7 +299,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 				p = enc_put(e, src[i - 8 + j], &x[j], p);
 	} else if (nst == 32) {
 #ifdef Z4_RANS_AVX2
-		if (bits <= 12 && !z4_rans_scalar_only && have_avx2())
+		if (bits <= 12 && z4_simd_avx2())
 			p = encode32_avx2(e, bits, src, i, x, p), i = 0;
 #endif
 		for (; i > 0; i -= 32)
@@ -682,16 +681,24 @@ simd_init(void)
 	avx2 = __builtin_cpu_supports("avx2") != 0;
 }
 
-static int
-have_avx2(void)
+int z4_simd_off;
+
+int
+z4_simd_avx2(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, simd_init);
-	return avx2;
+	return avx2 && !z4_simd_off;
+}
+#else
+int z4_simd_off;
+
+int
+z4_simd_avx2(void)
+{
+	return 0;
 }
 #endif
-
-int z4_rans_scalar_only;
 
 static int
 rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
@@ -717,8 +724,7 @@ rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 		return Z4_E_DECODE;
 	const uint8_t *p = src + c.pos, *end = src + cn;
 #ifdef Z4_RANS_AVX2
-	if (nst == 32 && t->bits <= 12 && !z4_rans_scalar_only &&
-	    have_avx2()) {
+	if (nst == 32 && t->bits <= 12 && z4_simd_avx2()) {
 		size_t done = decode32_avx2(t, x, dst, n, &p, end);
 		return decode_s(t, x, 32, dst + done, n - done, p, end);
 	}

@@ -177,8 +177,12 @@ extern const struct z4_coder z4_coder_stored, z4_coder_zstd, z4_coder_rans,
     z4_coder_packed;
 /* The size PACKED codes in->src to, or SIZE_MAX where it does not apply. */
 size_t z4_packed_size(const struct z4_code_in *in);
-/* Tests set this to make the rANS decoder take its portable path. */
-extern int z4_rans_scalar_only;
+/*
+ * Whether the AVX2 loops may run: the CPU has AVX2, and z4_simd_off,
+ * which tests set to check the portable loops, is 0.
+ */
+int z4_simd_avx2(void);
+extern int z4_simd_off;
 
 const struct z4_coder *z4_coder_get(unsigned id);
 

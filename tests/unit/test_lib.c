@@ -442,7 +442,7 @@ test_rans(void)
 				 * The portable encoder writes the same bytes,
 				 * and the portable decoder reads them.
 				 */
-				z4_rans_scalar_only = 1;
+				z4_simd_off = 1;
 				size_t out2;
 				CHECK(z4_coder_rans.encode(&est, dst2,
 				    z4_coder_rans.bound(n), &out2, &in) == 0 &&
@@ -453,7 +453,7 @@ test_rans(void)
 				    memcmp(back, src, n) == 0);
 				CHECK(z4_coder_rans.decode(&dst_state, back, n,
 				    dst, out - 1) < 0);
-				z4_rans_scalar_only = 0;
+				z4_simd_off = 0;
 				/* One byte short or long must not decode. */
 				CHECK(z4_coder_rans.decode(&dst_state, back, n,
 				    dst, out - 1) < 0);
@@ -1279,7 +1279,7 @@ static void
 test_packed(void)
 {
 	static const size_t sizes[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 32,
-	    33, 47, 48, 49, 100, 1000, 4097, 70001 };
+	    33, 47, 48, 49, 63, 64, 65, 95, 96, 97, 100, 1000, 4097, 70001 };
 	uint32_t seed = 2463534242u;
 	void *state = NULL;
 
@@ -1305,6 +1305,23 @@ test_packed(void)
 				CHECK(z4_coder_packed.decode(&state, back, n,
 				    dst, want) == 0 &&
 				    memcmp(back, src, n) == 0);
+				/* The fields, bit by bit, as z4-frame(5) says. */
+				uint8_t *bits = calloc(want, 1);
+				for (size_t i = 0; i < n * b; i++)
+					bits[1 + i / 8] |= (uint8_t)((src[i / b] >>
+					    (sh + i % b) & 1) << i % 8);
+				CHECK(memcmp(dst + 1, bits + 1, want - 1) == 0);
+				/* The portable loops agree. */
+				z4_simd_off = 1;
+				CHECK(z4_coder_packed.encode(&state, bits, want,
+				    &out, &in) == 0 && out == want &&
+				    memcmp(bits, dst, want) == 0);
+				memset(back, 0, n);
+				CHECK(z4_coder_packed.decode(&state, back, n,
+				    dst, want) == 0 &&
+				    memcmp(back, src, n) == 0);
+				z4_simd_off = 0;
+				free(bits);
 				/* A byte short or long. */
 				CHECK(z4_coder_packed.decode(&state, back, n,
 				    dst, want - 1) == Z4_E_DECODE);
