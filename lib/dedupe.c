@@ -29,10 +29,16 @@
 #include "internal.h"
 
 #define DEDUPE_MIN 256		/* a REF frame costs about 80 bytes */
-#define PIECE 4096		/* each of the three sampled pieces */
+/* Each of the three sampled pieces; the fuzzing build makes it small. */
+#ifndef Z4_DEDUPE_PIECE
+#define Z4_DEDUPE_PIECE 4096
+#endif
+#define PIECE Z4_DEDUPE_PIECE
 
 struct seen {
-	XXH128_hash_t hash;
+	XXH128_hash_t hash;	/* of the sample */
+	XXH128_hash_t whole;	/* of all the bytes, once made */
+	int have_whole;
 	uint64_t offset;	/* in the input */
 	size_t size;
 	uint64_t frame;
@@ -148,27 +154,64 @@ sample_hash(int fd, uint64_t offset, size_t size, XXH128_hash_t *h)
 	return 0;
 }
 
+/* The hash of all size bytes at offset, read a piece at a time. */
+static int
+whole_hash(int fd, uint64_t offset, size_t size, XXH128_hash_t *h)
+{
+	uint8_t buf[1 << 16];
+	XXH3_state_t *st = XXH3_createState();
+	int err = st == NULL ? Z4_E_NOMEM : 0;
+	if (!err)
+		XXH3_128bits_reset(st);
+	while (!err && size) {
+		size_t k = size < sizeof buf ? size : sizeof buf;
+		if (pread(fd, buf, k, (off_t)offset) != (ssize_t)k)
+			err = Z4_E_IO;
+		else
+			XXH3_128bits_update(st, buf, k);
+		offset += k;
+		size -= k;
+	}
+	if (!err)
+		*h = XXH3_128bits_digest(st);
+	XXH3_freeState(st);
+	return err;
+}
+
 /*
  * Frame i, of size bytes at offset: the earlier frame with the same
- * bytes, or none (1 + that frame's number, or 0, in *match).  Chunks
- * whose samples agree but whose bytes do not each get an entry.
+ * bytes, or none (1 + that frame's number, or 0, in *match).  Where the
+ * samples of two chunks agree, the hashes of their whole bytes are made
+ * (once a chunk) and compared, and the bytes are compared only where
+ * those agree too.  So however many chunks agree where they are sampled,
+ * none is read whole more than twice: for its hash, and to be compared
+ * with the chunk it repeats.
  */
 static int
 find_same(struct z4_dedupe *d, int fd, uint64_t i, uint64_t offset,
     size_t size, uint64_t *match)
 {
-	XXH128_hash_t h;
+	struct seen me = { .offset = offset, .size = size, .frame = i };
 	int ret;
 
 	*match = 0;
-	if ((ret = sample_hash(fd, offset, size, &h)))
+	if ((ret = sample_hash(fd, offset, size, &me.hash)))
 		return ret;
 	if (2 * (d->used + 1) > d->tsize && (ret = rehash(d)))
 		return ret;
-	size_t j = (size_t)h.low64 & (d->tsize - 1);
+	size_t j = (size_t)me.hash.low64 & (d->tsize - 1);
 	for (; d->table[j].size != 0; j = (j + 1) & (d->tsize - 1)) {
-		const struct seen *e = &d->table[j];
-		if (e->size != size || !XXH128_isEqual(e->hash, h))
+		struct seen *e = &d->table[j];
+		if (e->size != size || !XXH128_isEqual(e->hash, me.hash))
+			continue;
+		if (!me.have_whole && (ret = whole_hash(fd, offset, size,
+		    &me.whole)))
+			return ret;
+		if (!e->have_whole && (ret = whole_hash(fd, e->offset, size,
+		    &e->whole)))
+			return ret;
+		me.have_whole = e->have_whole = 1;
+		if (!XXH128_isEqual(e->whole, me.whole))
 			continue;
 		if ((ret = same_bytes(fd, e->offset, offset, size)) < 0)
 			return ret;
@@ -177,7 +220,7 @@ find_same(struct z4_dedupe *d, int fd, uint64_t i, uint64_t offset,
 			return 0;
 		}
 	}
-	d->table[j] = (struct seen){ h, offset, size, i };
+	d->table[j] = me;
 	d->used++;
 	return 0;
 }
