@@ -149,8 +149,7 @@ queue_frame(struct stages *s, struct z4_frame *f,
 
 /*
  * Write the frames the pool has coded, oldest first, while too many wait
- * (a queue's worth a thread), or all of them; with one thread none wait,
- * since the pool has no thread to code ahead.
+ * (a queue's worth a thread), or all of them.
  */
 static int
 write_done(struct stages *s, unsigned *n, size_t *bytes, int all,
@@ -158,7 +157,7 @@ write_done(struct stages *s, unsigned *n, size_t *bytes, int all,
     const char *out_name)
 {
 	while (*n > 0 && (all || *n == QUEUE_FRAMES ||
-	    *bytes >= QUEUE_BYTES * threads || threads <= 1)) {
+	    *bytes >= QUEUE_BYTES * threads)) {
 		struct z4_frame *f;
 		int err = z4_pool_take(s->pool, &f);
 		(*n)--;
@@ -211,8 +210,8 @@ run_compress(int in_fd, const char *in_name, int out_fd,
 		fail(fl, err, out_name, "write");
 		goto out;
 	}
-	/* With one thread, the pool has none and codes as frames are taken. */
-	if ((err = z4_pool_new(&s.pool, o->threads > 1 ? o->threads : 0))) {
+	/* The pool's threads code while this one reads and writes. */
+	if ((err = z4_pool_new(&s.pool, o->threads))) {
 		fail(fl, err, in_name, NULL);
 		goto out;
 	}
@@ -279,7 +278,7 @@ run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
 	    (err = z4_reader_new(&s.reader, &s.in, 0)))
 		goto out;
 	s.in.ref = ref;
-	if ((err = z4_pool_new(&s.pool, threads > 1 ? threads : 0))) {
+	if ((err = z4_pool_new(&s.pool, threads))) {
 		fail(fl, err, in_name, NULL);
 		goto out;
 	}

@@ -495,7 +495,7 @@ z4_reader_next(struct z4_reader *r, struct z4_frame *f)
 {
 	if (r->err)
 		return r->err;
-	int ret = r->threads > 1 && !(r->flags & Z4_READ_NODECODE) ?
+	int ret = r->threads > 0 && !(r->flags & Z4_READ_NODECODE) ?
 	    next_ahead(r, f) : next(r, f);
 	if (ret < 0) {
 		r->err = ret;

@@ -429,10 +429,11 @@ void z4_reader_free(struct z4_reader *r);
  */
 int z4_reader_next(struct z4_reader *r, struct z4_frame *f);
 /*
- * Decode on up to n threads (1, the default, decodes in the caller).
- * Frames are read ahead and decoded in batches, then handed out one by
- * one in order with the same results and errors as with one thread;
- * frames that use earlier frames' bytes are decoded alone, in turn.
+ * Decode on n threads while the caller reads (0, the default: decode in
+ * the caller, as frames are read).  Frames are read ahead and decoded on
+ * the threads, then handed out one by one in order with the same results
+ * and errors as with none; frames that use earlier frames' bytes are
+ * decoded alone, in turn.
  */
 void z4_reader_threads(struct z4_reader *r, unsigned n);
 /*
