@@ -24,9 +24,11 @@ SOMAJOR = 0
 CC ?= cc
 CFLAGS ?= -O3 -g
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-DEPS = libzstd libxxhash jansson libarchive
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS))
-DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm -pthread
+# libarchive is loaded when a tar stream comes (container_tar.c): its
+# header is needed to build, its library only at run time.
+DEPS = libzstd libxxhash jansson
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS) libarchive)
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS)) -lm -pthread -ldl
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -71,6 +73,7 @@ libz4.pc: Makefile
 	  'includedir=$(INCLUDEDIR)' '' 'Name: libz4' \
 	  'Description: lossless storage of model checkpoints' \
 	  'Version: $(VERSION)' 'Requires.private: $(DEPS)' \
+	  'Libs.private: -lm -ldl -pthread' \
 	  'Libs: -L$${libdir} -lz4' 'Cflags: -I$${includedir}' > $@
 
 $(UNIT): tests/unit/test_lib.o lib/libz4.a

@@ -10,7 +10,15 @@
  * over by their size fields, and the first bytes of the data are checked
  * against what libarchive read, so a member whose layout is anything else
  * (a GNU sparse file, say) is simply left in the glue.
+ *
+ * libarchive, with the libraries it needs in turn, takes a few
+ * milliseconds to load, three times what the rest of a tool takes to
+ * start; so it is loaded with dlopen(3), when a tar stream first comes,
+ * and never for a checkpoint.  Its functions are called through the
+ * pointers below, which keep the types of its header.
  */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -18,6 +26,47 @@
 #include <archive_entry.h>
 
 #include "internal.h"
+
+#ifndef Z4_LIBARCHIVE
+#define Z4_LIBARCHIVE "libarchive.so.13"
+#endif
+
+#define LA_FUNCTIONS(X) \
+	X(archive_read_new) X(archive_read_support_format_tar) \
+	X(archive_read_support_format_gnutar) X(archive_read_open_fd) \
+	X(archive_read_next_header) X(archive_read_header_position) \
+	X(archive_read_data) X(archive_read_free) \
+	X(archive_entry_pathname) X(archive_entry_size) \
+	X(archive_entry_filetype) X(archive_entry_hardlink) \
+	X(archive_entry_sparse_count)
+
+static struct {
+#define LA_POINTER(f) __typeof__(f) *f;
+	LA_FUNCTIONS(LA_POINTER)
+#undef LA_POINTER
+} la;
+static int la_loaded;
+
+static void
+la_load(void)
+{
+	void *h = dlopen(Z4_LIBARCHIVE, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+		return;
+#define LA_LOAD(f) if ((*(void **)&la.f = dlsym(h, #f)) == NULL) return;
+	LA_FUNCTIONS(LA_LOAD)
+#undef LA_LOAD
+	la_loaded = 1;	/* the handle stays open for the process */
+}
+
+/* Whether libarchive could be loaded (once a process). */
+static int
+la_ready(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, la_load);
+	return la_loaded;
+}
 
 #define BLOCK 512
 
@@ -63,7 +112,7 @@ data_start(int fd, uint64_t pos, uint64_t end, uint64_t *start)
 int
 z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *e;
 	struct z4_member *m = NULL;
 	size_t n = 0, cap = 0;
@@ -72,31 +121,33 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 
 	*out = NULL;
 	*count = 0;
-	if (a == NULL)
+	if (!la_ready())
+		return Z4_E_LIBARCHIVE;
+	if ((a = la.archive_read_new()) == NULL)
 		return Z4_E_NOMEM;
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
+	la.archive_read_support_format_tar(a);
+	la.archive_read_support_format_gnutar(a);
 	if (lseek(fd, 0, SEEK_SET) != 0 ||
-	    archive_read_open_fd(a, fd, 64 << 10) != ARCHIVE_OK) {
-		archive_read_free(a);
+	    la.archive_read_open_fd(a, fd, 64 << 10) != ARCHIVE_OK) {
+		la.archive_read_free(a);
 		/* Not a tar stream: no members, and the input as it was. */
 		return lseek(fd, 0, SEEK_SET) == 0 ? 0 : Z4_E_IO;
 	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
+	while ((r = la.archive_read_next_header(a, &e)) == ARCHIVE_OK ||
 	    r == ARCHIVE_WARN) {
-		const char *name = archive_entry_pathname(e);
-		int64_t sz = archive_entry_size(e);
-		uint64_t at = (uint64_t)archive_read_header_position(a), st;
+		const char *name = la.archive_entry_pathname(e);
+		int64_t sz = la.archive_entry_size(e);
+		uint64_t at = (uint64_t)la.archive_read_header_position(a), st;
 		if (name == NULL || sz < 0 || strlen(name) > Z4_NAME_MAX ||
-		    archive_entry_filetype(e) != AE_IFREG ||
-		    archive_entry_hardlink(e) != NULL ||
-		    archive_entry_sparse_count(e) > 0 ||
+		    la.archive_entry_filetype(e) != AE_IFREG ||
+		    la.archive_entry_hardlink(e) != NULL ||
+		    la.archive_entry_sparse_count(e) > 0 ||
 		    data_start(fd, at, size, &st) != 0 ||
 		    st + (uint64_t)sz > size)
 			continue;
 		/* The first bytes must be the ones libarchive reads. */
 		size_t k = (uint64_t)sz < BLOCK ? (size_t)sz : BLOCK;
-		if (k > 0 && (archive_read_data(a, first, k) != (la_ssize_t)k ||
+		if (k > 0 && (la.archive_read_data(a, first, k) != (la_ssize_t)k ||
 		    pread(fd, check, k, (off_t)st) != (ssize_t)k ||
 		    memcmp(first, check, k) != 0))
 			continue;
@@ -109,7 +160,7 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 		x->begin = st;
 		x->size = (uint64_t)sz;
 	}
-	archive_read_free(a);
+	la.archive_read_free(a);
 	/* Members in order, none overlapping: anything else stays glue. */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)

@@ -31,6 +31,8 @@ z4_strerror(int err)
 	case Z4_E_IO: return "input/output error";
 	case Z4_E_NOMEM: return "out of memory";
 	case Z4_E_ZSTD: return "zstd failed";
+	case Z4_E_LIBARCHIVE:
+		return "tar input needs libarchive, which cannot be loaded";
 	case Z4_E_USAGE: return "invalid argument";
 	}
 	return "unknown error";

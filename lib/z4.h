@@ -56,6 +56,7 @@ enum z4_err {
 	Z4_E_IO = -32,
 	Z4_E_NOMEM = -33,
 	Z4_E_ZSTD = -34,	/* the zstd library failed while encoding */
+	Z4_E_LIBARCHIVE = -35,	/* tar input, and libarchive cannot be loaded */
 	/* Misuse of the API: the caller exits 2. */
 	Z4_E_USAGE = -48,
 };
