@@ -116,7 +116,7 @@ rehash(struct z4_dedupe *d)
 static int
 same_bytes(int fd, uint64_t a, uint64_t b, uint64_t n)
 {
-	uint8_t x[1 << 16], y[1 << 16];
+	uint8_t x[1 << 14], y[1 << 14];	/* small: any thread's stack */
 	while (n) {
 		size_t k = n < sizeof x ? (size_t)n : sizeof x;
 		if (pread(fd, x, k, (off_t)a) != (ssize_t)k ||
@@ -158,7 +158,7 @@ sample_hash(int fd, uint64_t offset, size_t size, XXH128_hash_t *h)
 static int
 whole_hash(int fd, uint64_t offset, size_t size, XXH128_hash_t *h)
 {
-	uint8_t buf[1 << 16];
+	uint8_t buf[1 << 14];
 	XXH3_state_t *st = XXH3_createState();
 	int err = st == NULL ? Z4_E_NOMEM : 0;
 	if (!err)
