@@ -9,21 +9,26 @@
  *                    M = 2^B); bits 4-6: log2 of S, the number of
  *                    interleaved states (1, 4, 8, 16 or 32; 2, 64 and
  *                    128 are reserved); bit 7: 0
- *   Symbols    u8    the number of symbols present, minus 1
- *   Present          none when all 256 are; their values in increasing
- *                    order when at most 32 are; else a 32-byte bitmap
+ *   Symbols    u8    K - 1, K the number of symbols present
+ *   Lo, Span   u8 u8 the smallest and largest present, Lo and Lo + Span;
+ *                    then, unless all between are present, a bitmap of
+ *                    the Span - 1 symbols between (LSB first, padded)
  *   Freqs            u8 k (0..15), then Rice codes (LSB first, padded to
  *                    a byte) of freq - 1 for each present symbol but the
- *                    last, whose frequency is what is left of M
+ *                    last, whose frequency is what is left of M: the
+ *                    first with parameter k, each other with the bit
+ *                    length of the frequency before it, less one
  *   States     S x u32, each in [2^15, 2^31): the decoder's first states
  *   Words      u16...: renormalisation words, read in order
  * Byte i is coded with state i mod S.  A state lives in [L, 2^31) with
  * L = 2^15 and takes a 16-bit word whenever it falls below L.  A decoder
  * must end with every state at L and every word read.
  *
- * Tables are paid for per plane, so the encoder picks B and the Rice
- * parameter that make table and data smallest together, and fewer states
- * for small planes.  Many states are for speed: a decoder can run them
+ * Tables are paid for per plane, so they are kept small: the symbols of
+ * a plane lie mostly in one run (the exponents in use), and neighbouring
+ * frequencies are alike, so each one's Rice parameter follows from the
+ * one before.  The encoder picks B and the first parameter that make
+ * table and data smallest together, and fewer states for small planes.  Many states are for speed: a decoder can run them
  * as independent chains, in SIMD lanes, so that one state's table
  * lookup is under way while the next is worked on.
  */
@@ -120,35 +125,61 @@ normalise(const uint32_t *count, size_t n, unsigned bits, uint32_t *freq)
 	}
 }
 
-/* The cheapest Rice parameter for a table; *bits gets its cost. */
+/* The Rice parameter of a frequency, from the frequency before it. */
+static unsigned
+next_rice(uint32_t prev)
+{
+	return 31 - (unsigned)__builtin_clz(prev);
+}
+
+/*
+ * The cheapest parameter for the first frequency of a table; *bits gets
+ * the cost of the Rice_K byte and of all the frequencies coded.
+ */
 static unsigned
 best_rice(const uint32_t *freq, unsigned nsym, double *bits)
 {
-	unsigned best = 0;
-	double best_bits = INFINITY;
+	unsigned first = 0, k = 0, seen = 0;
+	uint32_t prev = 0;
+	double b = 8;
 
-	for (unsigned k = 0; k < 16; k++) {
-		double b = 8;
-		unsigned seen = 0;
-		for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++)
-			if (freq[s]) {
-				b += rice_bits(freq[s] - 1, k);
-				seen++;
-			}
-		if (b < best_bits) {
-			best_bits = b;
-			best = k;
+	for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++) {
+		if (!freq[s])
+			continue;
+		if (seen++ == 0) {
+			for (unsigned j = 1; j < 16; j++)
+				if (rice_bits(freq[s] - 1, j) <
+				    rice_bits(freq[s] - 1, first))
+					first = j;
+			k = first;
+		} else {
+			k = next_rice(prev);
 		}
+		b += rice_bits(freq[s] - 1, k);
+		prev = freq[s];
 	}
-	*bits = best_bits;
-	return best;
+	*bits = b;
+	return first;
 }
 
-/* Bits of a table with nsym symbols, apart from the frequencies. */
-static double
-presence_bits(unsigned nsym)
+/*
+ * Lo and Span of the symbols present, and the bytes of the Present
+ * field: 2, and the bitmap of the symbols between, unless all are.
+ */
+static size_t
+present_size(const uint32_t *count, unsigned nsym, unsigned *lo,
+    unsigned *span)
 {
-	return 8 * (2 + (nsym == 256 ? 0 : nsym <= 32 ? nsym : 32));
+	unsigned hi = 0;
+
+	*lo = 256;
+	for (unsigned s = 0; s < 256; s++)
+		if (count[s]) {
+			*lo = *lo < s ? *lo : s;
+			hi = s;
+		}
+	*span = hi - *lo;
+	return 2 + (nsym == *span + 1 ? 0 : (*span - 1 + 7) / 8);
 }
 
 static void
@@ -229,12 +260,14 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	}
 	for (unsigned s = 0; s < 256; s++)
 		nsym += count[s] != 0;
+	unsigned lo, span;
+	size_t present = present_size(count, nsym, &lo, &span);
 	/* The precision that makes table and data smallest together. */
 	for (unsigned b = 10; b <= maxb; b++) {
 		double tbits, total;
 		normalise(count, n, b, f);
 		unsigned kk = best_rice(f, nsym, &tbits);
-		total = tbits + presence_bits(nsym);
+		total = tbits + 8.0 * present;
 		for (unsigned s = 0; s < 256; s++)
 			if (count[s])
 				total += count[s] * (b - log2(f[s]));
@@ -249,16 +282,15 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	size_t h = 0;
 	dst[h++] = (uint8_t)((bits - 10) | lg << 4);
 	dst[h++] = (uint8_t)(nsym - 1);
-	if (nsym <= 32) {
-		for (unsigned s = 0; s < 256; s++)
+	dst[h++] = (uint8_t)lo;
+	dst[h++] = (uint8_t)span;
+	if (present > 2) {
+		memset(dst + h, 0, present - 2);
+		for (unsigned s = lo + 1; s < lo + span; s++)
 			if (freq[s])
-				dst[h++] = (uint8_t)s;
-	} else if (nsym < 256) {
-		memset(dst + h, 0, 32);
-		for (unsigned s = 0; s < 256; s++)
-			if (freq[s])
-				dst[h + s / 8] |= (uint8_t)(1u << s % 8);
-		h += 32;
+				dst[h + (s - lo - 1) / 8] |=
+				    (uint8_t)(1u << (s - lo - 1) % 8);
+		h += present - 2;
 	}
 	dst[h++] = (uint8_t)k;
 	struct bitw w = { dst + h, 0 };
@@ -266,6 +298,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++)
 		if (freq[s]) {
 			put_rice(&w, freq[s] - 1, k);
+			k = next_rice(freq[s]);
 			seen++;
 		}
 	h += (w.n + 7) / 8;
@@ -361,31 +394,36 @@ static int
 read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 {
 	unsigned mode = z4_cur8(c), nsym = z4_cur8(c) + 1;
-	uint8_t present[32];
+	unsigned lo = z4_cur8(c), span = z4_cur8(c);
+	uint8_t present[32] = { 0 };
 	int ok = 1;
 
 	t->bits = 10 + (mode & 15);
 	*nstate = 1u << (mode >> 4 & 7);
-	if (t->bits > 15 || (mode & 0x80) || *nstate == 2 || *nstate > SMAX)
+	if (t->bits > 15 || (mode & 0x80) || *nstate == 2 || *nstate > SMAX ||
+	    lo + span > 255 || nsym > span + 1 || (nsym == 1) != (span == 0))
 		return Z4_E_DECODE;
-	memset(present, nsym == 256 ? 0xff : 0, sizeof present);
-	if (nsym <= 32) {
-		int last = -1;
-		for (unsigned i = 0; i < nsym; i++) {
-			unsigned s = z4_cur8(c);
-			if ((int)s <= last)
-				return Z4_E_DECODE;
+	/* Lo and Lo + Span are present, and those between in the bitmap. */
+	present[lo / 8] |= (uint8_t)(1u << lo % 8);
+	present[(lo + span) / 8] |= (uint8_t)(1u << (lo + span) % 8);
+	for (unsigned s = lo + 1; s < lo + span; s++)
+		if (nsym == span + 1)
 			present[s / 8] |= (uint8_t)(1u << s % 8);
-			last = (int)s;
-		}
-	} else if (nsym < 256) {
-		const uint8_t *bitmap = z4_cur_bytes(c, 32);
+	if (nsym < span + 1) {
+		size_t size = (span - 1 + 7) / 8;
+		const uint8_t *bitmap = z4_cur_bytes(c, size);
 		if (bitmap == NULL)
 			return Z4_E_DECODE;	/* past the end: no bytes */
-		memcpy(present, bitmap, 32);
-		unsigned count = 0;
-		for (unsigned s = 0; s < 256; s++)
-			count += present[s / 8] >> s % 8 & 1;
+		unsigned count = 2;
+		for (unsigned j = 0; j < 8 * size; j++) {
+			unsigned bit = bitmap[j / 8] >> j % 8 & 1;
+			if (bit && j >= span - 1)
+				return Z4_E_DECODE;	/* padding: 0 */
+			if (bit)
+				present[(lo + 1 + j) / 8] |=
+				    (uint8_t)(1u << (lo + 1 + j) % 8);
+			count += bit;
+		}
 		if (count != nsym)
 			return Z4_E_DECODE;
 	}
@@ -403,6 +441,7 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 			f = get_rice(&r, k, &ok) + 1;
 			if (!ok || f >= m - start)
 				return Z4_E_DECODE;
+			k = next_rice(f);
 		} else {
 			f = m - start;
 		}

@@ -403,6 +403,55 @@ test_extract(void)
 	free(st.p);
 }
 
+/*
+ * The rANS table's Present field, as z4-frame(5) lays it out, and each
+ * way it can break the rules.
+ */
+static void
+test_rans_table(void)
+{
+	/* Symbols 10, 12, 13 and 20: Lo 10, Span 10, 9 bits between. */
+	uint8_t src[400], back[400], dst[4096], bad[4096];
+	static const uint8_t sym[4] = { 10, 12, 13, 20 };
+	void *est = NULL, *dst_state = NULL;
+	size_t out = 0;
+	for (size_t i = 0; i < sizeof src; i++)
+		src[i] = sym[i * 7 % 11 % 4];
+	struct z4_code_in in = { src, sizeof src, 3, NULL };
+	CHECK(z4_coder_rans.encode(&est, dst, sizeof dst, &out, &in) == 0);
+	static const uint8_t present[] = { 3, 10, 10, 0x06, 0x00 };
+	CHECK(memcmp(dst + 1, present, sizeof present) == 0);
+	CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, dst,
+	    out) == 0 && memcmp(back, src, sizeof src) == 0);
+	/* Byte at, set to v: each must be rejected. */
+	static const struct {
+		size_t at;
+		uint8_t v;
+	} breaks[] = {
+		{ 5, 0x02 },	/* a padding bit of the bitmap */
+		{ 4, 0x07 },	/* symbol 11 too: 5 present, not 4 */
+		{ 3, 246 },	/* Lo + Span past 255 */
+		{ 1, 11 },	/* 12 symbols in a span of 11 */
+	};
+	for (size_t i = 0; i < sizeof breaks / sizeof *breaks; i++) {
+		memcpy(bad, dst, out);
+		bad[breaks[i].at] = breaks[i].v;
+		CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, bad,
+		    out) == Z4_E_DECODE);
+	}
+	/* One symbol: Span 0, and nothing else will do. */
+	memset(src, 7, sizeof src);
+	CHECK(z4_coder_rans.encode(&est, dst, sizeof dst, &out, &in) == 0);
+	CHECK(dst[1] == 0 && dst[2] == 7 && dst[3] == 0);
+	CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, dst,
+	    out) == 0 && memcmp(back, src, sizeof src) == 0);
+	dst[3] = 1;
+	CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, dst,
+	    out) == Z4_E_DECODE);
+	z4_coder_rans.free_state(est);
+	z4_coder_rans.free_state(dst_state);
+}
+
 /* rANS on the distributions that stress its frequency tables. */
 static void
 test_rans(void)
@@ -1415,6 +1464,7 @@ main(void)
 {
 	test_dtypes();
 	test_rans();
+	test_rans_table();
 	test_packed();
 	test_grid();
 	test_roundtrips();
