@@ -33,18 +33,23 @@ packed_size(size_t n, unsigned b)
  * group reads or writes 8 bytes where it uses B, so the vector loops stop
  * while 8 bytes of slack are left and the scalar loop ends the plane.
  */
-static void
+static unsigned
 pack_tail(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
     unsigned s)
 {
+	unsigned seen = 0;
+
 	for (size_t i = 0; i < n; i += 8, dst += b) {
 		uint64_t w = 0;
 		unsigned k;
-		for (k = 0; k < 8 && i + k < n; k++)
+		for (k = 0; k < 8 && i + k < n; k++) {
 			w |= (uint64_t)(src[i + k] >> s) << (b * k);
+			seen |= src[i + k];
+		}
 		for (unsigned j = 0; j < (k * b + 7) / 8; j++)
 			dst[j] = (uint8_t)(w >> 8 * j);
 	}
+	return seen;
 }
 
 static void
@@ -81,18 +86,31 @@ counts(unsigned b, unsigned s)
 	};
 }
 
+/* The OR of the 16 bytes of v, in the low byte of the result. */
+static unsigned
+or_bytes(__m128i v)
+{
+	v = _mm_or_si128(v, _mm_srli_si128(v, 8));
+	v = _mm_or_si128(v, _mm_srli_si128(v, 4));
+	v = _mm_or_si128(v, _mm_srli_si128(v, 2));
+	v = _mm_or_si128(v, _mm_srli_si128(v, 1));
+	return (unsigned)_mm_cvtsi128_si32(v) & 0xff;
+}
+
 static size_t
 pack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s)
+    unsigned s, unsigned *seen)
 {
 	const struct counts c = counts(b, s);
 	const __m128i lo8 = _mm_set1_epi16(0xff);
 	const __m128i lo16 = _mm_set1_epi32(0xffff);
 	const __m128i lo32 = _mm_set1_epi64x(0xffffffff);
+	__m128i all = _mm_setzero_si128();
 	size_t i = 0, out = (n * b + 7) / 8;
 
 	for (; i + 16 <= n && i / 8 * b + b + 8 <= out; i += 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(src + i));
+		all = _mm_or_si128(all, x);
 		/* Each byte shifted down by s: no bits cross, they are 0. */
 		x = _mm_srl_epi16(x, c.sh);
 		x = _mm_or_si128(_mm_and_si128(x, _mm_srl_epi16(lo8, c.sh)),
@@ -105,6 +123,7 @@ pack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 		_mm_storel_epi64((__m128i *)d, x);
 		_mm_storel_epi64((__m128i *)(d + b), _mm_unpackhi_epi64(x, x));
 	}
+	*seen |= or_bytes(all);
 	return i;
 }
 
@@ -139,9 +158,9 @@ unpack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 #else
 static size_t
 pack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s)
+    unsigned s, unsigned *seen)
 {
-	(void)dst, (void)src, (void)n, (void)b, (void)s;
+	(void)dst, (void)src, (void)n, (void)b, (void)s, (void)seen;
 	return 0;
 }
 
@@ -164,16 +183,18 @@ unpack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
  */
 __attribute__((target("avx2"))) static size_t
 pack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s)
+    unsigned s, unsigned *seen)
 {
 	const struct counts c = counts(b, s);
 	const __m256i lo8 = _mm256_srl_epi16(_mm256_set1_epi16(0xff), c.sh);
 	const __m256i lo16 = _mm256_set1_epi32(0xffff);
 	const __m256i lo32 = _mm256_set1_epi64x(0xffffffff);
+	__m256i all = _mm256_setzero_si256();
 	size_t i = 0, out = (n * b + 7) / 8;
 
 	for (; i + 32 <= n && i / 8 * b + 3 * b + 8 <= out; i += 32) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(src + i));
+		all = _mm256_or_si256(all, x);
 		x = _mm256_srl_epi16(x, c.sh);
 		x = _mm256_or_si256(_mm256_and_si256(x, lo8),
 		    _mm256_sll_epi16(_mm256_srli_epi16(x, 8), c.b1));
@@ -191,6 +212,8 @@ pack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 		_mm_storel_epi64((__m128i *)(d + 3 * b),
 		    _mm_unpackhi_epi64(h, h));
 	}
+	*seen |= or_bytes(_mm_or_si128(_mm256_castsi256_si128(all),
+	    _mm256_extracti128_si256(all, 1)));
 	return i;
 }
 
@@ -232,9 +255,9 @@ unpack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 #else
 static size_t
 pack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s)
+    unsigned s, unsigned *seen)
 {
-	(void)dst, (void)src, (void)n, (void)b, (void)s;
+	(void)dst, (void)src, (void)n, (void)b, (void)s, (void)seen;
 	return 0;
 }
 
@@ -250,13 +273,15 @@ unpack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 /*
  * Each loop goes as far as it can and leaves the rest to the next: AVX2
  * where the CPU has it, then SSE2, then bytes.  All write the same bits.
+ * Returns the OR of the n bytes, which packing reads anyway.
  */
-static void
+static unsigned
 pack(uint8_t *dst, const uint8_t *src, size_t n, unsigned b, unsigned s)
 {
-	size_t i = z4_simd_avx2() ? pack_avx2(dst, src, n, b, s) : 0;
-	i += pack_sse2(dst + i / 8 * b, src + i, n - i, b, s);
-	pack_tail(dst + i / 8 * b, src + i, n - i, b, s);
+	unsigned seen = 0;
+	size_t i = z4_simd_avx2() ? pack_avx2(dst, src, n, b, s, &seen) : 0;
+	i += pack_sse2(dst + i / 8 * b, src + i, n - i, b, s, &seen);
+	return seen | pack_tail(dst + i / 8 * b, src + i, n - i, b, s);
 }
 
 static void
@@ -268,10 +293,21 @@ unpack(uint8_t *dst, const uint8_t *src, size_t n, unsigned b, unsigned s)
 }
 
 /*
- * B and S for the bytes at src: the span of the bits any of them sets.
- * Returns 0 when that is all 8 bits, or the plane is empty or all zero
- * (zstd and rANS code those better).
+ * B and S for bytes whose OR is all: the span of the bits any of them
+ * sets.  Returns 0 when that is all 8 bits, or no bit at all (zstd and
+ * rANS code those better).
  */
+static unsigned
+span_of(unsigned all, unsigned *s)
+{
+	if (all == 0)
+		return 0;
+	*s = (unsigned)__builtin_ctz(all);
+	unsigned b = 32 - (unsigned)__builtin_clz(all) - *s;
+	return b < 8 ? b : 0;
+}
+
+/* B and S for the bytes of a plane, from its counts or its bytes. */
 static unsigned
 live_span(const struct z4_code_in *in, unsigned *s)
 {
@@ -285,11 +321,27 @@ live_span(const struct z4_code_in *in, unsigned *s)
 		for (size_t i = 0; i < in->n; i++)
 			all |= in->src[i];
 	}
-	if (all == 0)
-		return 0;
-	*s = (unsigned)__builtin_ctz(all);
-	unsigned b = 32 - (unsigned)__builtin_clz(all) - *s;
-	return b < 8 ? b : 0;
+	return span_of(all, s);
+}
+
+/*
+ * The OR of a sample of a large plane's bytes: 64 in every 4 KiB.  The
+ * plane's own OR has every bit of it, and mostly no other.  Planes from
+ * SAMPLE_FROM bytes are sampled; the fuzzing build samples small ones.
+ */
+#ifndef Z4_PACKED_SAMPLE_FROM
+#define Z4_PACKED_SAMPLE_FROM (64u << 10)
+#endif
+#define SAMPLE_FROM Z4_PACKED_SAMPLE_FROM
+
+static unsigned
+sampled_or(const uint8_t *p, size_t n)
+{
+	unsigned all = 0;
+	for (size_t i = 0; i + 64 <= n; i += 4096)
+		for (size_t k = i; k < i + 64; k++)
+			all |= p[k];
+	return all;
 }
 
 size_t
@@ -303,20 +355,43 @@ static int
 packed_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
     const struct z4_code_in *in)
 {
-	unsigned s, b = live_span(in, &s);
+	unsigned s = 0, b = 0, guess;
+	int done = 0;
 
 	(void)state;
+	/*
+	 * Without counts, a large plane is packed with the span of a sample
+	 * of its bytes, and packing finds the OR of all of them: where that
+	 * spans other bits, the plane is packed again with them.  A sample
+	 * with all 8 bits settles it: nothing to pack.
+	 */
+	if (in->count == NULL && in->n >= SAMPLE_FROM &&
+	    (guess = sampled_or(in->src, in->n)) != 0) {
+		if ((b = span_of(guess, &s)) == 0) {
+			*out = SIZE_MAX;
+			return 0;
+		}
+		if (packed_size(in->n, b) > cap)
+			return Z4_E_USAGE;
+		unsigned s2 = 0, b2 = span_of(pack(dst + 1, in->src, in->n, b,
+		    s), &s2);
+		done = b2 == b && s2 == s;
+		b = b2;
+		s = s2;
+	} else {
+		b = live_span(in, &s);
+	}
 	if (b == 0) {
 		/* Nothing to pack: a size no plane can beat. */
 		*out = SIZE_MAX;
 		return 0;
 	}
-	size_t size = packed_size(in->n, b);
-	if (size > cap)
+	if (packed_size(in->n, b) > cap)
 		return Z4_E_USAGE;
+	if (!done)
+		pack(dst + 1, in->src, in->n, b, s);
 	dst[0] = (uint8_t)MODE(b, s);
-	pack(dst + 1, in->src, in->n, b, s);
-	*out = size;
+	*out = packed_size(in->n, b);
 	return 0;
 }
 

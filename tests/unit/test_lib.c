@@ -1385,6 +1385,39 @@ test_packed(void)
 		}
 	}
 
+	/*
+	 * A large plane is packed with the bits of a sample first: a bit
+	 * that only an unsampled byte sets must still be found and kept, and
+	 * the plane coded as from its counts.
+	 */
+	{
+		enum { N = 100000 };
+		uint8_t *big = malloc(N), *got1 = malloc(N), *got2 = malloc(N);
+		uint32_t count[256] = { 0 };
+		size_t o1 = 0, o2 = 0;
+		memset(big, 0x10, N);
+		big[3000] = 0x30;	/* outside the sampled 64 in 4096 */
+		count[0x10] = N - 1;
+		count[0x30] = 1;
+		struct z4_code_in guess = { big, N, 3, NULL };
+		struct z4_code_in exact = { big, N, 3, count };
+		CHECK(z4_coder_packed.encode(&state, got1, N, &o1, &guess) ==
+		    0 && z4_coder_packed.encode(&state, got2, N, &o2, &exact) ==
+		    0 && o1 == o2 && o1 == 1 + (2 * N + 7) / 8 &&
+		    memcmp(got1, got2, o1) == 0 && got1[0] == ((2 - 1) | 4 << 3));
+		memset(got2, 0, N);
+		CHECK(z4_coder_packed.decode(&state, got2, N, got1, o1) == 0 &&
+		    memcmp(got2, big, N) == 0);
+		/* A sample with all 8 bits: nothing to pack. */
+		big[0] = 0x81;
+		big[1] = 0x7e;
+		CHECK(z4_coder_packed.encode(&state, got1, N, &o1, &guess) ==
+		    0 && o1 == SIZE_MAX);
+		free(big);
+		free(got1);
+		free(got2);
+	}
+
 	/* 2, 4 and 254 keep bits 1-7: fields 1, 2 and 127, 21 bits. */
 	static const uint8_t raw[] = { 2, 4, 254 };
 	static const uint8_t coded[] = { 0x0e, 0x01, 0xc1, 0x1f };
