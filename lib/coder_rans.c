@@ -28,9 +28,10 @@
  * a plane lie mostly in one run (the exponents in use), and neighbouring
  * frequencies are alike, so each one's Rice parameter follows from the
  * one before.  The encoder picks B and the first parameter that make
- * table and data smallest together, and fewer states for small planes.  Many states are for speed: a decoder can run them
- * as independent chains, in SIMD lanes, so that one state's table
- * lookup is under way while the next is worked on.
+ * table and data smallest together, and fewer states for small planes.
+ * Many states are for speed: a decoder can run them as independent
+ * chains, in SIMD lanes, so that one state's table lookup is under way
+ * while the next is worked on.
  */
 #include <math.h>
 #include <pthread.h>
@@ -163,8 +164,8 @@ best_rice(const uint32_t *freq, unsigned nsym, double *bits)
 }
 
 /*
- * Lo and Span of the symbols present, and the bytes of the Present
- * field: 2, and the bitmap of the symbols between, unless all are.
+ * Lo and Span of the symbols present, and the bytes of Lo, Span and
+ * Present: 2, and the bitmap of the symbols between, unless all are.
  */
 static size_t
 present_size(const uint32_t *count, unsigned nsym, unsigned *lo,
