@@ -9,8 +9,9 @@
  * 0; then, when T is not 0, the T bytes after the last whole element;
  * last the non-zero elements, W bytes each, in order (last, so that the
  * encoder can go on to split them into planes).  The mask's bytes are
- * what the entropy coder sees: 2:4 structured sparsity leaves each nibble one of 6 patterns, so
- * an order-0 coder of mask bytes reaches log2(6)/4 bits per element.
+ * what the entropy coder sees: 2:4 structured sparsity leaves each
+ * nibble one of 6 patterns, so an order-0 coder of mask bytes reaches
+ * log2(6)/4 bits per element.
  */
 #include "internal.h"
 

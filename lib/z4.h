@@ -425,8 +425,8 @@ void z4_reader_free(struct z4_reader *r);
 /*
  * Read the next frame into f, decoded and verified.  Returns 1 for a
  * GLUE, CHUNK, REF or MEMBER frame, 2 when a stream ended (f->kind is
- * Z4_FRAME_END, its index and trailer checked; z4_reader_stats() has its source), 0
- * at the end of the input, or a negative z4_err.
+ * Z4_FRAME_END, its index and trailer checked; z4_reader_stats() has
+ * its source), 0 at the end of the input, or a negative z4_err.
  */
 int z4_reader_next(struct z4_reader *r, struct z4_frame *f);
 /*
