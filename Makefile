@@ -48,6 +48,7 @@ CMD_COMMON = cmd/util.o cmd/pipeline.o cmd/info.o cmd/recode.o
 TOOLS = z4split z4plane z4delta z4pack z4cat z4info z4ai
 BINS = $(TOOLS:%=bin/%)
 UNIT = tests/unit/test_lib
+NOTAR = tests/unit/test_notar
 MUTATE = tests/unit/mutate
 
 all: $(BINS) lib/libz4.a lib/libz4.so.$(SOMAJOR)
@@ -84,8 +85,19 @@ tests/unit/mutate.o: tests/unit/samples.h
 $(MUTATE): tests/unit/mutate.o lib/libz4.a
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $< lib/libz4.a $(DEPS_LIBS)
 
-check: all $(UNIT) $(MUTATE)
+# container_tar.c again, told to load a library that does not exist; its
+# object comes before the library's, whose container_tar.o is not used.
+tests/unit/notar_tar.o: lib/container_tar.c lib/z4.h lib/internal.h
+	$(QCC)$(CC) $(ALL_CFLAGS) \
+	  -DZ4_LIBARCHIVE='"libz4-no-such-library.so"' -c -o $@ $<
+
+$(NOTAR): tests/unit/test_notar.o tests/unit/notar_tar.o lib/libz4.a
+	$(QLD)$(CC) $(LDFLAGS) -o $@ tests/unit/test_notar.o \
+	  tests/unit/notar_tar.o lib/libz4.a $(DEPS_LIBS)
+
+check: all $(UNIT) $(MUTATE) $(NOTAR)
 	$(UNIT)
+	$(NOTAR)
 	PATH="$(CURDIR)/bin:$$PATH" bats --tap tests/
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer,
@@ -139,7 +151,7 @@ uninstall:
 
 clean:
 	rm -rf bin build-asan build-fuzz libz4.pc lib/*.o lib/libz4.a lib/libz4.so.* \
-	  cmd/*.o tests/unit/*.o $(UNIT) $(MUTATE)
+	  cmd/*.o tests/unit/*.o $(UNIT) $(MUTATE) $(NOTAR)
 
 .PHONY: libz4.pc all check asan lint bench install uninstall clean
 .SECONDARY:
