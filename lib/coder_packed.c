@@ -155,26 +155,11 @@ unpack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 	}
 	return i;
 }
-#else
-static size_t
-pack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s, unsigned *seen)
-{
-	(void)dst, (void)src, (void)n, (void)b, (void)s, (void)seen;
-	return 0;
-}
-
-static size_t
-unpack_sse2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s)
-{
-	(void)dst, (void)src, (void)n, (void)b, (void)s;
-	return 0;
-}
 #endif
 
 #if defined(__SSE2__) && defined(__x86_64__) && \
     (defined(__GNUC__) || defined(__clang__))
+#define PACKED_AVX2 1
 #include <immintrin.h>
 
 /*
@@ -252,22 +237,6 @@ unpack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
 	}
 	return i;
 }
-#else
-static size_t
-pack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s, unsigned *seen)
-{
-	(void)dst, (void)src, (void)n, (void)b, (void)s, (void)seen;
-	return 0;
-}
-
-static size_t
-unpack_avx2(uint8_t *dst, const uint8_t *src, size_t n, unsigned b,
-    unsigned s)
-{
-	(void)dst, (void)src, (void)n, (void)b, (void)s;
-	return 0;
-}
 #endif
 
 /*
@@ -279,16 +248,28 @@ static unsigned
 pack(uint8_t *dst, const uint8_t *src, size_t n, unsigned b, unsigned s)
 {
 	unsigned seen = 0;
-	size_t i = z4_simd_avx2() ? pack_avx2(dst, src, n, b, s, &seen) : 0;
+	size_t i = 0;
+#ifdef PACKED_AVX2
+	if (z4_simd_avx2())
+		i = pack_avx2(dst, src, n, b, s, &seen);
+#endif
+#ifdef __SSE2__
 	i += pack_sse2(dst + i / 8 * b, src + i, n - i, b, s, &seen);
+#endif
 	return seen | pack_tail(dst + i / 8 * b, src + i, n - i, b, s);
 }
 
 static void
 unpack(uint8_t *dst, const uint8_t *src, size_t n, unsigned b, unsigned s)
 {
-	size_t i = z4_simd_avx2() ? unpack_avx2(dst, src, n, b, s) : 0;
+	size_t i = 0;
+#ifdef PACKED_AVX2
+	if (z4_simd_avx2())
+		i = unpack_avx2(dst, src, n, b, s);
+#endif
+#ifdef __SSE2__
 	i += unpack_sse2(dst + i, src + i / 8 * b, n - i, b, s);
+#endif
 	unpack_tail(dst + i, src + i / 8 * b, n - i, b, s);
 }
 

@@ -180,19 +180,19 @@ whole_hash(int fd, uint64_t offset, size_t size, XXH128_hash_t *h)
 
 /*
  * Frame i, of size bytes at offset: the earlier frame with the same
- * bytes, or none (1 + that frame's number, or 0, in *match).  Where the
- * samples of two chunks agree, the hashes of their whole bytes are made
- * (once a chunk) and compared, and the bytes are compared only where
- * those agree too.  So however many chunks agree where they are sampled,
- * none is read whole more than twice: for its hash, and to be compared
- * with the chunk it repeats.
+ * bytes, or none (1 + that frame's number, or 0, in *match).  The first
+ * earlier chunk whose sample agrees is compared byte for byte: a repeat,
+ * the usual case, costs a read of each.  Past that, the hashes of whole
+ * chunks (made once a chunk) tell them apart before any more bytes are
+ * compared, so however many chunks agree where they are sampled, each is
+ * read whole a few times at most.
  */
 static int
 find_same(struct z4_dedupe *d, int fd, uint64_t i, uint64_t offset,
     size_t size, uint64_t *match)
 {
 	struct seen me = { .offset = offset, .size = size, .frame = i };
-	int ret;
+	int ret, compared = 0;
 
 	*match = 0;
 	if ((ret = sample_hash(fd, offset, size, &me.hash)))
@@ -204,15 +204,18 @@ find_same(struct z4_dedupe *d, int fd, uint64_t i, uint64_t offset,
 		struct seen *e = &d->table[j];
 		if (e->size != size || !XXH128_isEqual(e->hash, me.hash))
 			continue;
-		if (!me.have_whole && (ret = whole_hash(fd, offset, size,
-		    &me.whole)))
-			return ret;
-		if (!e->have_whole && (ret = whole_hash(fd, e->offset, size,
-		    &e->whole)))
-			return ret;
-		me.have_whole = e->have_whole = 1;
-		if (!XXH128_isEqual(e->whole, me.whole))
-			continue;
+		if (compared) {
+			if (!me.have_whole && (ret = whole_hash(fd, offset,
+			    size, &me.whole)))
+				return ret;
+			if (!e->have_whole && (ret = whole_hash(fd, e->offset,
+			    size, &e->whole)))
+				return ret;
+			me.have_whole = e->have_whole = 1;
+			if (!XXH128_isEqual(e->whole, me.whole))
+				continue;
+		}
+		compared = 1;
 		if ((ret = same_bytes(fd, e->offset, offset, size)) < 0)
 			return ret;
 		if (ret == 1) {
