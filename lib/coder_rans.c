@@ -229,8 +229,8 @@ rans_bound(size_t n)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define Z4_RANS_AVX2 1
-static uint8_t *encode32_avx2(const struct enc_sym *e, unsigned bits,
-    const uint8_t *src, size_t i, uint32_t *x, uint8_t *p);
+static uint8_t *encode_rounds_avx2(const struct enc_sym *e, unsigned bits,
+    const uint8_t *src, size_t i, uint32_t *x, uint8_t *p, unsigned nst);
 #endif
 
 /* States for a plane of n bytes: more only where they pay for speed. */
@@ -327,15 +327,15 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	size_t i = n;
 	while (i % nst)
 		--i, p = enc_put(e, src[i], &x[i % nst], p);
+#ifdef Z4_RANS_AVX2
+	if (nst >= 8 && bits <= 12 && z4_simd_avx2())
+		p = encode_rounds_avx2(e, bits, src, i, x, p, nst), i = 0;
+#endif
 	if (nst == 8) {
 		for (; i > 0; i -= 8)
 			for (unsigned j = 8; j-- > 0;)
 				p = enc_put(e, src[i - 8 + j], &x[j], p);
 	} else if (nst == 32) {
-#ifdef Z4_RANS_AVX2
-		if (bits <= 12 && z4_simd_avx2())
-			p = encode32_avx2(e, bits, src, i, x, p), i = 0;
-#endif
 		for (; i > 0; i -= 32)
 			for (unsigned j = 32; j-- > 0;)
 				p = enc_put(e, src[i - 32 + j], &x[j], p);
@@ -576,27 +576,29 @@ store8(uint8_t *dst, __m256i sym)
 }
 
 /*
- * Decode whole rounds of 32 states with AVX2, as four vectors of 8, from a
+ * Decode whole rounds of S = 8V states with AVX2, as V vectors of 8, from a
  * table of B <= 12 (the packed words; the z4 encoder writes no other): the
- * table lookups of all four are made together, so their latencies
- * overlap, then each vector takes its words in state order, which is the
- * order the scalar decoder reads them in.  Stops where the scalar loop
- * must take over (fewer than 32 bytes, or 64 bytes of words, left);
- * returns the bytes decoded and moves *pp.
+ * table lookups of all V are made together, so their latencies overlap,
+ * then each vector takes its words in state order, which is the order the
+ * scalar decoder reads them in.  Stops where the scalar loop must take
+ * over (fewer than S bytes, or 2S bytes of words, left); returns the
+ * bytes decoded and moves *pp.
  */
-__attribute__((target("avx2"))) static size_t
-decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
-    size_t n, const uint8_t **pp, const uint8_t *end)
+__attribute__((target("avx2"))) static inline
+__attribute__((always_inline)) size_t
+decode_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    size_t n, const uint8_t **pp, const uint8_t *end, const unsigned V)
 {
 	const uint8_t *p = *pp;
 	const __m256i mask = _mm256_set1_epi32((int)((1u << t->bits) - 1));
 	const __m128i shift = _mm_cvtsi32_si128((int)t->bits);
 	const uint32_t *pkt = t->packed;
 	const __m256i low = _mm256_set1_epi32((int)RANS_L);
+	const unsigned S = 8 * V;
 	__m256i v[4];
 	size_t i = 0;
 
-	for (unsigned q = 0; q < 4; q++)
+	for (unsigned q = 0; q < V; q++)
 		v[q] = _mm256_loadu_si256((const __m256i *)(x + 8 * q));
 	/*
 	 * One word a state: symbol, frequency and bias at once.  The 32
@@ -605,16 +607,16 @@ decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 	 * vectors' renormalisations: which lanes need a word, and so where
 	 * each vector's words start, are known before any is loaded.
 	 */
-	for (; i + 32 <= n && end - p >= 64; i += 32) {
+	for (; i + S <= n && (size_t)(end - p) >= 2 * S; i += S) {
 		uint32_t w[32] __attribute__((aligned(32)));
 		__m256i e[4], y[4], need[4];
 		unsigned m[4];
-		for (unsigned q = 0; q < 4; q++)
+		for (unsigned q = 0; q < V; q++)
 			_mm256_store_si256((__m256i *)(w + 8 * q),
 			    _mm256_and_si256(v[q], mask));
-		for (unsigned k = 0; k < 32; k++)
+		for (unsigned k = 0; k < S; k++)
 			w[k] = pkt[w[k]];
-		for (unsigned q = 0; q < 4; q++) {
+		for (unsigned q = 0; q < V; q++) {
 			e[q] = _mm256_load_si256((const __m256i *)(w + 8 * q));
 			y[q] = step8_packed(v[q], e[q], shift);
 			need[q] = _mm256_cmpgt_epi32(low, y[q]);
@@ -622,18 +624,40 @@ decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 			    _mm256_castsi256_ps(need[q]));
 			store8(dst + i + 8 * q, _mm256_srli_epi32(e[q], 24));
 		}
-		for (unsigned q = 0; q < 4; q++)
+		for (unsigned q = 0; q < V; q++)
 			v[q] = take_words(y[q], need[q], m[q], &p);
 	}
-	for (unsigned q = 0; q < 4; q++)
+	for (unsigned q = 0; q < V; q++)
 		_mm256_storeu_si256((__m256i *)(x + 8 * q), v[q]);
 	*pp = p;
 	return i;
 }
 
+/* Each state count its own loop, V a constant. */
+__attribute__((target("avx2"))) static size_t
+decode8_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    size_t n, const uint8_t **pp, const uint8_t *end)
+{
+	return decode_avx2(t, x, dst, n, pp, end, 1);
+}
+
+__attribute__((target("avx2"))) static size_t
+decode16_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    size_t n, const uint8_t **pp, const uint8_t *end)
+{
+	return decode_avx2(t, x, dst, n, pp, end, 2);
+}
+
+__attribute__((target("avx2"))) static size_t
+decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    size_t n, const uint8_t **pp, const uint8_t *end)
+{
+	return decode_avx2(t, x, dst, n, pp, end, 4);
+}
+
 /*
- * Encode whole rounds of 32 states from byte i down to 0 with AVX2, as
- * four vectors of 8 states, the exact arithmetic of enc_put: each
+ * Encode whole rounds of 8V states from byte i down to 0 with AVX2, as
+ * V vectors of 8 states, the exact arithmetic of enc_put: each
  * symbol's coding constants are one 64-bit word (rcp, then bias,
  * M - freq and shift packed above it; x_max is M - (M - freq) shifted),
  * and the words of the lanes that renormalise are stored below p in lane
@@ -643,9 +667,10 @@ decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
  * and on the machines measured a gather of them was slower than scalar
  * coding while these loads make coding twice as fast.
  */
-__attribute__((target("avx2"))) static uint8_t *
-encode32_avx2(const struct enc_sym *e, unsigned bits, const uint8_t *src,
-    size_t i, uint32_t *x, uint8_t *p)
+__attribute__((target("avx2"))) static inline
+__attribute__((always_inline)) uint8_t *
+encode_avx2(const struct enc_sym *e, unsigned bits, const uint8_t *src,
+    size_t i, uint32_t *x, uint8_t *p, const unsigned V)
 {
 	uint64_t table[256];
 	for (unsigned s = 0; s < 256; s++)
@@ -659,11 +684,11 @@ encode32_avx2(const struct enc_sym *e, unsigned bits, const uint8_t *src,
 	const __m256i low16 = _mm256_set1_epi32(0xffff);
 	__m256i v[4];
 
-	for (unsigned q = 0; q < 4; q++)
+	for (unsigned q = 0; q < V; q++)
 		v[q] = _mm256_loadu_si256((const __m256i *)(x + 8 * q));
-	for (; i > 0; i -= 32) {
-		for (unsigned q = 4; q-- > 0;) {
-			const uint8_t *b = src + i - 32 + 8 * q;
+	for (; i > 0; i -= 8 * V) {
+		for (unsigned q = V; q-- > 0;) {
+			const uint8_t *b = src + i - 8 * V + 8 * q;
 			__m256i lo = _mm256_setr_epi64x((long long)table[b[0]],
 			    (long long)table[b[1]], (long long)table[b[2]],
 			    (long long)table[b[3]]);
@@ -706,9 +731,19 @@ encode32_avx2(const struct enc_sym *e, unsigned bits, const uint8_t *src,
 			    _mm256_mullo_epi32(qv, cmpl));
 		}
 	}
-	for (unsigned q = 0; q < 4; q++)
+	for (unsigned q = 0; q < V; q++)
 		_mm256_storeu_si256((__m256i *)(x + 8 * q), v[q]);
 	return p;
+}
+
+/* Whole rounds of 8, 16 or 32 states (nst) from byte i down to 0. */
+__attribute__((target("avx2"))) static uint8_t *
+encode_rounds_avx2(const struct enc_sym *e, unsigned bits,
+    const uint8_t *src, size_t i, uint32_t *x, uint8_t *p, unsigned nst)
+{
+	return nst == 8 ? encode_avx2(e, bits, src, i, x, p, 1) :
+	    nst == 16 ? encode_avx2(e, bits, src, i, x, p, 2) :
+	    encode_avx2(e, bits, src, i, x, p, 4);
 }
 
 static int avx2;
@@ -764,9 +799,11 @@ rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
 		return Z4_E_DECODE;
 	const uint8_t *p = src + c.pos, *end = src + cn;
 #ifdef Z4_RANS_AVX2
-	if (nst == 32 && t->bits <= 12 && z4_simd_avx2()) {
-		size_t done = decode32_avx2(t, x, dst, n, &p, end);
-		return decode_s(t, x, 32, dst + done, n - done, p, end);
+	if (nst >= 8 && t->bits <= 12 && z4_simd_avx2()) {
+		size_t done = nst == 8 ? decode8_avx2(t, x, dst, n, &p, end) :
+		    nst == 16 ? decode16_avx2(t, x, dst, n, &p, end) :
+		    decode32_avx2(t, x, dst, n, &p, end);
+		return decode_s(t, x, nst, dst + done, n - done, p, end);
 	}
 #endif
 	switch (nst) {
