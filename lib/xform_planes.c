@@ -202,6 +202,133 @@ split32_or(const uint8_t *src, size_t n, unsigned q, uint8_t *const *out)
 	return acc;
 }
 
+#ifdef __SSE2__
+/*
+ * Any layout of a 4-byte element, four elements to a vector: the
+ * rotation and each run of live bits are a shift and a mask, the same
+ * for every lane, so a chunk whose low mantissa bits are dead (an f32 of
+ * bf16 or fp16 values) splits and merges as fast as one without.
+ */
+struct lanes4 {
+	__m128i rot, unrot;		/* shift counts: R and 32 - R */
+	__m128i from[32], to[32], mask[32];
+};
+
+static void
+lanes4_init(struct lanes4 *s, const struct layout *l)
+{
+	s->rot = _mm_cvtsi32_si128((int)l->r);
+	s->unrot = _mm_cvtsi32_si128(32 - (int)l->r);
+	for (unsigned i = 0; i < l->nrun; i++) {
+		const struct run *u = &l->runs[i];
+		s->from[i] = _mm_cvtsi32_si128((int)u->from);
+		s->to[i] = _mm_cvtsi32_si128((int)u->to);
+		s->mask[i] = _mm_set1_epi32((int)(u->width == 32 ? ~0u :
+		    (1u << u->width) - 1));
+	}
+}
+
+/*
+ * The elements at src into the planes, 16 at a time; returns how many.
+ * Inlined with NR, the number of runs, a constant where it is small.
+ */
+static inline __attribute__((always_inline)) size_t
+split4_runs(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *const *planes, const unsigned NR)
+{
+	const __m128i low8 = _mm_set1_epi32(0xff);
+	struct lanes4 s;
+	size_t i = 0;
+
+	lanes4_init(&s, l);
+	for (; i + 16 <= n; i += 16) {
+	__m128i x[4];
+	for (unsigned j = 0; j < 4; j++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(src + 4 * i +
+		    16 * j));
+		v = _mm_or_si128(_mm_sll_epi32(v, s.rot),
+		    _mm_srl_epi32(v, s.unrot));
+		x[j] = _mm_setzero_si128();
+		for (unsigned k = 0; k < NR; k++)
+			x[j] = _mm_or_si128(x[j], _mm_sll_epi32(_mm_and_si128(
+			    _mm_srl_epi32(v, s.from[k]), s.mask[k]),
+			    s.to[k]));
+	}
+	/* Byte k of each element, below 256: packing saturates none. */
+	for (unsigned k = 0; k < l->nplane; k++) {
+		__m128i b[4];
+		for (unsigned j = 0; j < 4; j++)
+			b[j] = _mm_and_si128(_mm_srl_epi32(x[j],
+			    _mm_cvtsi32_si128((int)(8 * k))), low8);
+		_mm_storeu_si128((__m128i *)(planes[k] + i), _mm_packus_epi16(
+		    _mm_packs_epi32(b[0], b[1]), _mm_packs_epi32(b[2], b[3])));
+	}
+	}
+	return i;
+}
+
+/* The inverse, 16 elements at a time; returns how many it merged. */
+static inline __attribute__((always_inline)) size_t
+merge4_runs(const struct layout *l, uint8_t *dst, size_t n,
+    const uint8_t *const *planes, const unsigned NR)
+{
+	const __m128i zero = _mm_setzero_si128();
+	struct lanes4 s;
+	size_t i = 0;
+
+	lanes4_init(&s, l);
+	for (; i + 16 <= n; i += 16) {
+	__m128i p[4] = { zero, zero, zero, zero };
+	for (unsigned k = 0; k < l->nplane; k++) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(planes[k] + i));
+		__m128i lo = _mm_unpacklo_epi8(b, zero);
+		__m128i hi = _mm_unpackhi_epi8(b, zero);
+		__m128i w[4] = { _mm_unpacklo_epi16(lo, zero),
+		    _mm_unpackhi_epi16(lo, zero), _mm_unpacklo_epi16(hi, zero),
+		    _mm_unpackhi_epi16(hi, zero) };
+		for (unsigned j = 0; j < 4; j++)
+			p[j] = _mm_or_si128(p[j], _mm_sll_epi32(w[j],
+			    _mm_cvtsi32_si128((int)(8 * k))));
+	}
+	for (unsigned j = 0; j < 4; j++) {
+		__m128i v = zero;
+		for (unsigned k = 0; k < NR; k++)
+			v = _mm_or_si128(v, _mm_sll_epi32(_mm_and_si128(
+			    _mm_srl_epi32(p[j], s.to[k]), s.mask[k]),
+			    s.from[k]));
+		v = _mm_or_si128(_mm_srl_epi32(v, s.rot),
+		    _mm_sll_epi32(v, s.unrot));
+		_mm_storeu_si128((__m128i *)(dst + 4 * i + 16 * j), v);
+	}
+	}
+	return i;
+}
+
+static size_t
+split4_sse2(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *const *planes)
+{
+	switch (l->nrun) {
+	case 1: return split4_runs(l, src, n, planes, 1);
+	case 2: return split4_runs(l, src, n, planes, 2);
+	case 3: return split4_runs(l, src, n, planes, 3);
+	default: return split4_runs(l, src, n, planes, l->nrun);
+	}
+}
+
+static size_t
+merge4_sse2(const struct layout *l, uint8_t *dst, size_t n,
+    const uint8_t *const *planes)
+{
+	switch (l->nrun) {
+	case 1: return merge4_runs(l, dst, n, planes, 1);
+	case 2: return merge4_runs(l, dst, n, planes, 2);
+	case 3: return merge4_runs(l, dst, n, planes, 3);
+	default: return merge4_runs(l, dst, n, planes, l->nrun);
+	}
+}
+#endif
+
 /* The kernel, forward: n elements at src into nplane planes. */
 static void
 split(const struct layout *l, const uint8_t *src, size_t n,
@@ -218,7 +345,12 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 		split32_or(src, n, q, planes);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+#ifdef __SSE2__
+	if (l->w == 4)
+		i = split4_sse2(l, src, n, planes);
+#endif
+	for (; i < n; i++) {
 		uint64_t v = pack(l, rotl(z4_getn(src + i * l->w, l->w), l->r,
 		    bits));
 		for (unsigned k = 0; k < l->nplane; k++)
@@ -271,7 +403,12 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 		}
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+#ifdef __SSE2__
+	if (l->w == 4)
+		i = merge4_sse2(l, dst, n, planes);
+#endif
+	for (; i < n; i++) {
 		uint64_t p = 0;
 		for (unsigned k = 0; k < l->nplane; k++)
 			p |= (uint64_t)planes[k][i] << 8 * k;

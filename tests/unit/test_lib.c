@@ -1337,7 +1337,8 @@ test_packed(void)
 			for (size_t k = 0; k < sizeof sizes / sizeof *sizes;
 			    k++) {
 				size_t n = sizes[k], want = 1 + (n * b + 7) / 8;
-				uint8_t *src = malloc(n), *back = malloc(n);
+				/* back takes n + 1 bytes below. */
+				uint8_t *src = malloc(n), *back = malloc(n + 1);
 				uint8_t *dst = malloc(want);
 				for (size_t i = 0; i < n; i++)
 					src[i] = (uint8_t)((rnd(&seed) &
@@ -1492,9 +1493,81 @@ test_packed(void)
 	free(buf);
 }
 
+/*
+ * PLANES on 4-byte elements whose live bits are several runs (an f32 of
+ * bf16 or fp16 values, and odd masks): the planes, bit by bit as
+ * z4-frame(5) lays them out, on sizes around the vector loops' 16
+ * elements; then the way back.
+ */
+static void
+test_planes_runs(void)
+{
+	/* Live bits of the element rotated left by 1: bit 0 is the sign. */
+	static const uint32_t masks[] = { 0xffff0001, 0xffffe001, 0x7fffe001,
+	    0x3f0fe001, 0x80000001, 0xfffffffe, 0x00ff00ff, 0x12345679 };
+	static const size_t sizes[] = { 1, 15, 16, 17, 31, 33, 100 };
+	uint32_t seed = 7;
+
+	for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+			size_t n = sizes[k];
+			uint32_t mask = masks[m], all = 0;
+			struct z4_frame f;
+			z4_frame_init(&f);
+			f.kind = Z4_FRAME_CHUNK;
+			f.tensor.dtype = Z4_DT_F32;
+			if (z4_frame_reserve(&f, 4 * n))
+				abort();
+			for (size_t i = 0; i < n; i++) {
+				/* Every live bit set somewhere. */
+				uint32_t rot = (rnd(&seed) << 16 ^ rnd(&seed)) &
+				    mask;
+				if (i == n - 1)
+					rot = mask & ~all;
+				all |= rot;
+				set_elem(f.raw, i, 4, rot >> 1 | rot << 31);
+			}
+			f.raw_size = 4 * n;
+			f.nplane = 1;
+			f.plane[0].raw = f.raw;
+			f.plane[0].raw_size = 4 * n;
+			CHECK(z4_chain_push(&f, &z4_xform_planes) == 0);
+			/* The encoder may keep more bits live, never fewer. */
+			const uint8_t *par = f.xform[0].param;
+			uint32_t live = (uint32_t)z4_getn(par + 3, 4);
+			CHECK(par[0] == 4 && par[1] == 1 && par[2] == 0 &&
+			    (live & mask) == mask);
+			unsigned nlive = (unsigned)__builtin_popcount(live);
+			unsigned np = (nlive + 7) / 8, pad = 8 * np - nlive;
+			CHECK(f.nplane == np);
+			for (size_t i = 0; i < n && f.nplane == np; i++) {
+				uint32_t v = z4_get32(f.raw + 4 * i);
+				uint32_t rot = v << 1 | v >> 31;
+				uint64_t packed = 0;
+				for (unsigned b = 0, at = pad; b < 32; b++)
+					if (live >> b & 1)
+						packed |= (uint64_t)(rot >> b &
+						    1) << at++;
+				for (unsigned q = 0; q < np; q++)
+					CHECK(f.plane[q].raw_size == n &&
+					    f.plane[q].raw[i] ==
+					    (uint8_t)(packed >> 8 * q));
+			}
+			uint8_t *orig = malloc(4 * n);
+			memcpy(orig, f.raw, 4 * n);
+			memset(f.raw, 0, 4 * n);
+			CHECK(z4_chain_decode(&f) == 0 &&
+			    memcmp(f.raw, orig, 4 * n) == 0);
+			free(orig);
+			z4_frame_release(&f);
+		}
+	}
+}
+
 int
 main(void)
 {
+	test_planes_runs();
 	test_dtypes();
 	test_rans();
 	test_rans_table();
