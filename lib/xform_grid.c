@@ -205,50 +205,76 @@ fits(const uint8_t *src, size_t a, size_t b, float s, unsigned dtype,
 }
 
 /*
- * A scale for one group: from its largest magnitude, assumed to be k
- * times the scale for small k first (the largest scale, so the smallest
- * integers), and for each the float nearest and its neighbours.
+ * Whether the group fits a scale near amax / top: the float nearest and
+ * its neighbours.  BF16 keeps 8 significant bits and an fp16 scale has
+ * 11, so the scale may lie several fp16 steps from the estimate.
+ */
+static int
+try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
+    int8_t *k, float *scale, float amax, int top)
+{
+	float s0 = amax / (float)top;
+	int span = p->scale_fmt == 1 ? 8 : 2;
+	for (int d = -span; d <= span; d++) {
+		float s = p->scale_fmt == 1 ? f16_near(s0, d) :
+		    f32_of(bits_of(s0) + (uint32_t)d);
+		if (p->scale_fmt == 1 && f32_to_f16_exact(s) < 0)
+			continue;
+		if (s > 0 && isfinite(s) && fits(src, a, b, s, p->dtype, p->w,
+		    k)) {
+			*scale = s;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A scale for one group, from its largest magnitude taken as top times
+ * the scale.  Any scale that puts every element on the grid will do, as
+ * fits() checks each one; the search only decides how soon one is found.
+ * The first top tried is the one the smallest magnitude gives, taken as
+ * the scale itself (a group of 64 or more integers nearly always holds a
+ * 1 or a -1), then the top that fitted the group before, then the common
+ * largest integers, then every other one from the smallest.
  */
 static int
 find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
-    int8_t *k, float *scale)
+    int8_t *k, float *scale, int *last_top)
 {
-	float amax = 0;
+	float amax = 0, amin = INFINITY;
 	for (size_t i = a; i < b; i++) {
 		float v = fabsf(value(load_elem(src + i * p->w, p->w),
 		    p->dtype));
 		if (!isfinite(v))
 			return 0;
 		amax = v > amax ? v : amax;
+		amin = v > 0 && v < amin ? v : amin;
 	}
 	if (amax == 0) {
 		/* Zeros: any scale, and -0.0 keeps its own integer. */
 		*scale = 1;
 		return fits(src, a, b, 1, p->dtype, p->w, k);
 	}
-	/* The common largest integers first, then every other one. */
+	float guess = rintf(amax / amin);
+	int first[2] = { guess >= 1 && guess <= GRID_KMAX ? (int)guess : 0,
+	    *last_top };
+	for (unsigned j = 0; j < 2; j++) {
+		if (first[j] >= 1 &&
+		    try_top(src, a, b, p, k, scale, amax, first[j])) {
+			*last_top = first[j];
+			return 1;
+		}
+	}
 	static const int common[] = { 127, 15, 7, 8, 1 };
 	for (int t = 0; t < 5 + GRID_KMAX; t++) {
 		int top = t < 5 ? common[t] : t - 4;
 		if (t >= 5 && (top == 127 || top == 15 || top == 7 || top == 8 ||
 		    top == 1))
 			continue;
-		/*
-		 * BF16 keeps 8 significant bits and an fp16 scale has 11,
-		 * so the scale may lie several fp16 steps from the estimate.
-		 */
-		float s0 = amax / (float)top;
-		int span = p->scale_fmt == 1 ? 8 : 2;
-		for (int d = -span; d <= span; d++) {
-			float s = p->scale_fmt == 1 ? f16_near(s0, d) :
-			    f32_of(bits_of(s0) + (uint32_t)d);
-			if (p->scale_fmt == 1 && f32_to_f16_exact(s) < 0)
-				continue;
-			if (s > 0 && isfinite(s) &&
-			    fits(src, a, b, s, p->dtype, p->w, k)) {
-				*scale = s;
-				return 1;
-			}
+		if (try_top(src, a, b, p, k, scale, amax, top)) {
+			*last_top = top;
+			return 1;
 		}
 	}
 	return 0;
@@ -275,10 +301,12 @@ grid_encode(struct z4_frame *f, struct z4_xform_step *st, const uint8_t *src,
 	if ((err = z4_plane_reserve_raw(sc, groups * sw)) ||
 	    (err = z4_plane_reserve_raw(kp, n)))
 		return err;
+	int last_top = 0;
 	for (size_t i = 0; i < groups; i++) {
 		size_t a = i * g, b = a + g < n ? a + g : n;
 		float s;
-		if (!find_scale(src, a, b, &p, (int8_t *)kp->rbuf, &s))
+		if (!find_scale(src, a, b, &p, (int8_t *)kp->rbuf, &s,
+		    &last_top))
 			return 1;
 		if (sw == 4)
 			z4_put32(sc->rbuf + 4 * i, bits_of(s));

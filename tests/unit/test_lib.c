@@ -620,6 +620,17 @@ test_refs(void)
 	free(st);
 }
 
+/* Pseudo-random 32 bits (xorshift32); *s must not be 0. */
+static uint32_t
+rnd(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
 /* A transform's encode then decode on f's bytes gives them back. */
 static int
 xform_roundtrip(const struct z4_xform *x, unsigned dtype, unsigned cols,
@@ -669,6 +680,45 @@ test_grid(void)
 	z4_frame_init(&f);
 	CHECK(!xform_roundtrip(&z4_xform_grid_row, Z4_DT_F32, 64, buf, 1024));
 	z4_frame_release(&f);
+
+	/*
+	 * BF16 groups of 64 as GPTQ makes them: integers -15 .. 15 with a
+	 * largest magnitude that varies by group, times an fp16 scale.  With
+	 * 8 significant bits, many scales fit a group; the grid must find
+	 * the integers themselves, which are the smallest to code.
+	 */
+	enum { G = 64, NG = 16 };
+	uint8_t q[2 * G * NG];
+	int8_t want[G * NG];
+	uint32_t seed = 3;
+	for (size_t g = 0; g < NG; g++) {
+		int top = 4 + (int)(g % 12);
+		float scale = 0.001953125f * (float)(1000 + 37 * g) / 1024;
+		for (size_t i = 0; i < G; i++) {
+			int k = (int)(rnd(&seed) % (2u * top + 1)) - top;
+			k = i == 0 ? top : i == 1 ? 1 : k;
+			want[g * G + i] = (int8_t)k;
+			float v = (float)k * scale;
+			uint32_t u;
+			memcpy(&u, &v, 4);
+			u += 0x7fff + (u >> 16 & 1);
+			z4_put16(q + 2 * (g * G + i), (uint16_t)(u >> 16));
+		}
+	}
+	z4_frame_init(&f);
+	f.kind = Z4_FRAME_CHUNK;
+	f.tensor.dtype = Z4_DT_BF16;
+	if (z4_frame_reserve(&f, sizeof q))
+		abort();
+	memcpy(f.raw, q, sizeof q);
+	f.raw_size = sizeof q;
+	f.nplane = 1;
+	f.plane[0].raw = f.raw;
+	f.plane[0].raw_size = sizeof q;
+	CHECK(z4_chain_push(&f, &z4_xform_grid_64) == 0 && f.nplane == 2 &&
+	    f.plane[1].raw_size == G * NG &&
+	    memcmp(f.plane[1].raw, want, G * NG) == 0);
+	z4_frame_release(&f);
 }
 
 /* ------------------------------------------------------------------
@@ -676,17 +726,6 @@ test_grid(void)
  */
 
 static const unsigned model_dtypes[] = { Z4_DT_BF16, Z4_DT_F16, Z4_DT_F32 };
-
-/* Pseudo-random 32 bits (xorshift32); *s must not be 0. */
-static uint32_t
-rnd(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 static uint32_t
 elem(const uint8_t *p, size_t i, unsigned w)
