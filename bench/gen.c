@@ -2,10 +2,21 @@
  * gen.c - a large safetensors file of synthetic weights for throughput
  * benchmarks: a deterministic PRNG (xorshift64*), Gaussian values
  * (Box-Muller) with a scale that varies per row, as trained matrices do,
- * rounded to bf16 or kept as f32.  Ratios are measured on real corpus
- * files, never on these.
+ * then stored as one of:
  *
- * usage: gen bf16|f32 SIZE_MIB > file.safetensors
+ *   bf16     rounded to bf16
+ *   f32      kept as f32
+ *   int4     int4 with one scale per tensor, dequantised to bf16
+ *   int8row  int8 with one scale per row, dequantised to f32
+ *   g64      int4 with an fp16 scale and zero point per group of 64,
+ *            dequantised to bf16
+ *   prune50  bf16 with half the elements, at random, zero
+ *   fp8      rounded to fp8 e4m3, held in bf16
+ *
+ * so that each of the encoder's paths is timed on a file large enough to
+ * be stable.  Ratios are measured on real corpus files, never on these.
+ *
+ * usage: gen KIND SIZE_MIB > file.safetensors
  */
 #include <math.h>
 #include <stdint.h>
@@ -31,15 +42,106 @@ gaussian(void)
 	return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
 }
 
+static uint32_t
+bits_of(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	return u;
+}
+
+/* Round to nearest even, as a cast to bf16 does. */
+static uint16_t
+to_bf16(float x)
+{
+	uint32_t u = bits_of(x);
+	return (uint16_t)((u + 0x7fff + (u >> 16 & 1)) >> 16);
+}
+
+/* x rounded to a float of m mantissa bits, exponents from emin on. */
+static float
+round_to(float x, int m, int emin)
+{
+	if (x == 0)
+		return x;
+	int e;
+	frexpf(fabsf(x), &e);
+	if (e < emin)
+		e = emin;
+	float step = ldexpf(1, e - 1 - m);
+	return nearbyintf(x / step) * step;
+}
+
+enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8 };
+static const char *const names[] = { "bf16", "f32", "int4", "int8row",
+	"g64", "prune50", "fp8" };
+
+/* One row of cols weights of the given kind, as the bytes of its dtype. */
+static void
+make_row(enum kind k, uint8_t *out, size_t cols, double tensor_scale)
+{
+	double scale = 0.02 * exp(0.3 * gaussian());
+	float x[4096];
+	for (size_t c = 0; c < cols; c++)
+		x[c] = (float)(scale * gaussian());
+	if (k == INT8ROW) {
+		float m = 0;
+		for (size_t c = 0; c < cols; c++)
+			m = fmaxf(m, fabsf(x[c]));
+		float s = m / 127;
+		for (size_t c = 0; c < cols; c++)
+			x[c] = nearbyintf(x[c] / s) * s;
+	} else if (k == INT4) {
+		float s = (float)tensor_scale;
+		for (size_t c = 0; c < cols; c++)
+			x[c] = fminf(fmaxf(nearbyintf(x[c] / s), -8), 7) * s;
+	} else if (k == G64) {
+		for (size_t g = 0; g < cols; g += 64) {
+			float lo = x[g], hi = x[g];
+			for (size_t c = g; c < g + 64; c++)
+				lo = fminf(lo, x[c]), hi = fmaxf(hi, x[c]);
+			float s = round_to((hi - lo) / 15, 10, -14);
+			float z = nearbyintf(-lo / s);
+			for (size_t c = g; c < g + 64; c++) {
+				float q = fminf(fmaxf(nearbyintf(x[c] / s) + z,
+				    0), 15);
+				x[c] = (q - z) * s;
+			}
+		}
+	} else if (k == PRUNE50) {
+		for (size_t c = 0; c < cols; c++)
+			if (uniform() < 0.5)
+				x[c] = 0;
+	} else if (k == FP8) {
+		for (size_t c = 0; c < cols; c++)
+			x[c] = round_to(x[c], 3, -6);
+	}
+	for (size_t c = 0; c < cols; c++) {
+		if (k == F32 || k == INT8ROW) {
+			uint32_t u = bits_of(x[c]);
+			memcpy(out + 4 * c, &u, 4);
+		} else {
+			uint16_t h = to_bf16(x[c]);
+			memcpy(out + 2 * c, &h, 2);
+		}
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
-	if (argc != 3 || (strcmp(argv[1], "bf16") && strcmp(argv[1], "f32"))) {
-		fputs("usage: gen bf16|f32 SIZE_MIB\n", stderr);
+	int k = -1;
+	for (int i = 0; argc == 3 && i < (int)(sizeof names / sizeof *names);
+	    i++)
+		if (strcmp(argv[1], names[i]) == 0)
+			k = i;
+	if (k < 0) {
+		fputs("usage: gen bf16|f32|int4|int8row|g64|prune50|fp8 "
+		    "SIZE_MIB\n", stderr);
 		return 2;
 	}
-	int bf16 = strcmp(argv[1], "bf16") == 0;
-	size_t width = bf16 ? 2 : 4, cols = 4096;
+	int wide = k == F32 || k == INT8ROW;
+	size_t width = wide ? 4 : 2, cols = 4096;
 	size_t bytes = (size_t)atol(argv[2]) << 20;
 	size_t tensors = bytes / (64u << 20) ? bytes / (64u << 20) : 1;
 	size_t rows = bytes / tensors / width / cols;
@@ -52,7 +154,7 @@ main(int argc, char *argv[])
 		n += (size_t)snprintf(head + n, sizeof head - n,
 		    "%s\"layer.%zu.weight\":{\"dtype\":\"%s\",\"shape\":[%zu,%zu],"
 		    "\"data_offsets\":[%zu,%zu]}", t ? "," : "", t,
-		    bf16 ? "BF16" : "F32", rows, cols, t * tsize,
+		    wide ? "F32" : "BF16", rows, cols, t * tsize,
 		    (t + 1) * tsize);
 	n += (size_t)snprintf(head + n, sizeof head - n, "}");
 	while (n % 8)
@@ -62,21 +164,10 @@ main(int argc, char *argv[])
 	fwrite(head, 1, n, stdout);
 	uint8_t *row = malloc(cols * width);
 	for (size_t t = 0; t < tensors; t++) {
+		/* int4's one scale: a tensor of 0.02 Gaussians over 3 sigma. */
+		double tensor_scale = 0.02 * 3 / 7;
 		for (size_t r = 0; r < rows; r++) {
-			double scale = 0.02 * exp(0.3 * gaussian());
-			for (size_t c = 0; c < cols; c++) {
-				float x = (float)(scale * gaussian());
-				uint32_t u;
-				memcpy(&u, &x, 4);
-				if (bf16) {
-					/* Round to nearest even, as a cast does. */
-					u += 0x7fff + (u >> 16 & 1);
-					row[2 * c] = (uint8_t)(u >> 16);
-					row[2 * c + 1] = (uint8_t)(u >> 24);
-				} else {
-					memcpy(row + 4 * c, &u, 4);
-				}
-			}
+			make_row((enum kind)k, row, cols, tensor_scale);
 			fwrite(row, 1, cols * width, stdout);
 		}
 	}

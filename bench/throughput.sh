@@ -16,6 +16,8 @@
 # NINE_MIB (32) MiB file of its own, and its output decoded best of
 # $REPEAT; their "vs zstd" compares them with zstd -3 and zstd -d, best
 # of $REPEAT, on that same file.
+# Then each redundancy path (bench/gen's int4, int8row, g64, prune50 and
+# fp8) on a PATHS_MIB (64) MiB file, beside zstd -3 and zstd -d.
 # The last rows give the peak RSS of z4ai on a
 # 4 * BIG_MIB MiB bf16 file, one run each, to show whether memory grows
 # with the input.
@@ -112,6 +114,26 @@ for dt in bf16 f32; do
 	line 'z4ai decompress -T2' d2 c1 zd
 	line 'zstd -d -T1 (of zstd -3)' zd z3 zd
 	rm -f "$tmp"/*.z4 "$tmp"/*.zst
+done
+
+# The redundancy paths on synthetic files of PATHS_MIB (64) MiB each:
+# quantised weights dequantised into wide types (palette and grid) and
+# pruned ones (the zero mask), at the default level beside zstd -3.
+paths=${PATHS_MIB:-64}
+for kind in int4 int8row g64 prune50 fp8; do
+	in=$tmp/$kind.safetensors
+	"$gen" "$kind" "$paths" > "$in"
+	n=$(stat -c %s "$in")
+	measure z3 "$tmp/z3.zst" zstd -q -3 -T1 -c "$in"
+	measure zd "$tmp/o" zstd -q -d -T1 -c "$tmp/z3.zst"
+	measure c1 "$tmp/c1.z4" "$z4ai" compress -q -c -T1 "$in"
+	measure d1 "$tmp/o" "$z4ai" decompress -q -c -T1 "$tmp/c1.z4"
+	cmp -s "$tmp/o" "$in" || echo "bench: z4ai did not give $kind back" >&2
+	name="$kind $paths MiB"
+	line 'z4ai compress -T1' c1 c1 z3
+	line 'z4ai decompress -T1' d1 c1 zd
+	line 'zstd -3 -T1' z3 z3 z3
+	rm -f "$tmp/o" "$in" "$tmp"/*.z4 "$tmp"/*.zst
 done
 
 # Memory on an input four times as large: one run each.
