@@ -39,6 +39,15 @@ palette_inputs(const struct z4_xform_step *s)
 	return parse_params(s, &w, &tail) ? 0 : 2 + (tail != 0);
 }
 
+/* Each index's value: w a constant, so each copy is one move. */
+static inline __attribute__((always_inline)) void
+look_up(uint8_t *o, const uint8_t *idx, size_t n, const uint8_t *values,
+    const unsigned w)
+{
+	for (size_t i = 0; i < n; i++)
+		memcpy(o + i * w, values + (size_t)idx[i] * w, w);
+}
+
 static int
 palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
@@ -60,19 +69,25 @@ palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		return Z4_E_LIMIT;
 	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
 		return err;
-	uint8_t *o = out->rbuf, values[PALETTE_MAX * 8];
+	uint8_t values[PALETTE_MAX * 8];
 	uint64_t v = 0;
 	for (size_t j = 0; j < k; j++) {
 		v += z4_getn(pal->raw + j * w, w);
 		z4_putn(values + j * w, v, w);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (idx->raw[i] >= k)
-			return Z4_E_CORRUPT;
-		memcpy(o + i * w, values + (size_t)idx->raw[i] * w, w);
+	unsigned top = 0;
+	for (size_t i = 0; i < n; i++)
+		top |= idx->raw[i] >= k;
+	if (top)
+		return Z4_E_CORRUPT;
+	switch (w) {
+	case 1: look_up(out->rbuf, idx->raw, n, values, 1); break;
+	case 2: look_up(out->rbuf, idx->raw, n, values, 2); break;
+	case 4: look_up(out->rbuf, idx->raw, n, values, 4); break;
+	default: look_up(out->rbuf, idx->raw, n, values, 8); break;
 	}
 	if (tail)
-		memcpy(o + n * w, tp->raw, tail);
+		memcpy(out->rbuf + n * w, tp->raw, tail);
 	out->raw = out->rbuf;
 	return 0;
 }
@@ -82,6 +97,44 @@ cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return (x > y) - (x < y);
+}
+
+/*
+ * Elements of at most 2 bytes: a bitmap of the values present, then a
+ * table from value to index.  Returns the count, or 0 past 256.
+ */
+static size_t
+index_narrow(const uint8_t *src, size_t n, unsigned w, uint64_t *values,
+    uint8_t *idx)
+{
+	uint64_t seen[1024] = { 0 };
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = w == 1 ? src[i] : z4_get16(src + 2 * i);
+		seen[v / 64] |= 1ull << v % 64;
+	}
+	for (unsigned j = 0; j < 1024; j++)
+		k += (size_t)__builtin_popcountll(seen[j]);
+	if (k > PALETTE_MAX)
+		return 0;
+	uint8_t *at = malloc(65536);
+	if (at == NULL)
+		return SIZE_MAX;
+	k = 0;
+	for (unsigned v = 0; v < 65536; v++)
+		if (seen[v / 64] >> v % 64 & 1) {
+			at[v] = (uint8_t)k;
+			values[k++] = v;
+		}
+	if (w == 1)
+		for (size_t i = 0; i < n; i++)
+			idx[i] = at[src[i]];
+	else
+		for (size_t i = 0; i < n; i++)
+			idx[i] = at[z4_get16(src + 2 * i)];
+	free(at);
+	return k;
 }
 
 /*
@@ -138,19 +191,25 @@ palette_encode(struct z4_frame *f, struct z4_xform_step *s,
 
 	if (w < 1 || size < w || first + 3 > Z4_PLANE_MAX)
 		return 1;
-	size_t n = size / w, tail = size % w;
-	size_t k = distinct(src, n, w, values);
-	if (k == 0)
-		return 1;
+	size_t n = size / w, tail = size % w, k;
 	struct z4_plane *pal = &f->plane[first];
 	struct z4_plane *tp = &f->plane[first + 1];
 	struct z4_plane *idx = &f->plane[first + 1 + (tail != 0)];
-	if ((err = z4_plane_reserve_raw(pal, k * w)) ||
-	    (err = z4_plane_reserve_raw(idx, n)))
+	if ((err = z4_plane_reserve_raw(idx, n)))
+		return err;
+	if (w <= 2)
+		k = index_narrow(src, n, w, values, idx->rbuf);
+	else
+		k = distinct(src, n, w, values);
+	if (k == SIZE_MAX)
+		return Z4_E_NOMEM;
+	if (k == 0)
+		return 1;
+	if ((err = z4_plane_reserve_raw(pal, k * w)))
 		return err;
 	for (size_t j = 0; j < k; j++)
 		z4_putn(pal->rbuf + j * w, values[j] - (j ? values[j - 1] : 0), w);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && w > 2; i++) {
 		uint64_t v = z4_getn(src + i * w, w);
 		size_t lo = 0, hi = k;
 		while (hi - lo > 1) {
