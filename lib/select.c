@@ -378,18 +378,105 @@ static const unsigned char try_order[CHAIN_COUNT] = {
 };
 _Static_assert(CHAIN_COUNT == 15, "try_order lists every chain once");
 
-int
-z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
-{
-	int level = o->level > 9 ? 9 : o->level;
-	f->sums_ready = 0;
-	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
-		return 0;	/* nothing to code: no bytes of its own */
-	unsigned set = candidates(f, level);
-	size_t best_cost = SIZE_MAX;
-	int best = -1, last = -1, err;
+/*
+ * Large chunks are judged on a sample: SAMPLE_PIECES pieces of about
+ * SAMPLE_PIECE bytes, spread over the chunk.  Each candidate is built on
+ * the sample, and only those within SAMPLE_MARGIN of the best there are
+ * built on the whole chunk: one or two builds of the chunk instead of up
+ * to six.  The highest levels, 7 to 9, build every candidate whole.
+ */
+#define SAMPLE_PIECES 4
+#define SAMPLE_PIECE (64u << 10)
+#define SAMPLE_MARGIN 1.02
 
-	/* Try each candidate; the frame keeps the last one built. */
+static size_t
+gcd(size_t a, size_t b)
+{
+	while (b) {
+		size_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * Which candidates of set to build whole, judged on a sample; set itself
+ * when the chunk is small, has a reference, or its grid groups do not
+ * fit in a piece.  *failed gets those that do not apply to the sample,
+ * and so not to the chunk: each piece is whole groups of both grids.
+ */
+static int
+narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
+    unsigned *failed)
+{
+	unsigned w = z4_dtype_width(f->tensor.dtype);
+	const struct z4_tensor *t = &f->tensor;
+	size_t unit = w, costs[CHAIN_COUNT];
+	int err = 0;
+
+	*keep = set;
+	*failed = 0;
+	if (level >= 7 || f->have_ref || w == 0 || (set & (set - 1)) == 0 ||
+	    f->raw_size < 4 * SAMPLE_PIECES * SAMPLE_PIECE)
+		return 0;
+	if (set & (1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64)) {
+		size_t row = t->ndim >= 2 ? (size_t)t->shape[t->ndim - 1] : 1;
+		if (row == 0 || row > SAMPLE_PIECE)
+			return 0;
+		unit = row / gcd(row, 64) * 64 * w;
+	}
+	if (unit > SAMPLE_PIECE)
+		return 0;
+	size_t piece = SAMPLE_PIECE / unit * unit, m = SAMPLE_PIECES * piece;
+	uint8_t *sample = malloc(m);
+	if (sample == NULL)
+		return Z4_E_NOMEM;
+	for (unsigned j = 0; j < SAMPLE_PIECES; j++) {
+		size_t at = f->raw_size / SAMPLE_PIECES * j / unit * unit;
+		memcpy(sample + j * piece, f->raw + at, piece);
+	}
+	uint8_t *raw = f->raw;
+	size_t raw_size = f->raw_size, raw_cap = f->raw_cap, best = SIZE_MAX;
+	f->raw = sample;
+	f->raw_size = f->raw_cap = m;
+	for (unsigned c = 0; c < CHAIN_COUNT && err >= 0; c++) {
+		costs[c] = SIZE_MAX;
+		if (!(set & 1u << c))
+			continue;
+		if ((err = build(f, (enum chain)c, level)) == 1)
+			*failed |= 1u << c;
+		else if (err == 0)
+			costs[c] = coded_cost(f);
+		best = costs[c] < best ? costs[c] : best;
+	}
+	f->raw = raw;
+	f->raw_size = raw_size;
+	f->raw_cap = raw_cap;
+	free(sample);
+	if (err < 0)
+		return err;
+	*keep = 0;
+	for (unsigned c = 0; c < CHAIN_COUNT; c++)
+		if (costs[c] != SIZE_MAX &&
+		    (double)costs[c] <= SAMPLE_MARGIN * (double)best)
+			*keep |= 1u << c;
+	return 0;
+}
+
+/*
+ * Build each chain of set in try_order; the frame keeps the last one
+ * built.  Sets *best to the smallest (-1 if none applies) and *last to
+ * the one the frame holds.
+ */
+static int
+build_each(struct z4_frame *f, int level, unsigned set, int *best,
+    int *last)
+{
+	size_t best_cost = SIZE_MAX;
+	int err;
+
+	*best = *last = -1;
 	for (unsigned t = 0; t < CHAIN_COUNT; t++) {
 		int c = try_order[t];
 		if (!(set & 1u << c))
@@ -398,16 +485,36 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 			return err;
 		if (err == 1) {
 			/* It does not apply, and the frame holds nothing. */
-			last = -1;
+			*last = -1;
 			continue;
 		}
-		last = c;
+		*last = c;
 		size_t cost = coded_cost(f);
 		if (cost < best_cost) {
 			best_cost = cost;
-			best = c;
+			*best = c;
 		}
 	}
+	return 0;
+}
+
+int
+z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
+{
+	int level = o->level > 9 ? 9 : o->level;
+	f->sums_ready = 0;
+	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
+		return 0;	/* nothing to code: no bytes of its own */
+	unsigned set = candidates(f, level), keep, failed;
+	int best, last, err;
+
+	if ((err = narrow(f, level, set, &keep, &failed)) ||
+	    (err = build_each(f, level, keep, &best, &last)))
+		return err;
+	/* What the sample chose may not apply to the whole: the rest. */
+	if (best < 0 && keep != set &&
+	    (err = build_each(f, level, set & ~keep & ~failed, &best, &last)))
+		return err;
 	err = best == last ? 0 : build(f, (enum chain)best, level);
 	if (!err)
 		z4_frame_sum(f);

@@ -20,6 +20,10 @@
 
 #include "internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define GRID_KMAX 127
 
 static float
@@ -183,11 +187,78 @@ grid_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	return 0;
 }
 
+#ifdef __SSE2__
+/*
+ * fits() four elements at a time from a, with the same arithmetic: the
+ * quotient by s, rounded to nearest even as rintf() does (the default
+ * rounding mode), the product in single precision, rounded to BF16 the
+ * same way.  Returns where it stopped: b less a remainder under 4, or
+ * SIZE_MAX at an element off the grid.
+ */
+static size_t
+fits4(const uint8_t *src, size_t a, size_t b, float s, unsigned dtype,
+    unsigned w, int8_t *k)
+{
+	const __m128i expo = _mm_set1_epi32(0x7f800000);
+	const __m128i sign = _mm_set1_epi32((int)0x80000000u);
+	const __m128i kmax = _mm_set1_epi32(GRID_KMAX);
+	const __m128i kneg = _mm_set1_epi32(-128);
+	const __m128i bias = _mm_set1_epi32(0x7fff), one = _mm_set1_epi32(1);
+	const __m128 sv = _mm_set1_ps(s);
+	size_t i = a;
+
+	for (; i + 4 <= b; i += 4) {
+		__m128i bits;
+		if (w == 4)
+			bits = _mm_loadu_si128((const __m128i *)(src + 4 * i));
+		else
+			bits = _mm_unpacklo_epi16(_mm_setzero_si128(),
+			    _mm_loadl_epi64((const __m128i *)(src + 2 * i)));
+		/* A NaN or an infinity is never on a grid. */
+		__m128i bad = _mm_cmpeq_epi32(_mm_and_si128(bits, expo), expo);
+		__m128i q = _mm_cvtps_epi32(_mm_div_ps(_mm_castsi128_ps(bits),
+		    sv));
+		/* |q| <= 127; the out-of-range result 0x80000000 is not. */
+		__m128i mag = _mm_sub_epi32(_mm_xor_si128(q,
+		    _mm_srai_epi32(q, 31)), _mm_srai_epi32(q, 31));
+		bad = _mm_or_si128(bad, _mm_cmpgt_epi32(mag, kmax));
+		bad = _mm_or_si128(bad, _mm_cmplt_epi32(mag,
+		    _mm_setzero_si128()));
+		/* A zero quotient of a negative value is -128, -0.0. */
+		__m128i negz = _mm_and_si128(_mm_cmpeq_epi32(q,
+		    _mm_setzero_si128()), _mm_cmpeq_epi32(_mm_and_si128(bits,
+		    sign), sign));
+		__m128 prod = _mm_mul_ps(_mm_cvtepi32_ps(q), sv);
+		__m128i u = _mm_or_si128(_mm_andnot_si128(negz,
+		    _mm_castps_si128(prod)), _mm_and_si128(negz, sign));
+		if (dtype == Z4_DT_BF16) {
+			u = _mm_add_epi32(u, _mm_add_epi32(bias, _mm_and_si128(
+			    _mm_srli_epi32(u, 16), one)));
+			u = _mm_slli_epi32(_mm_srli_epi32(u, 16), 16);
+		}
+		bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi32(u, bits),
+		    _mm_set1_epi32(-1)));
+		if (_mm_movemask_epi8(bad))
+			return SIZE_MAX;
+		q = _mm_or_si128(_mm_andnot_si128(negz, q),
+		    _mm_and_si128(negz, kneg));
+		q = _mm_packs_epi16(_mm_packs_epi32(q, q), q);
+		uint32_t four = (uint32_t)_mm_cvtsi128_si32(q);
+		memcpy(k + i, &four, 4);
+	}
+	return i;
+}
+#endif
+
 /* Does scale s put every element of the group on the grid? */
 static int
 fits(const uint8_t *src, size_t a, size_t b, float s, unsigned dtype,
     unsigned w, int8_t *k)
 {
+#ifdef __SSE2__
+	if ((a = fits4(src, a, b, s, dtype, w, k)) == SIZE_MAX)
+		return 0;
+#endif
 	for (size_t i = a; i < b; i++) {
 		uint32_t bits = load_elem(src + i * w, w);
 		float v = value(bits, dtype);
