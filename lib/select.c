@@ -440,14 +440,27 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 	size_t raw_size = f->raw_size, raw_cap = f->raw_cap, best = SIZE_MAX;
 	f->raw = sample;
 	f->raw_size = f->raw_cap = m;
-	for (unsigned c = 0; c < CHAIN_COUNT && err >= 0; c++) {
+	/*
+	 * In try_order, grids first: they give up at once on most chunks,
+	 * and when one candidate is left and none has applied, it is the
+	 * one to build whole, with no need to build it on the sample.
+	 */
+	unsigned left = set, applied = 0;
+	for (unsigned c = 0; c < CHAIN_COUNT; c++)
 		costs[c] = SIZE_MAX;
-		if (!(set & 1u << c))
+	for (unsigned i = 0; i < CHAIN_COUNT && err >= 0; i++) {
+		unsigned c = try_order[i];
+		if (!(left & 1u << c))
 			continue;
+		if (!applied && (left & (left - 1)) == 0) {
+			costs[c] = 0;
+			break;
+		}
+		left &= ~(1u << c);
 		if ((err = build(f, (enum chain)c, level)) == 1)
 			*failed |= 1u << c;
 		else if (err == 0)
-			costs[c] = coded_cost(f);
+			costs[c] = coded_cost(f), applied++;
 		best = costs[c] < best ? costs[c] : best;
 	}
 	f->raw = raw;
