@@ -44,16 +44,29 @@ zeros_inputs(const struct z4_xform_step *s)
  */
 static inline __attribute__((always_inline)) void
 expand(uint8_t *o, size_t n, const uint8_t *mask, const uint8_t *val,
-    const unsigned w)
+    size_t nz, const unsigned w)
 {
-	static const uint8_t zero[8];
 	size_t k = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned bit = mask[i / 8] >> (i % 8) & 1;
-		/* k counts the set bits before i: at most the values there are. */
-		memcpy(o + i * w, bit ? val + k * w : zero, w);
-		k += bit;
+	if (nz == 0) {
+		memset(o, 0, n * w);
+		return;
+	}
+	for (size_t i = 0; i < n; i += 8) {
+		unsigned m = mask[i / 8], end = n - i < 8 ? (unsigned)(n - i) : 8;
+		for (unsigned j = 0; j < end; j++, m >>= 1) {
+			/*
+			 * All ones for a set bit: the value k, else the first
+			 * value, masked to 0.  k counts the set bits before:
+			 * under nz where the bit is set.
+			 */
+			size_t sel = (size_t)0 - (m & 1);
+			uint64_t v = 0;
+			memcpy(&v, val + (k * w & sel), w);
+			v &= sel;
+			memcpy(o + (i + j) * w, &v, w);
+			k += m & 1;
+		}
 	}
 }
 
@@ -108,10 +121,10 @@ zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
 		return err;
 	switch (w) {
-	case 1: expand(out->rbuf, n, mask->raw, val->raw, 1); break;
-	case 2: expand(out->rbuf, n, mask->raw, val->raw, 2); break;
-	case 4: expand(out->rbuf, n, mask->raw, val->raw, 4); break;
-	default: expand(out->rbuf, n, mask->raw, val->raw, 8); break;
+	case 1: expand(out->rbuf, n, mask->raw, val->raw, nz, 1); break;
+	case 2: expand(out->rbuf, n, mask->raw, val->raw, nz, 2); break;
+	case 4: expand(out->rbuf, n, mask->raw, val->raw, nz, 4); break;
+	default: expand(out->rbuf, n, mask->raw, val->raw, nz, 8); break;
 	}
 	if (tail)
 		memcpy(out->rbuf + n * w, tp->raw, tail);
