@@ -314,7 +314,39 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
     int8_t *k, float *scale, int *last_top)
 {
 	float amax = 0, amin = INFINITY;
-	for (size_t i = a; i < b; i++) {
+	size_t i = a;
+#ifdef __SSE2__
+	/* Four at a time: magnitudes, with 0 left out of the least. */
+	const __m128i expo = _mm_set1_epi32(0x7f800000);
+	const __m128i abs = _mm_set1_epi32(0x7fffffff);
+	__m128 hi = _mm_setzero_ps(), lo = _mm_set1_ps(INFINITY);
+	__m128i bad = _mm_setzero_si128();
+	for (; i + 4 <= b; i += 4) {
+		__m128i bits = p->w == 4 ?
+		    _mm_loadu_si128((const __m128i *)(src + 4 * i)) :
+		    _mm_unpacklo_epi16(_mm_setzero_si128(),
+		    _mm_loadl_epi64((const __m128i *)(src + 2 * i)));
+		bits = _mm_and_si128(bits, abs);
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi32(_mm_and_si128(bits,
+		    expo), expo));
+		__m128 v = _mm_castsi128_ps(bits);
+		__m128i zero = _mm_cmpeq_epi32(bits, _mm_setzero_si128());
+		hi = _mm_max_ps(hi, v);
+		lo = _mm_min_ps(lo, _mm_castsi128_ps(_mm_or_si128(
+		    _mm_andnot_si128(zero, bits), _mm_and_si128(zero,
+		    expo))));
+	}
+	if (_mm_movemask_epi8(bad))
+		return 0;
+	float his[4], los[4];
+	_mm_storeu_ps(his, hi);
+	_mm_storeu_ps(los, lo);
+	for (unsigned j = 0; j < 4; j++) {
+		amax = his[j] > amax ? his[j] : amax;
+		amin = los[j] < amin ? los[j] : amin;
+	}
+#endif
+	for (; i < b; i++) {
 		float v = fabsf(value(load_elem(src + i * p->w, p->w),
 		    p->dtype));
 		if (!isfinite(v))
