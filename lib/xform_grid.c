@@ -64,6 +64,17 @@ f32_to_f16_exact(float f)
 		return -1;
 	if (a == 0)
 		return sign;
+	/*
+	 * The normal fp16 range, from the bits: a float exponent of 113
+	 * (2^-14) or more, and no mantissa bit below fp16's ten.
+	 */
+	uint32_t u = bits_of(a);
+	if (u >> 23 >= 113) {
+		if (u & 0x1fff)
+			return -1;
+		return sign | (long)((u >> 23) - 112) << 10 | (long)(u >> 13 &
+		    0x3ff);
+	}
 	frexpf(a, &e);			/* a in [2^(e-1), 2^e) */
 	if (e >= -13) {
 		float mant = ldexpf(a, 11 - e);	/* in [1024, 2048) */
@@ -77,15 +88,28 @@ f32_to_f16_exact(float f)
 	return sign | (long)mant;
 }
 
-/* The fp16 value d steps of 11 significant bits from a positive float. */
+/* 2^n as a float, for n from -126 to 127. */
+static float
+pow2(int n)
+{
+	return f32_of((uint32_t)(n + 127) << 23);
+}
+
+/*
+ * The fp16 value d steps of 11 significant bits from a positive float:
+ * its exponent e as frexpf() gives it, 13 at the least, and the scaling
+ * by powers of 2 exact, so the same as with ldexpf() for the finite a
+ * below 2^17 that come here (larger ones never fit fp16).
+ */
 static float
 f16_near(float a, int d)
 {
-	int e;
-	frexpf(a, &e);
+	int e = (int)(bits_of(a) >> 23) - 126;
 	if (e < -13)
 		e = -13;
-	return ldexpf(rintf(ldexpf(a, 11 - e)) + (float)d, e - 11);
+	if (e > 17)
+		return INFINITY;
+	return (rintf(a * pow2(11 - e)) + (float)d) * pow2(e - 11);
 }
 
 /* A float rounded to bf16, nearest even (NaNs are never on a grid). */
