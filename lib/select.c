@@ -386,7 +386,11 @@ _Static_assert(CHAIN_COUNT == 15, "try_order lists every chain once");
  * to six.  The highest levels, 7 to 9, build every candidate whole.
  */
 #define SAMPLE_PIECES 4
-#define SAMPLE_PIECE (64u << 10)
+/* The fuzzing build makes it small, so small inputs are sampled too. */
+#ifndef Z4_SAMPLE_PIECE
+#define Z4_SAMPLE_PIECE (64u << 10)
+#endif
+#define SAMPLE_PIECE Z4_SAMPLE_PIECE
 #define SAMPLE_MARGIN 1.02
 
 static size_t

@@ -148,6 +148,17 @@ decode(const struct mem *m, struct mem *orig)
 	return ret;
 }
 
+/* Pseudo-random 32 bits (xorshift32); *s must not be 0. */
+static uint32_t
+rnd(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
 static int
 roundtrips(const void *content, size_t n, size_t chunk, int dtype, int level)
 {
@@ -520,6 +531,51 @@ test_rans(void)
  * Chunks that agree where they are sampled but differ between the
  * samples: each is matched by its own bytes, not by its sample.
  */
+/*
+ * The selector on a chunk of 2 MiB, judged on four pieces of it: 16
+ * values everywhere make a palette; the same with 4096 values where no
+ * piece looks must not, though the sample says only a palette is worth
+ * building, and the chunk must still come back.
+ */
+static void
+test_select_sampled(void)
+{
+	enum { N = 1 << 20 };
+	struct z4_encode_opts o = { .level = 3 };
+	uint8_t *buf = malloc(2 * N);
+	uint32_t seed = 11;
+
+	/* Values whose planes cost twice their palette's index. */
+	uint16_t values[16];
+	for (unsigned j = 0; j < 16; j++)
+		values[j] = (uint16_t)(0x3000 + (rnd(&seed) & 0x0fff));
+	for (int spoil = 0; spoil < 2; spoil++) {
+		struct z4_frame f;
+		z4_frame_init(&f);
+		f.kind = Z4_FRAME_CHUNK;
+		f.tensor.dtype = Z4_DT_BF16;
+		f.tensor.ndim = 2;
+		f.tensor.shape[0] = N / 1024;
+		f.tensor.shape[1] = 1024;
+		for (size_t i = 0; i < N; i++) {
+			/* Pieces start at 0, 512, 1024 and 1536 KiB. */
+			int many = spoil && i >= 50000 && i < 100000;
+			uint32_t r = rnd(&seed);
+			z4_put16(buf + 2 * i, many ? (uint16_t)(0x3000 +
+			    (r & 0x0fff)) : values[r % 16]);
+		}
+		if (z4_frame_reserve(&f, 2 * N))
+			abort();
+		memcpy(f.raw, buf, 2 * N);
+		f.raw_size = 2 * N;
+		CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform >= 1 &&
+		    (f.xform[0].id == Z4_XF_PALETTE) == !spoil);
+		z4_frame_release(&f);
+		CHECK(roundtrips(buf, 2 * N, 2 * N, Z4_DT_BF16, 3));
+	}
+	free(buf);
+}
+
 static void
 test_refs_sampled(void)
 {
@@ -618,17 +674,6 @@ test_refs(void)
 	free(got.p);
 	free(good.p);
 	free(st);
-}
-
-/* Pseudo-random 32 bits (xorshift32); *s must not be 0. */
-static uint32_t
-rnd(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
 }
 
 /* A transform's encode then decode on f's bytes gives them back. */
@@ -1623,6 +1668,7 @@ main(void)
 	test_extract();
 	test_refs();
 	test_refs_sampled();
+	test_select_sampled();
 	test_model_changes();
 	test_model_selected();
 	test_model_damage();
