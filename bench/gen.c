@@ -5,6 +5,7 @@
  * then stored as one of:
  *
  *   bf16     rounded to bf16
+ *   f16      rounded to fp16
  *   f32      kept as f32
  *   int4     int4 with one scale per tensor, dequantised to bf16
  *   int8row  int8 with one scale per row, dequantised to f32
@@ -72,9 +73,23 @@ round_to(float x, int m, int emin)
 	return nearbyintf(x / step) * step;
 }
 
-enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8 };
+enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16 };
 static const char *const names[] = { "bf16", "f32", "int4", "int8row",
-	"g64", "prune50", "fp8" };
+	"g64", "prune50", "fp8", "f16" };
+
+/* The fp16 bits of a float that fp16 holds exactly (round_to(x, 10, -14)). */
+static uint16_t
+f16_bits(float x)
+{
+	uint32_t u = bits_of(x), sign = u >> 16 & 0x8000;
+	float a = fabsf(x);
+	if (a == 0)
+		return (uint16_t)sign;
+	if (a < 0x1p-14f)	/* subnormal: a multiple of 2^-24 */
+		return (uint16_t)(sign | (uint32_t)(a * 0x1p24f));
+	uint32_t b = bits_of(a);
+	return (uint16_t)(sign | ((b >> 23) - 112) << 10 | (b >> 13 & 0x3ff));
+}
 
 /* One row of cols weights of the given kind, as the bytes of its dtype. */
 static void
@@ -115,11 +130,17 @@ make_row(enum kind k, uint8_t *out, size_t cols, double tensor_scale)
 	} else if (k == FP8) {
 		for (size_t c = 0; c < cols; c++)
 			x[c] = round_to(x[c], 3, -6);
+	} else if (k == F16) {
+		for (size_t c = 0; c < cols; c++)
+			x[c] = round_to(x[c], 10, -14);
 	}
 	for (size_t c = 0; c < cols; c++) {
 		if (k == F32 || k == INT8ROW) {
 			uint32_t u = bits_of(x[c]);
 			memcpy(out + 4 * c, &u, 4);
+		} else if (k == F16) {
+			uint16_t h = f16_bits(x[c]);
+			memcpy(out + 2 * c, &h, 2);
 		} else {
 			uint16_t h = to_bf16(x[c]);
 			memcpy(out + 2 * c, &h, 2);
@@ -136,7 +157,7 @@ main(int argc, char *argv[])
 		if (strcmp(argv[1], names[i]) == 0)
 			k = i;
 	if (k < 0) {
-		fputs("usage: gen bf16|f32|int4|int8row|g64|prune50|fp8 "
+		fputs("usage: gen bf16|f16|f32|int4|int8row|g64|prune50|fp8 "
 		    "SIZE_MIB\n", stderr);
 		return 2;
 	}
@@ -154,7 +175,8 @@ main(int argc, char *argv[])
 		n += (size_t)snprintf(head + n, sizeof head - n,
 		    "%s\"layer.%zu.weight\":{\"dtype\":\"%s\",\"shape\":[%zu,%zu],"
 		    "\"data_offsets\":[%zu,%zu]}", t ? "," : "", t,
-		    wide ? "F32" : "BF16", rows, cols, t * tsize,
+		    wide ? "F32" : k == F16 ? "F16" : "BF16", rows, cols,
+		    t * tsize,
 		    (t + 1) * tsize);
 	n += (size_t)snprintf(head + n, sizeof head - n, "}");
 	while (n % 8)

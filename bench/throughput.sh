@@ -16,8 +16,9 @@
 # NINE_MIB (32) MiB file of its own, and its output decoded best of
 # $REPEAT; their "vs zstd" compares them with zstd -3 and zstd -d, best
 # of $REPEAT, on that same file.
-# Then each redundancy path (bench/gen's int4, int8row, g64, prune50 and
-# fp8) on a PATHS_MIB (64) MiB file, beside zstd -3 and zstd -d.
+# Then dense f16 and each redundancy path (bench/gen's int4, int8row,
+# g64, prune50 and fp8) on a PATHS_MIB (64) MiB file, beside zstd -3
+# and zstd -d.
 # The last rows give the peak RSS of z4ai on a
 # 4 * BIG_MIB MiB bf16 file, one run each, to show whether memory grows
 # with the input.
@@ -116,11 +117,12 @@ for dt in bf16 f32; do
 	rm -f "$tmp"/*.z4 "$tmp"/*.zst
 done
 
-# The redundancy paths on synthetic files of PATHS_MIB (64) MiB each:
-# quantised weights dequantised into wide types (palette and grid) and
-# pruned ones (the zero mask), at the default level beside zstd -3.
+# Dense f16, and the redundancy paths on synthetic files of PATHS_MIB
+# (64) MiB each: quantised weights dequantised into wide types (palette
+# and grid) and pruned ones (the zero mask), at the default level beside
+# zstd -3.
 paths=${PATHS_MIB:-64}
-for kind in int4 int8row g64 prune50 fp8; do
+for kind in f16 int4 int8row g64 prune50 fp8; do
 	in=$tmp/$kind.safetensors
 	"$gen" "$kind" "$paths" > "$in"
 	n=$(stat -c %s "$in")
