@@ -573,6 +573,30 @@ test_select_sampled(void)
 		z4_frame_release(&f);
 		CHECK(roundtrips(buf, 2 * N, 2 * N, Z4_DT_BF16, 3));
 	}
+
+	/*
+	 * Bytes of a skewed source, none 0, 2 MiB: zstd is tried whole
+	 * only where its sample beats rANS, as it does when a block of
+	 * 1000 repeats.
+	 */
+	for (int repeat = 0; repeat < 2; repeat++) {
+		struct z4_frame f;
+		z4_frame_init(&f);
+		f.kind = Z4_FRAME_CHUNK;
+		f.tensor.dtype = Z4_DT_U8;
+		if (z4_frame_reserve(&f, 2 * N))
+			abort();
+		for (size_t i = 0; i < 2 * N; i++) {
+			uint32_t r = rnd(&seed);
+			f.raw[i] = repeat && i >= 1000 ? f.raw[i - 1000] :
+			    (uint8_t)(100 + (r & r >> 8 & 15));
+		}
+		f.raw_size = 2 * N;
+		CHECK(z4_frame_encode(&f, &o) == 0 && f.nplane == 1 &&
+		    f.plane[0].coder == (repeat ? Z4_CODER_ZSTD :
+		    Z4_CODER_RANS));
+		z4_frame_release(&f);
+	}
 	free(buf);
 }
 
