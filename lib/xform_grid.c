@@ -310,10 +310,20 @@ try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 {
 	float s0 = amax / (float)top;
 	int span = p->scale_fmt == 1 ? 8 : 2;
+	uint32_t top_bits = p->dtype == Z4_DT_F32 ? bits_of(amax) :
+	    bits_of(amax) >> 16;
 	for (int d = -span; d <= span; d++) {
 		float s = p->scale_fmt == 1 ? f16_near(s0, d) :
 		    f32_of(bits_of(s0) + (uint32_t)d);
 		if (p->scale_fmt == 1 && f32_to_f16_exact(s) < 0)
+			continue;
+		/*
+		 * The largest magnitude first, as fits() would take it: most
+		 * scales that are off fail there, before a pass over the
+		 * group.
+		 */
+		float q = rintf(amax / s);
+		if (!(q <= GRID_KMAX) || product((int)q, s, p->dtype) != top_bits)
 			continue;
 		if (s > 0 && isfinite(s) && fits(src, a, b, s, p->dtype, p->w,
 		    k)) {
