@@ -331,7 +331,9 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	int bytes = kind == Z4_FRAME_CHUNK &&
 	    z4_dtype_width(f->tensor.dtype) == 1;
 	int zl = zstd_level[level];
-	if (kind != Z4_FRAME_CHUNK && p->raw_size < (1u << 20))
+	/* A sample of a large glue frame is coded as the frame would be. */
+	size_t whole = f->sample_of ? f->sample_of : p->raw_size;
+	if (kind != Z4_FRAME_CHUNK && whole < (1u << 20))
 		zl = 19;
 	else if (bytes)
 		zl = level >= 8 ? 19 : 12;
@@ -361,6 +363,8 @@ enum chain {
 	CHAIN_MODEL,		/* floats modelled against the reference */
 	CHAIN_PLANES_TIGHT,	/* planes, unused top exponent bits out */
 	CHAIN_ZEROS_TIGHT,
+	CHAIN_GLUE_16,		/* glue bytes as 2-byte floats, planes */
+	CHAIN_GLUE_32,		/* ... as 4-byte floats */
 	CHAIN_COUNT
 };
 
@@ -385,6 +389,22 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_PLANES_TIGHT] = { &z4_xform_planes_tight, NULL },
 	[CHAIN_ZEROS_TIGHT] = { &z4_xform_zeros, &z4_xform_planes_tight,
 	    NULL },
+	[CHAIN_GLUE_16] = { &z4_xform_planes_tight, NULL },
+	[CHAIN_GLUE_32] = { &z4_xform_planes_tight, NULL },
+};
+
+/*
+ * Bytes outside any tensor that a container does not describe (a
+ * PyTorch checkpoint's zip, a raw dump) are often floats all the same:
+ * these chains code a glue frame of GLUE_VIEW_MIN or more as if it were
+ * a tensor of this type.  PLANES carries its element width, so the
+ * frame needs no type of its own, and a view that does not pay loses to
+ * the bytes coded as they are.
+ */
+#define GLUE_VIEW_MIN (64u << 10)
+static const unsigned char chain_view[CHAIN_COUNT] = {
+	[CHAIN_GLUE_16] = Z4_DT_BF16,
+	[CHAIN_GLUE_32] = Z4_DT_F32,
 };
 
 /*
@@ -395,8 +415,14 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 static int
 build(struct z4_frame *f, enum chain c, int level)
 {
+	unsigned kind = f->kind, dtype = f->tensor.dtype;
 	int err = 0;
 
+	/* A view of glue is coded as the chunk of a tensor would be. */
+	if (chain_view[c]) {
+		f->kind = Z4_FRAME_CHUNK;
+		f->tensor.dtype = chain_view[c];
+	}
 	f->nxform = 0;
 	f->nplane = 1;
 	f->plane[0].raw = f->raw;
@@ -404,11 +430,14 @@ build(struct z4_frame *f, enum chain c, int level)
 	for (const struct z4_xform *const *x = chains[c]; *x && !err; x++)
 		err = z4_chain_push(f, *x);
 	if (err < 0 || (err == 1 && f->nxform == 0 && chains[c][0]))
-		return err;
-	for (unsigned i = 0; i < f->nplane; i++)
-		if ((err = code_plane(f, &f->plane[i], level)))
-			return err;
-	return 0;
+		goto out;
+	err = 0;
+	for (unsigned i = 0; i < f->nplane && !err; i++)
+		err = code_plane(f, &f->plane[i], level);
+out:
+	f->kind = kind;
+	f->tensor.dtype = dtype;
+	return err;
 }
 
 /* Bytes a frame's chain and planes take: payload and descriptors. */
@@ -433,6 +462,10 @@ candidates(const struct z4_frame *f, int level)
 {
 	unsigned w = z4_dtype_width(f->tensor.dtype), set = 0;
 
+	if (level > 0 && f->kind == Z4_FRAME_GLUE &&
+	    f->raw_size >= GLUE_VIEW_MIN)
+		return 1u << CHAIN_PLAIN | 1u << CHAIN_GLUE_16 |
+		    1u << CHAIN_GLUE_32;
 	if (level <= 0 || f->kind != Z4_FRAME_CHUNK || w == 0 ||
 	    f->raw_size < 64)
 		return 1u << CHAIN_PLAIN;
@@ -510,12 +543,13 @@ candidates(const struct z4_frame *f, int level)
  * the plain fields last, tight after ordinary.
  */
 static const unsigned char try_order[CHAIN_COUNT] = {
+	CHAIN_GLUE_32, CHAIN_GLUE_16,
 	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_PLAIN, CHAIN_PALETTE,
 	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
 	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
 	CHAIN_PLANES, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
 };
-_Static_assert(CHAIN_COUNT == 15, "try_order lists every chain once");
+_Static_assert(CHAIN_COUNT == 17, "try_order lists every chain once");
 
 /*
  * Large chunks are judged on a sample: SAMPLE_PIECES pieces of about
@@ -563,6 +597,8 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 	if (level >= 7 || f->have_ref || w == 0 || (set & (set - 1)) == 0 ||
 	    f->raw_size < 4 * SAMPLE_PIECES * SAMPLE_PIECE)
 		return 0;
+	if (f->kind == Z4_FRAME_GLUE)
+		unit = 4;	/* whole elements of both views */
 	if (set & (1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64)) {
 		size_t row = t->ndim >= 2 ? (size_t)t->shape[t->ndim - 1] : 1;
 		if (row == 0 || row > SAMPLE_PIECE)
@@ -582,6 +618,7 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 	uint8_t *raw = f->raw;
 	size_t raw_size = f->raw_size, raw_cap = f->raw_cap, best = SIZE_MAX;
 	f->raw = sample;
+	f->sample_of = f->raw_size;
 	f->raw_size = f->raw_cap = m;
 	/*
 	 * In try_order, grids first: they give up at once on most chunks,
@@ -609,6 +646,7 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 	f->raw = raw;
 	f->raw_size = raw_size;
 	f->raw_cap = raw_cap;
+	f->sample_of = 0;
 	free(sample);
 	if (err < 0)
 		return err;
@@ -617,6 +655,18 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 		if (costs[c] != SIZE_MAX &&
 		    (double)costs[c] <= SAMPLE_MARGIN * (double)best)
 			*keep |= 1u << c;
+	/*
+	 * A view of glue must win by a margin to be built whole: random
+	 * bytes store as well one way as another, and a tie would build
+	 * them three times.
+	 */
+	for (unsigned c = 0; c < CHAIN_COUNT; c++)
+		if (chain_view[c] && costs[CHAIN_PLAIN] != SIZE_MAX &&
+		    (double)costs[c] > (double)costs[CHAIN_PLAIN] /
+		    SAMPLE_MARGIN)
+			*keep &= ~(1u << c);
+	if (*keep == 0)
+		*keep = set & 1u << CHAIN_PLAIN;
 	return 0;
 }
 

@@ -1686,6 +1686,44 @@ test_planes_runs(void)
 	}
 }
 
+/*
+ * Glue of 64 KiB or more is tried as 2- and 4-byte floats: bf16 weights
+ * in a raw file become planes, at a ratio a plain coding cannot reach;
+ * random bytes stay as they are.  Both come back, in chunks of 128 KiB
+ * and of 2 MiB (a sample decides between the chains).
+ */
+static void
+test_glue_views(void)
+{
+	enum { N = 1 << 20 };
+	struct z4_encode_opts o = { .level = 3 };
+	uint8_t *buf = malloc(2 * N);
+	uint32_t seed = 29;
+
+	for (int floats = 0; floats < 2; floats++) {
+		for (size_t i = 0; i < N; i++)
+			set_elem(buf, i, 2, floats ?
+			    weight(Z4_DT_BF16, rnd(&seed)) : rnd(&seed));
+		struct z4_frame f;
+		z4_frame_init(&f);
+		f.kind = Z4_FRAME_GLUE;
+		if (z4_frame_reserve(&f, 128u << 10))
+			abort();
+		memcpy(f.raw, buf, 128u << 10);
+		f.raw_size = 128u << 10;
+		CHECK(z4_frame_encode(&f, &o) == 0 &&
+		    f.nxform == (unsigned)floats &&
+		    (!floats || f.xform[0].id == Z4_XF_PLANES));
+		z4_frame_release(&f);
+		struct mem m = compress(buf, 2 * N, 2 * N, -1, 3);
+		CHECK(floats ? m.len < 2 * N * 10 / 14 : m.len > 2 * N);
+		free(m.p);
+		CHECK(roundtrips(buf, 2 * N, 128u << 10, -1, 3));
+		CHECK(roundtrips(buf, 2 * N, 2 * N, -1, 3));
+	}
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -1702,6 +1740,7 @@ main(void)
 	test_refs();
 	test_refs_sampled();
 	test_select_sampled();
+	test_glue_views();
 	test_model_changes();
 	test_model_selected();
 	test_model_damage();
