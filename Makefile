@@ -169,10 +169,11 @@ FUZZ_NAMES = decode extract safetensors roundtrip coders delta
 FUZZ_BINS = $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
 FUZZ_OBJ = $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
 # Small samples let inputs of a few KiB reach the paths that sample:
-# dedupe's, PACKED's guess of a plane's bits, and the selector's.
+# dedupe's, PACKED's guess of a plane's bits, and the selector's; and
+# small glue is tried as floats.
 FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(FUZZ_FLAGS) $(WARN) \
 	-DZ4_DEDUPE_PIECE=16 -DZ4_PACKED_SAMPLE_FROM=64 \
-	-DZ4_SAMPLE_PIECE=64 $(DEPS_CFLAGS) -Ilib
+	-DZ4_SAMPLE_PIECE=64 -DZ4_GLUE_VIEW_MIN=256 $(DEPS_CFLAGS) -Ilib
 FUZZ_REGRESS = $(wildcard tests/golden/bad/fuzz-*)
 
 build-fuzz/lib/%.o: lib/%.c lib/z4.h lib/internal.h lib/rangecoder.h lib/hash.h

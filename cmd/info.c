@@ -281,12 +281,16 @@ account(struct row *r, struct row *glue, const struct z4_frame *f, int json,
 			memset(r, 0, sizeof *r);
 			r->tensor = f->tensor;
 			r->open = 1;
-			size_t n = 0;
-			for (unsigned i = 0; i < f->nxform; i++)
-				n += (size_t)snprintf(r->xforms + n,
-				    sizeof r->xforms - n, "%s%s", i ? "+" : "",
-				    z4_xform_name(f->xform[i].id));
 		}
+	}
+	/* A tensor's chain is its first frame's; glue's the first it has. */
+	if ((tensor && to->original == 0 && to->refs == 0) ||
+	    (!tensor && !to->xforms[0])) {
+		size_t n = 0;
+		for (unsigned i = 0; i < f->nxform; i++)
+			n += (size_t)snprintf(to->xforms + n,
+			    sizeof to->xforms - n, "%s%s", i ? "+" : "",
+			    z4_xform_name(f->xform[i].id));
 	}
 	to->original += f->raw_size;
 	to->coded += f->coded_bytes;

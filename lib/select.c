@@ -401,7 +401,10 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
  * frame needs no type of its own, and a view that does not pay loses to
  * the bytes coded as they are.
  */
-#define GLUE_VIEW_MIN (64u << 10)
+#ifndef Z4_GLUE_VIEW_MIN
+#define Z4_GLUE_VIEW_MIN (64u << 10)
+#endif
+#define GLUE_VIEW_MIN Z4_GLUE_VIEW_MIN
 static const unsigned char chain_view[CHAIN_COUNT] = {
 	[CHAIN_GLUE_16] = Z4_DT_BF16,
 	[CHAIN_GLUE_32] = Z4_DT_F32,
