@@ -104,12 +104,14 @@ make_row(enum kind k, uint8_t *out, size_t cols, double tensor_scale)
 		for (size_t c = 0; c < cols; c++)
 			m = fmaxf(m, fabsf(x[c]));
 		float s = m / 127;
+		/* An integer times the scale: a zero is +0.0. */
 		for (size_t c = 0; c < cols; c++)
-			x[c] = nearbyintf(x[c] / s) * s;
+			x[c] = (nearbyintf(x[c] / s) + 0.0f) * s;
 	} else if (k == INT4) {
 		float s = (float)tensor_scale;
 		for (size_t c = 0; c < cols; c++)
-			x[c] = fminf(fmaxf(nearbyintf(x[c] / s), -8), 7) * s;
+			x[c] = (fminf(fmaxf(nearbyintf(x[c] / s), -8), 7) +
+			    0.0f) * s;
 	} else if (k == G64) {
 		for (size_t g = 0; g < cols; g += 64) {
 			float lo = x[g], hi = x[g];

@@ -48,6 +48,40 @@ look_up(uint8_t *o, const uint8_t *idx, size_t n, const uint8_t *values,
 		memcpy(o + i * w, values + (size_t)idx[i] * w, w);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define Z4_PALETTE_AVX2 1
+/*
+ * A palette of at most 16 values of 2 bytes (INT4 in BF16 or F16): the
+ * low and the high bytes of the values are two tables of 16 that a byte
+ * shuffle looks up, 16 indices at once; interleaved, they are the
+ * elements.  Returns how many it did; the indices are below 16.
+ */
+__attribute__((target("avx2"))) static size_t
+look_up16(uint8_t *o, const uint8_t *idx, size_t n, const uint8_t *values,
+    size_t k)
+{
+	uint8_t lo[16] = { 0 }, hi[16] = { 0 };
+	for (size_t j = 0; j < k; j++) {
+		lo[j] = values[2 * j];
+		hi[j] = values[2 * j + 1];
+	}
+	const __m128i tlo = _mm_loadu_si128((const __m128i *)lo);
+	const __m128i thi = _mm_loadu_si128((const __m128i *)hi);
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(idx + i));
+		__m128i a = _mm_shuffle_epi8(tlo, x);
+		__m128i b = _mm_shuffle_epi8(thi, x);
+		_mm_storeu_si128((__m128i *)(o + 2 * i),
+		    _mm_unpacklo_epi8(a, b));
+		_mm_storeu_si128((__m128i *)(o + 2 * i + 16),
+		    _mm_unpackhi_epi8(a, b));
+	}
+	return i;
+}
+#endif
+
 static int
 palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
@@ -75,14 +109,21 @@ palette_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		v += z4_getn(pal->raw + j * w, w);
 		z4_putn(values + j * w, v, w);
 	}
-	unsigned top = 0;
+	/* Bytes against a byte, which the compiler does 16 or 32 at a time. */
+	uint8_t last = (uint8_t)(k - 1), bad = 0;
 	for (size_t i = 0; i < n; i++)
-		top |= idx->raw[i] >= k;
-	if (top)
+		bad |= idx->raw[i] > last;
+	if (bad)
 		return Z4_E_CORRUPT;
+	size_t i = 0;
+#ifdef Z4_PALETTE_AVX2
+	if (w == 2 && k <= 16 && z4_simd_avx2())
+		i = look_up16(out->rbuf, idx->raw, n, values, k);
+#endif
 	switch (w) {
 	case 1: look_up(out->rbuf, idx->raw, n, values, 1); break;
-	case 2: look_up(out->rbuf, idx->raw, n, values, 2); break;
+	case 2: look_up(out->rbuf + 2 * i, idx->raw + i, n - i, values, 2);
+		break;
 	case 4: look_up(out->rbuf, idx->raw, n, values, 4); break;
 	default: look_up(out->rbuf, idx->raw, n, values, 8); break;
 	}
