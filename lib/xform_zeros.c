@@ -94,6 +94,27 @@ squeeze(const uint8_t *src, size_t n, uint8_t *mask, uint8_t *val,
 	return nz;
 }
 
+/*
+ * The bits set in n bytes, eight bytes at a time by halves, quarters and
+ * nibbles: a build for any x86-64 has no popcount instruction to use.
+ */
+static size_t
+bits_set(const uint8_t *p, size_t n)
+{
+	size_t count = 0, i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v;
+		memcpy(&v, p + i, 8);
+		v -= v >> 1 & 0x5555555555555555ull;
+		v = (v & 0x3333333333333333ull) + (v >> 2 & 0x3333333333333333ull);
+		v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+		count += (size_t)(v * 0x0101010101010101ull >> 56);
+	}
+	for (; i < n; i++)
+		count += (size_t)__builtin_popcount(p[i]);
+	return count;
+}
+
 static int
 zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
@@ -111,8 +132,7 @@ zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	size_t n = 8 * mask->raw_size - unused, nz = 0;
 	if (mask->raw[mask->raw_size - 1] >> (8 - unused))
 		return Z4_E_CORRUPT;	/* set bits past the last element */
-	for (size_t i = 0; i < mask->raw_size; i++)
-		nz += (size_t)__builtin_popcount(mask->raw[i]);
+	nz = bits_set(mask->raw, mask->raw_size);
 	if (val->raw_size != nz * w)
 		return Z4_E_CORRUPT;
 	out->raw_size = n * w + tail;
