@@ -37,6 +37,53 @@ zeros_inputs(const struct z4_xform_step *s)
 	return parse_params(s, &w, &tail, &unused) ? 0 : 2 + (tail != 0);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <pthread.h>
+#define Z4_ZEROS_AVX2 1
+/*
+ * For each mask byte, where each of its 8 two-byte elements comes from
+ * among the next 8 values: a byte shuffle's indices, 0x80 (a zero) for
+ * an element that is 0.
+ */
+static uint8_t spread16[256][16];
+
+static void
+spread16_init(void)
+{
+	for (unsigned m = 0; m < 256; m++)
+		for (unsigned j = 0, k = 0; j < 8; j++) {
+			int set = m >> j & 1;
+			spread16[m][2 * j] = set ? (uint8_t)(2 * k) : 0x80;
+			spread16[m][2 * j + 1] = set ? (uint8_t)(2 * k + 1) : 0x80;
+			k += (unsigned)set;
+		}
+}
+
+/*
+ * expand() for 2-byte elements, 8 (one mask byte) a step, while 16 bytes
+ * of values can be read; returns the elements done and moves *k.
+ */
+__attribute__((target("avx2"))) static size_t
+expand16_avx2(uint8_t *o, size_t n, const uint8_t *mask, const uint8_t *val,
+    size_t nz, size_t *k)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	size_t i = 0, at = *k;
+
+	pthread_once(&once, spread16_init);
+	for (; i + 8 <= n && at + 8 <= nz; i += 8) {
+		unsigned m = mask[i / 8];
+		__m128i v = _mm_loadu_si128((const __m128i *)(val + 2 * at));
+		_mm_storeu_si128((__m128i *)(o + 2 * i), _mm_shuffle_epi8(v,
+		    _mm_loadu_si128((const __m128i *)spread16[m])));
+		at += (size_t)__builtin_popcount(m);
+	}
+	*k = at;
+	return i;
+}
+#endif
+
 /*
  * The loops of both ways have no branch on the mask, which is as good as
  * random in a pruned tensor: each element is copied from where it would
@@ -46,13 +93,17 @@ static inline __attribute__((always_inline)) void
 expand(uint8_t *o, size_t n, const uint8_t *mask, const uint8_t *val,
     size_t nz, const unsigned w)
 {
-	size_t k = 0;
+	size_t k = 0, i = 0;
 
 	if (nz == 0) {
 		memset(o, 0, n * w);
 		return;
 	}
-	for (size_t i = 0; i < n; i += 8) {
+#ifdef Z4_ZEROS_AVX2
+	if (w == 2 && z4_simd_avx2())
+		i = expand16_avx2(o, n, mask, val, nz, &k);
+#endif
+	for (; i < n; i += 8) {
 		unsigned m = mask[i / 8], end = n - i < 8 ? (unsigned)(n - i) : 8;
 		for (unsigned j = 0; j < end; j++, m >>= 1) {
 			/*
