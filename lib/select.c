@@ -241,30 +241,54 @@ try_coder(struct z4_frame *f, struct z4_plane *p, const struct z4_coder *c,
 }
 
 /*
- * Whether zstd is worth a pass over a plane of 1 MiB or more, below level
- * 7: coded at zl, a sample of four pieces of 64 KiB spread over the plane
- * must be 1% smaller than the best so far, scaled to the sample's size.
- * At 12 or 19 zstd runs at tens of MB/s, where rANS and PACKED run at
- * hundreds.  On byte-wide tensors without matches to find, its Huffman
- * literals come within a hair of rANS, so a sample that only ties is not
- * worth the pass: the plane loses under 1% at most.
+ * Samples of large chunks and planes: SAMPLE_PIECES pieces spread over
+ * them, of SAMPLE_PIECE bytes or a little less.
  */
-#define ZSTD_SAMPLE (64u << 10)
+#define SAMPLE_PIECES 4
+/* The fuzzing build makes it small, so small inputs are sampled too. */
+#ifndef Z4_SAMPLE_PIECE
+#define Z4_SAMPLE_PIECE (64u << 10)
+#endif
+#define SAMPLE_PIECE Z4_SAMPLE_PIECE
 
+/*
+ * A sample of the n bytes at p, whose pieces are whole units that start
+ * on a unit (unit at most SAMPLE_PIECE, n at least SAMPLE_PIECES pieces):
+ * a new buffer of *m bytes, or NULL.
+ */
+static uint8_t *
+take_sample(const uint8_t *p, size_t n, size_t unit, size_t *m)
+{
+	size_t piece = SAMPLE_PIECE / unit * unit;
+	uint8_t *sample = malloc(SAMPLE_PIECES * piece);
+
+	*m = SAMPLE_PIECES * piece;
+	for (unsigned j = 0; j < SAMPLE_PIECES && sample; j++)
+		memcpy(sample + j * piece, p + n / SAMPLE_PIECES * j / unit *
+		    unit, piece);
+	return sample;
+}
+
+/*
+ * Whether zstd is worth a pass over a plane of 1 MiB or more, below level
+ * 7: coded at zl, a sample of the plane must be 1% smaller than the best
+ * so far, scaled to the sample's size.  At 12 or 19 zstd runs at tens of
+ * MB/s, where rANS and PACKED run at hundreds.  On byte-wide tensors
+ * without matches to find, its Huffman literals come within a hair of
+ * rANS, so a sample that only ties is not worth the pass: the plane loses
+ * under 1% at most.
+ */
 static int
 zstd_worth_trying(struct z4_frame *f, const struct z4_plane *p, int level,
     int zl)
 {
-	size_t n = p->raw_size, m = 4 * ZSTD_SAMPLE, out;
+	size_t n = p->raw_size, m, out;
 	if (level >= 7 || n < (1u << 20) || p->coder == Z4_CODER_STORED)
 		return 1;
-	uint8_t *sample = malloc(m);
+	uint8_t *sample = take_sample(p->raw, n, 1, &m);
 	uint8_t *dst = malloc(z4_coder_zstd.bound(m));
 	int worth = 1;
 	if (sample != NULL && dst != NULL) {
-		for (unsigned j = 0; j < 4; j++)
-			memcpy(sample + j * ZSTD_SAMPLE, p->raw + n / 4 * j,
-			    ZSTD_SAMPLE);
 		struct z4_code_in in = { sample, m, zl, NULL };
 		if (z4_coder_zstd.encode(&f->coder_state[Z4_CODER_ZSTD], dst,
 		    z4_coder_zstd.bound(m), &out, &in) == 0)
@@ -555,19 +579,12 @@ static const unsigned char try_order[CHAIN_COUNT] = {
 _Static_assert(CHAIN_COUNT == 17, "try_order lists every chain once");
 
 /*
- * Large chunks are judged on a sample: SAMPLE_PIECES pieces of about
- * SAMPLE_PIECE bytes, spread over the chunk.  Each candidate is built on
- * the sample, and only those within SAMPLE_MARGIN of the best there are
+ * Large chunks are judged on a sample.  Each candidate is built on the
+ * sample, and only those within SAMPLE_MARGIN of the best there are
  * built on the whole chunk: one or two builds of the chunk instead of up
  * to six, at the risk of losing half a per cent where the sample misleads.
  * The highest levels, 7 to 9, build every candidate whole.
  */
-#define SAMPLE_PIECES 4
-/* The fuzzing build makes it small, so small inputs are sampled too. */
-#ifndef Z4_SAMPLE_PIECE
-#define Z4_SAMPLE_PIECE (64u << 10)
-#endif
-#define SAMPLE_PIECE Z4_SAMPLE_PIECE
 #define SAMPLE_MARGIN 1.005
 #define VIEW_MARGIN 1.02
 
@@ -612,14 +629,10 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 	}
 	if (unit > SAMPLE_PIECE)
 		return 0;
-	size_t piece = SAMPLE_PIECE / unit * unit, m = SAMPLE_PIECES * piece;
-	uint8_t *sample = malloc(m);
+	size_t m;
+	uint8_t *sample = take_sample(f->raw, f->raw_size, unit, &m);
 	if (sample == NULL)
 		return Z4_E_NOMEM;
-	for (unsigned j = 0; j < SAMPLE_PIECES; j++) {
-		size_t at = f->raw_size / SAMPLE_PIECES * j / unit * unit;
-		memcpy(sample + j * piece, f->raw + at, piece);
-	}
 	uint8_t *raw = f->raw;
 	size_t raw_size = f->raw_size, raw_cap = f->raw_cap, best = SIZE_MAX;
 	f->raw = sample;

@@ -162,9 +162,11 @@ index_narrow(const uint8_t *src, size_t n, unsigned w, uint64_t *values,
 	uint8_t *at = malloc(65536);
 	if (at == NULL)
 		return SIZE_MAX;
+	/* The values present, in order: the set bits of each word. */
 	k = 0;
-	for (unsigned v = 0; v < 65536; v++)
-		if (seen[v / 64] >> v % 64 & 1) {
+	for (unsigned j = 0; j < 1024; j++)
+		for (uint64_t b = seen[j]; b != 0; b &= b - 1) {
+			unsigned v = 64 * j + (unsigned)__builtin_ctzll(b);
 			at[v] = (uint8_t)k;
 			values[k++] = v;
 		}

@@ -159,6 +159,27 @@ rnd(uint32_t *s)
 	return *s = x;
 }
 
+/*
+ * f, ready to code: a frame of kind and dtype holding n raw bytes, a
+ * copy of src unless it is NULL, as the one plane a chain starts from.
+ */
+static void
+frame_with(struct z4_frame *f, unsigned kind, unsigned dtype,
+    const void *src, size_t n)
+{
+	z4_frame_init(f);
+	f->kind = kind;
+	f->tensor.dtype = dtype;
+	if (z4_frame_reserve(f, n))
+		abort();
+	if (src != NULL)
+		memcpy(f->raw, src, n);
+	f->raw_size = n;
+	f->nplane = 1;
+	f->plane[0].raw = f->raw;
+	f->plane[0].raw_size = n;
+}
+
 static int
 roundtrips(const void *content, size_t n, size_t chunk, int dtype, int level)
 {
@@ -528,10 +549,6 @@ test_rans(void)
 }
 
 /*
- * Chunks that agree where they are sampled but differ between the
- * samples: each is matched by its own bytes, not by its sample.
- */
-/*
  * The selector on a chunk of 2 MiB, judged on four pieces of it: 16
  * values everywhere make a palette; the same with 4096 values where no
  * piece looks must not, though the sample says only a palette is worth
@@ -550,13 +567,6 @@ test_select_sampled(void)
 	for (unsigned j = 0; j < 16; j++)
 		values[j] = (uint16_t)(0x3000 + (rnd(&seed) & 0x0fff));
 	for (int spoil = 0; spoil < 2; spoil++) {
-		struct z4_frame f;
-		z4_frame_init(&f);
-		f.kind = Z4_FRAME_CHUNK;
-		f.tensor.dtype = Z4_DT_BF16;
-		f.tensor.ndim = 2;
-		f.tensor.shape[0] = N / 1024;
-		f.tensor.shape[1] = 1024;
 		for (size_t i = 0; i < N; i++) {
 			/* Pieces start at 0, 512, 1024 and 1536 KiB. */
 			int many = spoil && i >= 50000 && i < 100000;
@@ -564,10 +574,11 @@ test_select_sampled(void)
 			z4_put16(buf + 2 * i, many ? (uint16_t)(0x3000 +
 			    (r & 0x0fff)) : values[r % 16]);
 		}
-		if (z4_frame_reserve(&f, 2 * N))
-			abort();
-		memcpy(f.raw, buf, 2 * N);
-		f.raw_size = 2 * N;
+		struct z4_frame f;
+		frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_BF16, buf, 2 * N);
+		f.tensor.ndim = 2;
+		f.tensor.shape[0] = N / 1024;
+		f.tensor.shape[1] = 1024;
 		CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform >= 1 &&
 		    (f.xform[0].id == Z4_XF_PALETTE) == !spoil);
 		z4_frame_release(&f);
@@ -581,11 +592,7 @@ test_select_sampled(void)
 	 */
 	for (int repeat = 0; repeat < 2; repeat++) {
 		struct z4_frame f;
-		z4_frame_init(&f);
-		f.kind = Z4_FRAME_CHUNK;
-		f.tensor.dtype = Z4_DT_U8;
-		if (z4_frame_reserve(&f, 2 * N))
-			abort();
+		frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_U8, NULL, 2 * N);
 		for (size_t i = 0; i < 2 * N; i++) {
 			uint32_t r = rnd(&seed);
 			f.raw[i] = repeat && i >= 1000 ? f.raw[i - 1000] :
@@ -599,7 +606,6 @@ test_select_sampled(void)
 		f.raw[4096 + 17] = 7;
 		f.raw[3 * 4096 + 40] = 250;
 		f.raw[2 * N - 1] = 1;
-		f.raw_size = 2 * N;
 		CHECK(z4_frame_encode(&f, &o) == 0 && f.nplane == 1 &&
 		    f.plane[0].coder == (repeat ? Z4_CODER_ZSTD :
 		    Z4_CODER_RANS));
@@ -609,6 +615,10 @@ test_select_sampled(void)
 	free(buf);
 }
 
+/*
+ * Chunks that agree where they are sampled but differ between the
+ * samples: each is matched by its own bytes, not by its sample.
+ */
 static void
 test_refs_sampled(void)
 {
@@ -717,19 +727,10 @@ xform_roundtrip(const struct z4_xform *x, unsigned dtype, unsigned cols,
 	struct z4_frame f;
 	int ok;
 
-	z4_frame_init(&f);
-	f.kind = Z4_FRAME_CHUNK;
-	f.tensor.dtype = dtype;
+	frame_with(&f, Z4_FRAME_CHUNK, dtype, raw, n);
 	f.tensor.ndim = 2;
 	f.tensor.shape[0] = n / z4_dtype_width(dtype) / cols;
 	f.tensor.shape[1] = cols;
-	if (z4_frame_reserve(&f, n))
-		abort();
-	memcpy(f.raw, raw, n);
-	f.raw_size = n;
-	f.nplane = 1;
-	f.plane[0].raw = f.raw;
-	f.plane[0].raw_size = n;
 	ok = z4_chain_push(&f, x) == 0 && z4_chain_decode(&f) == 0 &&
 	    f.raw_size == n && memcmp(f.raw, raw, n) == 0;
 	z4_frame_release(&f);
@@ -762,7 +763,6 @@ test_grid(void)
 		CHECK(!xform_roundtrip(&z4_xform_grid_row, Z4_DT_F32, 64, copy,
 		    1024));
 	}
-	struct z4_frame f;
 
 	/*
 	 * BF16 groups of 64 as GPTQ makes them: integers -15 .. 15 with a
@@ -788,16 +788,8 @@ test_grid(void)
 			z4_put16(q + 2 * (g * G + i), (uint16_t)(u >> 16));
 		}
 	}
-	z4_frame_init(&f);
-	f.kind = Z4_FRAME_CHUNK;
-	f.tensor.dtype = Z4_DT_BF16;
-	if (z4_frame_reserve(&f, sizeof q))
-		abort();
-	memcpy(f.raw, q, sizeof q);
-	f.raw_size = sizeof q;
-	f.nplane = 1;
-	f.plane[0].raw = f.raw;
-	f.plane[0].raw_size = sizeof q;
+	struct z4_frame f;
+	frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_BF16, q, sizeof q);
 	CHECK(z4_chain_push(&f, &z4_xform_grid_64) == 0 && f.nplane == 2 &&
 	    f.plane[1].raw_size == G * NG &&
 	    memcmp(f.plane[1].raw, want, G * NG) == 0);
@@ -1579,14 +1571,9 @@ test_packed(void)
 	enum { N = 8192 };
 	struct z4_frame f;
 	struct z4_encode_opts o = { .level = 3 };
-	z4_frame_init(&f);
-	f.kind = Z4_FRAME_CHUNK;
-	f.tensor.dtype = Z4_DT_BF16;
-	if (z4_frame_reserve(&f, 2 * N))
-		abort();
+	frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_BF16, NULL, 2 * N);
 	for (size_t i = 0; i < N; i++)
 		set_elem(f.raw, i, 2, weight(Z4_DT_BF16, rnd(&seed)));
-	f.raw_size = 2 * N;
 	CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform == 1 &&
 	    f.xform[0].id == Z4_XF_PLANES && f.nplane == 2 &&
 	    f.plane[0].coder == Z4_CODER_PACKED &&
@@ -1635,11 +1622,7 @@ test_planes_runs(void)
 			size_t n = sizes[k];
 			uint32_t mask = masks[m], all = 0;
 			struct z4_frame f;
-			z4_frame_init(&f);
-			f.kind = Z4_FRAME_CHUNK;
-			f.tensor.dtype = Z4_DT_F32;
-			if (z4_frame_reserve(&f, 4 * n))
-				abort();
+			frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_F32, NULL, 4 * n);
 			for (size_t i = 0; i < n; i++) {
 				/* Every live bit set somewhere. */
 				uint32_t rot = (rnd(&seed) << 16 ^ rnd(&seed)) &
@@ -1649,10 +1632,6 @@ test_planes_runs(void)
 				all |= rot;
 				set_elem(f.raw, i, 4, rot >> 1 | rot << 31);
 			}
-			f.raw_size = 4 * n;
-			f.nplane = 1;
-			f.plane[0].raw = f.raw;
-			f.plane[0].raw_size = 4 * n;
 			CHECK(z4_chain_push(&f, &z4_xform_planes) == 0);
 			/* The encoder may keep more bits live, never fewer. */
 			const uint8_t *par = f.xform[0].param;
@@ -1705,12 +1684,7 @@ test_glue_views(void)
 			set_elem(buf, i, 2, floats ?
 			    weight(Z4_DT_BF16, rnd(&seed)) : rnd(&seed));
 		struct z4_frame f;
-		z4_frame_init(&f);
-		f.kind = Z4_FRAME_GLUE;
-		if (z4_frame_reserve(&f, 128u << 10))
-			abort();
-		memcpy(f.raw, buf, 128u << 10);
-		f.raw_size = 128u << 10;
+		frame_with(&f, Z4_FRAME_GLUE, 0, buf, 128u << 10);
 		CHECK(z4_frame_encode(&f, &o) == 0 &&
 		    f.nxform == (unsigned)floats &&
 		    (!floats || f.xform[0].id == Z4_XF_PLANES));
