@@ -13,9 +13,10 @@
 #   RSS      peak resident set of the first run, /usr/bin/time -f %M, KiB
 #
 # z4ai -9 compresses more slowly than the rest, so it is timed once, on a
-# NINE_MIB (32) MiB file of its own, and its output decoded best of
+# NINE_MIB (128) MiB file of its own, and its output decoded best of
 # $REPEAT; their "vs zstd" compares them with zstd -3 and zstd -d, best
-# of $REPEAT, on that same file.
+# of $REPEAT, on that same file.  On a file much smaller, starting the
+# process and its threads weighs on the decoding times.
 # Then dense f16 and each redundancy path (bench/gen's int4, int8row,
 # g64, prune50 and fp8) on a PATHS_MIB (64) MiB file, beside zstd -3
 # and zstd -d.
@@ -28,7 +29,7 @@ set -euo pipefail
 make_tmp
 need_z4ai
 big=${BIG_MIB:-512}
-nine=${NINE_MIB:-32}
+nine=${NINE_MIB:-128}
 [ "$nine" -le "$big" ] || nine=$big
 huge=$((4 * big))
 gen=$top/bench/gen
