@@ -233,10 +233,15 @@ static uint8_t *encode_rounds_avx2(const struct enc_sym *e, unsigned bits,
     const uint8_t *src, size_t i, uint32_t *x, uint8_t *p, unsigned nst);
 #endif
 
-/* States for a plane of n bytes: more only where they pay for speed. */
+/*
+ * States for a plane of n bytes: more only where they pay for speed.
+ * Each costs 4 bytes, so levels 7 to 9 keep one for small planes.
+ */
 static unsigned
-state_count(size_t n)
+state_count(size_t n, int level)
 {
+	if (level >= 7 && n < Z4_SMALL_PLANE)
+		return 1;
 	return n < 4096 ? 1 : n < 65536 ? 4 : n < (256u << 10) ? 8 : 32;
 }
 
@@ -248,7 +253,9 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	size_t n = in->n;
 	uint32_t own[256] = { 0 }, freq[256], f[256];
 	const uint32_t *count = in->count;
-	unsigned bits = 0, k = 0, nsym = 0, maxb = 12;
+	unsigned bits = 0, k = 0, nsym = 0;
+	/* Finer tables than the SIMD decoder's where speed matters least. */
+	unsigned maxb = in->level >= 7 && n < Z4_SMALL_PLANE ? 15 : 12;
 	double best = INFINITY;
 
 	(void)state;
@@ -279,7 +286,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 			memcpy(freq, f, sizeof freq);
 		}
 	}
-	unsigned nst = state_count(n), lg = (unsigned)__builtin_ctz(nst);
+	unsigned nst = state_count(n, in->level), lg = (unsigned)__builtin_ctz(nst);
 	size_t h = 0;
 	dst[h++] = (uint8_t)((bits - 10) | lg << 4);
 	dst[h++] = (uint8_t)(nsym - 1);

@@ -148,6 +148,12 @@ uint64_t z4_curv(struct z4_cursor *c);
 const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
 
 /* What a coder is given to code: bytes, level, and their histogram. */
+/*
+ * Planes below this size decode in little time whatever their coding,
+ * so levels 7 to 9 code them as small as they can.
+ */
+#define Z4_SMALL_PLANE (256u << 10)
+
 struct z4_code_in {
 	const uint8_t *src;
 	size_t n;

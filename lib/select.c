@@ -337,14 +337,17 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	    st.repeats > seen * st.expected + 16 || st.entropy < 0.5;
 	/*
 	 * rANS pays when the entropy is a percent below the bits the bytes
-	 * use.  Below that, on a float's mantissa planes, it would win a
-	 * tenth of a percent at best (nothing on the corpus) and halve the
-	 * decoding speed, so no level takes it.
+	 * use.  Below that, on a float's mantissa planes, it wins a tenth of
+	 * a percent at best and halves the decoding speed, so only levels 7
+	 * to 9 try it, and only on planes below 256 KiB, whose decoding
+	 * takes little time either way.
 	 */
 	if (packed < p->coded_size)
 		err = try_coder(f, p, &z4_coder_packed, level, exact);
 	double beat = packed < p->raw_size ? (double)packed : n;
-	if (!err && st.entropy * n / 8 + 64 < 0.99 * beat)
+	int small = level >= 7 && p->raw_size < Z4_SMALL_PLANE;
+	if (!err && st.entropy * n / 8 + (small ? 0 : 64) <
+	    (small ? 1 : 0.99) * beat)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*
 	 * Glue is small and compresses well: it gets zstd's best.  Byte-wide

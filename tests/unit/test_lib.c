@@ -497,8 +497,9 @@ test_rans(void)
 	uint8_t *dst2 = malloc(z4_coder_rans.bound(MAX));
 	void *est = NULL, *dst_state = NULL;
 	uint32_t seed = 1;
+	unsigned fine = 0;
 
-	for (int kind = 0; kind < 6; kind++) {
+	for (int kind = 0; kind < 7; kind++) {
 		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
 			size_t n = sizes[k], out;
 			for (size_t i = 0; i < n; i++) {
@@ -509,13 +510,23 @@ test_rans(void)
 				    kind == 2 ? (r % 1000 == 0) :	/* skewed */
 				    kind == 3 ? (uint8_t)(r % 200) :
 				    kind == 4 ? (uint8_t)(r & r >> 8) :
+				    /* 100 symbols too rare for a 2^12 table */
+				    kind == 6 ? (uint8_t)(r % 8192 < 100 ?
+				    1 + r % 100 : 0) :
 				    (uint8_t)(i % 3 ? 0 : r);
 			}
-			for (int level = 1; level <= 9; level += 5) {
+			for (int level = 1; level <= 9; level += 4) {
 				struct z4_code_in in = { src, n, level, NULL };
 				int err = z4_coder_rans.encode(&est, dst,
 				    z4_coder_rans.bound(n), &out, &in);
 				CHECK(err == 0);
+				/*
+				 * Levels 7 to 9 keep one state, and may take
+				 * finer tables, below 256 KiB.
+				 */
+				if (level == 9 && n < 262144)
+					CHECK((dst[0] >> 4) == 0);
+				fine += level == 9 && (dst[0] & 15) > 2;
 				CHECK(err == 0 && z4_coder_rans.decode(&dst_state,
 				    back, n, dst, out) == 0 &&
 				    memcmp(back, src, n) == 0);
@@ -541,6 +552,7 @@ test_rans(void)
 			}
 		}
 	}
+	CHECK(fine > 0);
 	z4_coder_rans.free_state(dst_state);
 	free(src);
 	free(back);
