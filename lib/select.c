@@ -392,6 +392,7 @@ enum chain {
 	CHAIN_ZEROS_TIGHT,
 	CHAIN_GLUE_16,		/* glue bytes as 2-byte floats, planes */
 	CHAIN_GLUE_32,		/* ... as 4-byte floats */
+	CHAIN_ROWS,		/* rows against like rows, planes of the rest */
 	CHAIN_COUNT
 };
 
@@ -418,6 +419,7 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	    NULL },
 	[CHAIN_GLUE_16] = { &z4_xform_planes_tight, NULL },
 	[CHAIN_GLUE_32] = { &z4_xform_planes_tight, NULL },
+	[CHAIN_ROWS] = { &z4_xform_rows, &z4_xform_planes_tight, NULL },
 };
 
 /*
@@ -457,6 +459,7 @@ build(struct z4_frame *f, enum chain c, int level)
 	f->nplane = 1;
 	f->plane[0].raw = f->raw;
 	f->plane[0].raw_size = f->raw_size;
+	f->level = level;
 	for (const struct z4_xform *const *x = chains[c]; *x && !err; x++)
 		err = z4_chain_push(f, *x);
 	if (err < 0 || (err == 1 && f->nxform == 0 && chains[c][0]))
@@ -533,6 +536,8 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_PLANES;
 	if (tight)
 		set |= 1u << CHAIN_PLANES_TIGHT;
+	if (model && f->tensor.ndim >= 2)
+		set |= 1u << CHAIN_ROWS;
 	if (distinct <= 256 && (w >= 2 || level >= 5))
 		set |= 1u << CHAIN_PALETTE;
 	/* A grid gives up at the first group off it: cheap to try. */
@@ -574,12 +579,12 @@ candidates(const struct z4_frame *f, int level)
  */
 static const unsigned char try_order[CHAIN_COUNT] = {
 	CHAIN_GLUE_32, CHAIN_GLUE_16,
-	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_PLAIN, CHAIN_PALETTE,
+	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_ROWS, CHAIN_PLAIN, CHAIN_PALETTE,
 	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
 	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
 	CHAIN_PLANES, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
 };
-_Static_assert(CHAIN_COUNT == 17, "try_order lists every chain once");
+_Static_assert(CHAIN_COUNT == 18, "try_order lists every chain once");
 
 /*
  * Large chunks are judged on a sample.  Each candidate is built on the

@@ -197,6 +197,7 @@ struct z4_frame {
 	uint8_t *raw;			/* the frame's share of the original */
 	size_t raw_size, raw_cap;
 	size_t sample_of;		/* raw is a sample of this many bytes */
+	int level;			/* coding at it: how hard to search */
 	unsigned nxform;
 	struct z4_xform_step xform[Z4_XFORM_MAX];
 	unsigned nplane;

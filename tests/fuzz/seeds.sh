@@ -42,6 +42,23 @@ gen() {
 	}'
 }
 
+# n bytes of BF16 rows of 32 elements, each row the first with small
+# changes: a matrix ROWS codes.
+rows() {
+	awk -v n="$1" 'BEGIN {
+		srand(11)
+		for (j = 0; j < 32; j++) {
+			lo[j] = 8 + int(rand() * 240)
+			hi[j] = 60 + int(rand() * 4) + (rand() < .5) * 128
+		}
+		for (i = 0; i < n / 2; i++) {
+			j = i % 32
+			d = i < 32 ? 0 : int(rand() * 7) - 3
+			printf "%c%c", lo[j] + d, hi[j]
+		}
+	}'
+}
+
 # A safetensors file: header length, JSON, data; several dtypes.
 tensor() {	# name dtype shape bytes
 	json="$json${json:+,}\"$1\":{\"dtype\":\"$2\",\"shape\":[$3],"
@@ -70,6 +87,9 @@ gen 512 2 > "$t/floats"
 gen 400 3 > "$t/text"
 : > "$t/empty"
 { gen 300 0; gen 300 0; gen 100 1; gen 300 0; } > "$t/repeats"
+rj='{"r":{"dtype":"BF16","shape":[6,32],"data_offsets":[0,384]}}'
+while [ $(((${#rj} + 8) % 8)) -ne 0 ]; do rj="$rj "; done
+{ le64 ${#rj}; printf '%s' "$rj"; rows 384; } > "$t/st-rows"
 
 # Streams: stored, piped through z4plane, compressed in one step.
 z() { "$bin/z4ai" compress -c -q "$@"; }
@@ -78,6 +98,7 @@ z() { "$bin/z4ai" compress -c -q "$@"; }
 z -B 64 "$t/st" > "$t/s-st64"
 z -1 "$t/st" > "$t/s-st1"
 z -9 -D bf16 "$t/floats" > "$t/s-bf16"
+z "$t/st-rows" > "$t/s-rows"
 "$bin/z4split" -c -D f32 -B 64 "$t/floats" | "$bin/z4plane" -c > "$t/s-f32"
 z -D f64 "$t/floats" > "$t/s-f64"
 z "$t/raw" > "$t/s-raw"
@@ -151,6 +172,7 @@ rt raw 0 1 7 "$t/raw"
 rt text 0 7 128 "$t/text"
 rt repeats 3 13 300 "$t/repeats"
 rt repeats-stored 0 10 300 "$t/repeats"
+rt rows 0 9 200 "$t/st-rows"
 
 # Coders: decoded size, selector, coded bytes.  The plane of the first
 # frame of a u8 stream (its coder is rANS) and a zstd frame; then

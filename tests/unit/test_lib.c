@@ -1678,6 +1678,174 @@ test_planes_runs(void)
 }
 
 /*
+ * A matrix whose rows come in near copies, as the embeddings of tokens
+ * seldom seen do.  Rows 0 to 15 are unrelated; from row 16, each odd row
+ * is the even row before it with small changes, and row 17 also holds
+ * the awkward pairs: signed zeros, a NaN, an infinity against a finite
+ * value, the largest values of either sign (a difference of 2^(8w-1)),
+ * and signs that differ.  A tail of less than a row follows.
+ */
+static void
+rows_matrix(uint8_t *buf, unsigned dt, size_t nrow, size_t c, size_t tail,
+    uint32_t *seed)
+{
+	unsigned w = z4_dtype_width(dt);
+	/* As wide floats from bf16 values: low halves 0. */
+	uint32_t low = dt == Z4_DT_F32 ? 0xffff0000u : ~0u;
+
+	for (size_t r = 0; r < nrow; r++)
+		for (size_t j = 0; j < c; j++) {
+			size_t i = r * c + j;
+			uint32_t v = weight(dt, rnd(seed)) & low;
+			if (r >= 16 && r % 2 == 1) {
+				v = elem(buf, i - c, w);
+				for (unsigned k = rnd(seed) % 4; k > 0; k--)
+					v = ulp_step(v, w, rnd(seed) & 1);
+				v &= low;
+			}
+			set_elem(buf, i, w, v);
+		}
+	/* { row 16, row 17 }, in the top 16 bits of the element. */
+	static const uint32_t pairs[][2] = {
+		{ 0x0000, 0x8000 }, { 0x8000, 0x0000 }, { 0x7f81, 0x7f81 },
+		{ 0x7f80, 0x1234 }, { 0x7fff, 0xffff }, { 0x3c00, 0xbc00 },
+	};
+	for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+		set_elem(buf, 16 * c + 3 * k, w, pairs[k][0] << (8 * w - 16));
+		set_elem(buf, 17 * c + 3 * k, w, pairs[k][1] << (8 * w - 16));
+	}
+	for (size_t i = 0; i < tail; i++)
+		buf[nrow * c * w + i] = (uint8_t)rnd(seed);
+}
+
+static void
+test_rows(void)
+{
+	enum { C = 64, R = 40 };
+	static const unsigned dts[] = { Z4_DT_BF16, Z4_DT_F32 };
+	uint32_t seed = 37;
+
+	for (size_t d = 0; d < 2; d++) {
+		unsigned dt = dts[d], w = z4_dtype_width(dt);
+		size_t tail = C * w - 1, n = R * C * w + tail;
+		uint8_t *buf = malloc(n), *orig = malloc(n);
+		rows_matrix(buf, dt, R, C, tail, &seed);
+		struct z4_frame f;
+		frame_with(&f, Z4_FRAME_CHUNK, dt, buf, n);
+		f.tensor.ndim = 2;
+		f.tensor.shape[0] = R;
+		f.tensor.shape[1] = C;
+		CHECK(z4_chain_push(&f, &z4_xform_rows) == 0);
+		CHECK(f.nplane == 2 + w && f.xform[0].param[0] == w &&
+		    z4_get32(f.xform[0].param + 1) == C);
+		/* Each near copy is coded against its row, no other row. */
+		size_t nref = 0;
+		for (size_t r = 0; r < R; r++) {
+			CHECK(f.plane[0].raw[r] == (r >= 16 && r % 2));
+			nref += f.plane[0].raw[r] != 0;
+		}
+		CHECK(f.plane[1 + w].raw_size == (R - nref) * C * w + tail);
+		/* Residuals of widened bf16 values keep their low halves 0. */
+		for (unsigned b = 0; b < w; b++) {
+			CHECK(f.plane[1 + b].raw_size == nref * C);
+			size_t nonzero = 0;
+			for (size_t i = 0; i < nref * C; i++)
+				nonzero += f.plane[1 + b].raw[i] != 0;
+			CHECK(w == 2 || b >= 2 || nonzero == 0);
+		}
+		memcpy(orig, buf, n);
+		memset(f.raw, 0, n);
+		CHECK(z4_chain_decode(&f) == 0 && f.raw_size == n &&
+		    memcmp(f.raw, orig, n) == 0);
+
+		/* Damage: each must be refused, none read out of bounds. */
+		uint8_t *map = (uint8_t *)f.plane[0].raw;
+		map[17] = 18;	/* further back than the first row */
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		map[17] = 0;	/* a row kept that the planes do not hold */
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		map[17] = 17;	/* against row 0: other bytes, but valid */
+		CHECK(z4_chain_decode(&f) == 0 && memcmp(f.raw, orig, n));
+		map[17] = 1;
+		f.plane[1 + w].raw_size += C * w;	/* a row more */
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		f.plane[1 + w].raw_size -= C * w;
+		f.plane[w].raw_size--;
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		f.plane[w].raw_size++;
+		f.xform[0].param[0] = 3;
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		f.xform[0].param[0] = (uint8_t)w;
+		z4_put32(f.xform[0].param + 1, 0);
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		z4_put32(f.xform[0].param + 1, C);
+		z4_put32(f.xform[0].param + 5, C * w);
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		z4_put32(f.xform[0].param + 5, 0);
+		CHECK(z4_chain_decode(&f) == 0 && memcmp(f.raw, orig, n) == 0);
+		z4_frame_release(&f);
+
+		/* A chunk that starts 10 bytes into row 3 of its tensor. */
+		size_t at = 3 * C * w + 10;
+		frame_with(&f, Z4_FRAME_CHUNK, dt, buf + at, n - at);
+		f.tensor.ndim = 2;
+		f.tensor.shape[0] = R;
+		f.tensor.shape[1] = C;
+		f.chunk_offset = at;
+		CHECK(z4_chain_push(&f, &z4_xform_rows) == 0 &&
+		    z4_get32(f.xform[0].param + 5) == C * w - 10 &&
+		    f.plane[0].raw_size == R - 4 && f.plane[0].raw[13] == 1);
+		memset(f.raw, 0, n - at);
+		CHECK(z4_chain_decode(&f) == 0 &&
+		    memcmp(f.raw, orig + at, n - at) == 0);
+		z4_frame_release(&f);
+
+		/*
+		 * Rows that resemble no other, in value or even in sign (all
+		 * positive), short rows, a vector: none.
+		 */
+		for (int k = 0; k < 4; k++) {
+			uint32_t pos = k == 3 ? ~0u >> (33 - 8 * w) : ~0u;
+			for (size_t i = 0; i < R * C; i++)
+				set_elem(buf, i, w, weight(dt, rnd(&seed)) & pos);
+			frame_with(&f, Z4_FRAME_CHUNK, dt, buf, R * C * w);
+			f.tensor.ndim = k == 2 ? 1 : 2;
+			f.tensor.shape[0] = k == 1 ? R * 4 : R;
+			f.tensor.shape[1] = k == 1 ? C / 4 : C;
+			if (k == 1)
+				memcpy(buf + C * w, buf, C * w);
+			CHECK(z4_chain_push(&f, &z4_xform_rows) == 1);
+			z4_frame_release(&f);
+		}
+
+		/* The selector takes it, and the format carries it. */
+		rows_matrix(buf, dt, R, C, tail, &seed);
+		struct z4_encode_opts o = { .level = 3 };
+		frame_with(&f, Z4_FRAME_CHUNK, dt, buf, R * C * w);
+		f.tensor.ndim = 2;
+		f.tensor.shape[0] = R;
+		f.tensor.shape[1] = C;
+		CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform == 2 &&
+		    f.xform[0].id == Z4_XF_ROWS && f.xform[1].id == Z4_XF_PLANES);
+		z4_frame_release(&f);
+		char json[128];
+		int hn = snprintf(json, sizeof json, "{\"e\":{\"dtype\":\"%s\","
+		    "\"shape\":[%d,%d],\"data_offsets\":[0,%zu]}}",
+		    dt == Z4_DT_BF16 ? "BF16" : "F32", R, C, (size_t)R * C * w);
+		size_t m = 8 + (size_t)hn + R * C * w;
+		uint8_t *st = malloc(m);
+		z4_put64(st, (uint64_t)hn);
+		memcpy(st + 8, json, (size_t)hn);
+		memcpy(st + 8 + hn, buf, R * C * w);
+		CHECK(roundtrips(st, m, m, -1, 3));
+		CHECK(roundtrips(st, m, 21 * C * w + 6, -1, 9));
+		free(st);
+		free(buf);
+		free(orig);
+	}
+}
+
+/*
  * Glue of 64 KiB or more is tried as 2- and 4-byte floats: bf16 weights
  * in a raw file become planes, at a ratio a plain coding cannot reach;
  * random bytes stay as they are.  Both come back, in chunks of 128 KiB
@@ -1763,6 +1931,7 @@ main(void)
 {
 	test_simd_both_ways();
 	test_planes_runs();
+	test_rows();
 	test_dtypes();
 	test_rans();
 	test_rans_table();
