@@ -22,12 +22,16 @@
 
 #define ROWS_BACK 255		/* the farthest row a row is coded against */
 /*
- * Rows compared in full: at most ROWS_TRIES for each row (all ROWS_BACK
- * at levels 7 to 9), and ROWS_BUDGET a row on average, so that a matrix
- * of rows alike in sign, not in value, costs a bounded number of passes.
+ * Rows are compared on up to ROWS_SAMPLE elements spread over them.  The
+ * comparisons of a chunk may look at ROWS_WORK (ROWS_WORK_9 at levels 7
+ * to 9) times its elements, or ROWS_FLOOR elements where that is more, a
+ * row at most twice its share: a small matrix is searched through, and a
+ * large one of rows all alike costs a few passes over it.
  */
-#define ROWS_TRIES 16
-#define ROWS_BUDGET 64
+#define ROWS_SAMPLE 128
+#define ROWS_WORK 1
+#define ROWS_WORK_9 4
+#define ROWS_FLOOR (4u << 20)
 #define ROWS_LOOK 16		/* rows back a first look goes */
 #define ROWS_MIN 32		/* elements a signature needs to tell */
 
@@ -151,29 +155,33 @@ rows_decode(struct z4_frame *f, const struct z4_xform_step *s,
 }
 
 /*
- * Bits the residuals of row a against row b (or a row of zeros) take,
- * roughly, or limit or more where they take that many.
+ * An element as a signed integer in the order of its value, without a
+ * branch (-0 and +0 both 0: this is for estimates and signatures).
  */
-static size_t
-cost(const uint8_t *a, const uint8_t *b, size_t c, unsigned w, unsigned dead,
-    size_t limit)
-{
-	size_t bits = 0;
-	for (size_t j = 0; j < c && bits < limit; j++) {
-		uint32_t d = twos(load(a + j * w, w), w) -
-		    (b ? twos(load(b + j * w, w), w) : 0);
-		uint32_t m = (sign_mag(d, w) & (all_bits(w) >> 1)) >> dead;
-		bits += m ? 33 - (size_t)__builtin_clz(m) : 0;
-	}
-	return bits;
-}
-
-/* An element as a signed integer in the order of its value. */
-static inline int32_t
+static inline int64_t
 rank(const uint8_t *p, unsigned w)
 {
-	uint32_t y = twos(load(p, w), w);
-	return w == 2 ? (int16_t)y : (int32_t)y;
+	uint32_t x = load(p, w), neg = x >> (8 * w - 1);
+	int64_t mag = (int64_t)(x & (all_bits(w) >> 1));
+	return neg ? -mag : mag;
+}
+
+/*
+ * Bits the residuals of row a against row b (or a row of zeros) take at
+ * the k byte offsets at, roughly, or limit or more where they take that
+ * many: the bit lengths of the differences, without the dead low bits.
+ */
+static size_t
+cost(const uint8_t *a, const uint8_t *b, const size_t *at, size_t k,
+    unsigned w, unsigned dead, size_t limit)
+{
+	size_t bits = 0;
+	for (size_t i = 0; i < k && bits < limit; i++) {
+		int64_t d = rank(a + at[i], w) - (b ? rank(b + at[i], w) : 0);
+		uint64_t m = (uint64_t)(d < 0 ? -d : d) >> dead;
+		bits += m ? 65 - (size_t)__builtin_clzll(m) : 0;
+	}
+	return bits;
 }
 
 /*
@@ -192,7 +200,7 @@ signature(const uint8_t *p, size_t c, unsigned w)
 	size_t k = c < 64 ? c : 64;
 	for (size_t i = 0; i < k; i++) {
 		size_t a = i * c / k, b = (i + 1) % k * c / k;
-		int32_t x = rank(p + a * w, w);
+		int64_t x = rank(p + a * w, w);
 		v.sign |= (uint64_t)(x < 0) << i;
 		v.order |= (uint64_t)(x > rank(p + b * w, w)) << i;
 	}
@@ -210,16 +218,20 @@ alike(struct sig a, struct sig b, size_t c)
 
 /*
  * For each of nrow rows, the earlier row to code it against, as how many
- * rows back (0: none), and how many have one.  Rows are compared in full
- * only where their signatures mostly agree, so that a matrix of
- * unrelated rows costs one look at a few of their elements.
+ * rows back (0: none), and how many have one.  Rows are compared only
+ * where their signatures mostly agree, so that a matrix of unrelated
+ * rows costs one look at a few of their elements.
  */
 static int
 choose(const uint8_t *src, size_t nrow, size_t c, unsigned w, int level,
     uint8_t *back, size_t *nref)
 {
-	size_t row = c * w, any = 0, budget = ROWS_BUDGET * nrow;
-	unsigned most = level >= 7 ? ROWS_BACK : ROWS_TRIES;
+	size_t row = c * w, any = 0, k = c < ROWS_SAMPLE ? c : ROWS_SAMPLE;
+	size_t work = (level >= 7 ? ROWS_WORK_9 : ROWS_WORK) * nrow * c;
+	size_t budget = (work > ROWS_FLOOR ? work : ROWS_FLOOR) / k;
+	size_t most = 2 * budget / nrow, at[ROWS_SAMPLE];
+	for (size_t i = 0; i < k; i++)
+		at[i] = i * c / k * w;
 	struct sig *sig = malloc(nrow * sizeof *sig);
 	if (sig == NULL)
 		return Z4_E_NOMEM;
@@ -236,8 +248,7 @@ choose(const uint8_t *src, size_t nrow, size_t c, unsigned w, int level,
 	*nref = 0;
 	for (size_t r = 1; any && r < nrow; r++) {
 		const uint8_t *p = src + r * row;
-		size_t best = SIZE_MAX;
-		unsigned tries = 0;
+		size_t best = SIZE_MAX, tries = 0;
 		for (size_t q = r; q-- > 0 && r - q <= ROWS_BACK &&
 		    tries < most && budget > 0;) {
 			if (!alike(sig[r], sig[q], c))
@@ -249,10 +260,11 @@ choose(const uint8_t *src, size_t nrow, size_t c, unsigned w, int level,
 			 * kept save on it.
 			 */
 			if (tries++ == 0) {
-				best = cost(p, NULL, c, w, dead, SIZE_MAX);
-				best = best > 7 * c ? best - 7 * c : 0;
+				best = cost(p, NULL, at, k, w, dead, SIZE_MAX);
+				best = best > 7 * k ? best - 7 * k : 0;
 			}
-			size_t b = cost(p, src + q * row, c, w, dead, best);
+			size_t b = cost(p, src + q * row, at, k, w, dead,
+			    best);
 			if (b < best) {
 				best = b;
 				back[r] = (uint8_t)(r - q);

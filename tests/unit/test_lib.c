@@ -1818,6 +1818,23 @@ test_rows(void)
 			z4_frame_release(&f);
 		}
 
+		/* Rows longer than the sample a comparison looks at. */
+		enum { CW = 300, RW = 20 };
+		uint8_t *wide = malloc(RW * CW * w);
+		rows_matrix(wide, dt, RW, CW, 0, &seed);
+		frame_with(&f, Z4_FRAME_CHUNK, dt, wide, RW * CW * w);
+		f.tensor.ndim = 2;
+		f.tensor.shape[0] = RW;
+		f.tensor.shape[1] = CW;
+		CHECK(z4_chain_push(&f, &z4_xform_rows) == 0 &&
+		    f.plane[0].raw[17] == 1 && f.plane[0].raw[19] == 1 &&
+		    f.plane[0].raw[15] == 0);
+		memset(f.raw, 0, RW * CW * w);
+		CHECK(z4_chain_decode(&f) == 0 &&
+		    memcmp(f.raw, wide, RW * CW * w) == 0);
+		z4_frame_release(&f);
+		free(wide);
+
 		/* The selector takes it, and the format carries it. */
 		rows_matrix(buf, dt, R, C, tail, &seed);
 		struct z4_encode_opts o = { .level = 3 };
