@@ -240,9 +240,9 @@ static uint8_t *encode_rounds_avx2(const struct enc_sym *e, unsigned bits,
 static unsigned
 state_count(size_t n, int level)
 {
-	if (level >= 7 && n < Z4_SMALL_PLANE)
+	if (z4_small_plane(level, n))
 		return 1;
-	return n < 4096 ? 1 : n < 65536 ? 4 : n < (256u << 10) ? 8 : 32;
+	return n < 4096 ? 1 : n < 65536 ? 4 : n < Z4_SMALL_PLANE ? 8 : 32;
 }
 
 static int
@@ -255,7 +255,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	const uint32_t *count = in->count;
 	unsigned bits = 0, k = 0, nsym = 0;
 	/* Finer tables than the SIMD decoder's where speed matters least. */
-	unsigned maxb = in->level >= 7 && n < Z4_SMALL_PLANE ? 15 : 12;
+	unsigned maxb = z4_small_plane(in->level, n) ? 15 : 12;
 	double best = INFINITY;
 
 	(void)state;
@@ -286,7 +286,8 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 			memcpy(freq, f, sizeof freq);
 		}
 	}
-	unsigned nst = state_count(n, in->level), lg = (unsigned)__builtin_ctz(nst);
+	unsigned nst = state_count(n, in->level);
+	unsigned lg = (unsigned)__builtin_ctz(nst);
 	size_t h = 0;
 	dst[h++] = (uint8_t)((bits - 10) | lg << 4);
 	dst[h++] = (uint8_t)(nsym - 1);

@@ -147,13 +147,19 @@ uint64_t z4_cur64(struct z4_cursor *c);
 uint64_t z4_curv(struct z4_cursor *c);
 const uint8_t *z4_cur_bytes(struct z4_cursor *c, size_t n);
 
-/* What a coder is given to code: bytes, level, and their histogram. */
 /*
  * Planes below this size decode in little time whatever their coding,
  * so levels 7 to 9 code them as small as they can.
  */
 #define Z4_SMALL_PLANE (256u << 10)
 
+static inline int
+z4_small_plane(int level, size_t n)
+{
+	return level >= 7 && n < Z4_SMALL_PLANE;
+}
+
+/* What a coder is given to code: bytes, level, and their histogram. */
 struct z4_code_in {
 	const uint8_t *src;
 	size_t n;

@@ -345,9 +345,10 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	if (packed < p->coded_size)
 		err = try_coder(f, p, &z4_coder_packed, level, exact);
 	double beat = packed < p->raw_size ? (double)packed : n;
-	int small = level >= 7 && p->raw_size < Z4_SMALL_PLANE;
-	if (!err && st.entropy * n / 8 + (small ? 0 : 64) <
-	    (small ? 1 : 0.99) * beat)
+	double rans = st.entropy * n / 8;
+	int worth = z4_small_plane(level, p->raw_size) ? rans < beat :
+	    rans + 64 < 0.99 * beat;
+	if (!err && worth)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*
 	 * Glue is small and compresses well: it gets zstd's best.  Byte-wide

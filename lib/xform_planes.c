@@ -242,27 +242,29 @@ split4_runs(const struct layout *l, const uint8_t *src, size_t n,
 
 	lanes4_init(&s, l);
 	for (; i + 16 <= n; i += 16) {
-	__m128i x[4];
-	for (unsigned j = 0; j < 4; j++) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(src + 4 * i +
-		    16 * j));
-		v = _mm_or_si128(_mm_sll_epi32(v, s.rot),
-		    _mm_srl_epi32(v, s.unrot));
-		x[j] = _mm_setzero_si128();
-		for (unsigned k = 0; k < NR; k++)
-			x[j] = _mm_or_si128(x[j], _mm_sll_epi32(_mm_and_si128(
-			    _mm_srl_epi32(v, s.from[k]), s.mask[k]),
-			    s.to[k]));
-	}
-	/* Byte k of each element, below 256: packing saturates none. */
-	for (unsigned k = 0; k < l->nplane; k++) {
-		__m128i b[4];
-		for (unsigned j = 0; j < 4; j++)
-			b[j] = _mm_and_si128(_mm_srl_epi32(x[j],
-			    _mm_cvtsi32_si128((int)(8 * k))), low8);
-		_mm_storeu_si128((__m128i *)(planes[k] + i), _mm_packus_epi16(
-		    _mm_packs_epi32(b[0], b[1]), _mm_packs_epi32(b[2], b[3])));
-	}
+		const uint8_t *in = src + 4 * i;
+		__m128i x[4];
+		for (unsigned j = 0; j < 4; j++) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(in +
+			    16 * j));
+			v = _mm_or_si128(_mm_sll_epi32(v, s.rot),
+			    _mm_srl_epi32(v, s.unrot));
+			x[j] = _mm_setzero_si128();
+			for (unsigned k = 0; k < NR; k++)
+				x[j] = _mm_or_si128(x[j], _mm_sll_epi32(
+				    _mm_and_si128(_mm_srl_epi32(v, s.from[k]),
+				    s.mask[k]), s.to[k]));
+		}
+		/* Byte k of each element, below 256: no packing saturates. */
+		for (unsigned k = 0; k < l->nplane; k++) {
+			__m128i by = _mm_cvtsi32_si128((int)(8 * k)), b[4];
+			for (unsigned j = 0; j < 4; j++)
+				b[j] = _mm_and_si128(_mm_srl_epi32(x[j], by),
+				    low8);
+			_mm_storeu_si128((__m128i *)(planes[k] + i),
+			    _mm_packus_epi16(_mm_packs_epi32(b[0], b[1]),
+			    _mm_packs_epi32(b[2], b[3])));
+		}
 	}
 	return i;
 }
@@ -278,28 +280,31 @@ merge4_runs(const struct layout *l, uint8_t *dst, size_t n,
 
 	lanes4_init(&s, l);
 	for (; i + 16 <= n; i += 16) {
-	__m128i p[4] = { zero, zero, zero, zero };
-	for (unsigned k = 0; k < l->nplane; k++) {
-		__m128i b = _mm_loadu_si128((const __m128i *)(planes[k] + i));
-		__m128i lo = _mm_unpacklo_epi8(b, zero);
-		__m128i hi = _mm_unpackhi_epi8(b, zero);
-		__m128i w[4] = { _mm_unpacklo_epi16(lo, zero),
-		    _mm_unpackhi_epi16(lo, zero), _mm_unpacklo_epi16(hi, zero),
-		    _mm_unpackhi_epi16(hi, zero) };
-		for (unsigned j = 0; j < 4; j++)
-			p[j] = _mm_or_si128(p[j], _mm_sll_epi32(w[j],
-			    _mm_cvtsi32_si128((int)(8 * k))));
-	}
-	for (unsigned j = 0; j < 4; j++) {
-		__m128i v = zero;
-		for (unsigned k = 0; k < NR; k++)
-			v = _mm_or_si128(v, _mm_sll_epi32(_mm_and_si128(
-			    _mm_srl_epi32(p[j], s.to[k]), s.mask[k]),
-			    s.from[k]));
-		v = _mm_or_si128(_mm_srl_epi32(v, s.rot),
-		    _mm_sll_epi32(v, s.unrot));
-		_mm_storeu_si128((__m128i *)(dst + 4 * i + 16 * j), v);
-	}
+		__m128i p[4] = { zero, zero, zero, zero };
+		for (unsigned k = 0; k < l->nplane; k++) {
+			__m128i by = _mm_cvtsi32_si128((int)(8 * k));
+			__m128i b = _mm_loadu_si128(
+			    (const __m128i *)(planes[k] + i));
+			__m128i lo = _mm_unpacklo_epi8(b, zero);
+			__m128i hi = _mm_unpackhi_epi8(b, zero);
+			__m128i w[4] = { _mm_unpacklo_epi16(lo, zero),
+			    _mm_unpackhi_epi16(lo, zero),
+			    _mm_unpacklo_epi16(hi, zero),
+			    _mm_unpackhi_epi16(hi, zero) };
+			for (unsigned j = 0; j < 4; j++)
+				p[j] = _mm_or_si128(p[j], _mm_sll_epi32(w[j],
+				    by));
+		}
+		for (unsigned j = 0; j < 4; j++) {
+			__m128i v = zero;
+			for (unsigned k = 0; k < NR; k++)
+				v = _mm_or_si128(v, _mm_sll_epi32(
+				    _mm_and_si128(_mm_srl_epi32(p[j], s.to[k]),
+				    s.mask[k]), s.from[k]));
+			v = _mm_or_si128(_mm_srl_epi32(v, s.rot),
+			    _mm_sll_epi32(v, s.unrot));
+			_mm_storeu_si128((__m128i *)(dst + 4 * i + 16 * j), v);
+		}
 	}
 	return i;
 }

@@ -180,6 +180,17 @@ frame_with(struct z4_frame *f, unsigned kind, unsigned dtype,
 	f->plane[0].raw_size = n;
 }
 
+/* frame_with, a CHUNK frame of a rows x cols matrix. */
+static void
+matrix_with(struct z4_frame *f, unsigned dtype, const void *src, size_t n,
+    uint64_t rows, uint64_t cols)
+{
+	frame_with(f, Z4_FRAME_CHUNK, dtype, src, n);
+	f->tensor.ndim = 2;
+	f->tensor.shape[0] = rows;
+	f->tensor.shape[1] = cols;
+}
+
 static int
 roundtrips(const void *content, size_t n, size_t chunk, int dtype, int level)
 {
@@ -587,10 +598,7 @@ test_select_sampled(void)
 			    (r & 0x0fff)) : values[r % 16]);
 		}
 		struct z4_frame f;
-		frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_BF16, buf, 2 * N);
-		f.tensor.ndim = 2;
-		f.tensor.shape[0] = N / 1024;
-		f.tensor.shape[1] = 1024;
+		matrix_with(&f, Z4_DT_BF16, buf, 2 * N, N / 1024, 1024);
 		CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform >= 1 &&
 		    (f.xform[0].id == Z4_XF_PALETTE) == !spoil);
 		z4_frame_release(&f);
@@ -739,10 +747,7 @@ xform_roundtrip(const struct z4_xform *x, unsigned dtype, unsigned cols,
 	struct z4_frame f;
 	int ok;
 
-	frame_with(&f, Z4_FRAME_CHUNK, dtype, raw, n);
-	f.tensor.ndim = 2;
-	f.tensor.shape[0] = n / z4_dtype_width(dtype) / cols;
-	f.tensor.shape[1] = cols;
+	matrix_with(&f, dtype, raw, n, n / z4_dtype_width(dtype) / cols, cols);
 	ok = z4_chain_push(&f, x) == 0 && z4_chain_decode(&f) == 0 &&
 	    f.raw_size == n && memcmp(f.raw, raw, n) == 0;
 	z4_frame_release(&f);
@@ -1731,10 +1736,7 @@ test_rows(void)
 		uint8_t *buf = malloc(n), *orig = malloc(n);
 		rows_matrix(buf, dt, R, C, tail, &seed);
 		struct z4_frame f;
-		frame_with(&f, Z4_FRAME_CHUNK, dt, buf, n);
-		f.tensor.ndim = 2;
-		f.tensor.shape[0] = R;
-		f.tensor.shape[1] = C;
+		matrix_with(&f, dt, buf, n, R, C);
 		CHECK(z4_chain_push(&f, &z4_xform_rows) == 0);
 		CHECK(f.nplane == 2 + w && f.xform[0].param[0] == w &&
 		    z4_get32(f.xform[0].param + 1) == C);
@@ -1787,10 +1789,7 @@ test_rows(void)
 
 		/* A chunk that starts 10 bytes into row 3 of its tensor. */
 		size_t at = 3 * C * w + 10;
-		frame_with(&f, Z4_FRAME_CHUNK, dt, buf + at, n - at);
-		f.tensor.ndim = 2;
-		f.tensor.shape[0] = R;
-		f.tensor.shape[1] = C;
+		matrix_with(&f, dt, buf + at, n - at, R, C);
 		f.chunk_offset = at;
 		CHECK(z4_chain_push(&f, &z4_xform_rows) == 0 &&
 		    z4_get32(f.xform[0].param + 5) == C * w - 10 &&
@@ -1808,10 +1807,9 @@ test_rows(void)
 			uint32_t pos = k == 3 ? ~0u >> (33 - 8 * w) : ~0u;
 			for (size_t i = 0; i < R * C; i++)
 				set_elem(buf, i, w, weight(dt, rnd(&seed)) & pos);
-			frame_with(&f, Z4_FRAME_CHUNK, dt, buf, R * C * w);
+			matrix_with(&f, dt, buf, R * C * w, k == 1 ? R * 4 : R,
+			    k == 1 ? C / 4 : C);
 			f.tensor.ndim = k == 2 ? 1 : 2;
-			f.tensor.shape[0] = k == 1 ? R * 4 : R;
-			f.tensor.shape[1] = k == 1 ? C / 4 : C;
 			if (k == 1)
 				memcpy(buf + C * w, buf, C * w);
 			CHECK(z4_chain_push(&f, &z4_xform_rows) == 1);
@@ -1822,10 +1820,7 @@ test_rows(void)
 		enum { CW = 300, RW = 20 };
 		uint8_t *wide = malloc(RW * CW * w);
 		rows_matrix(wide, dt, RW, CW, 0, &seed);
-		frame_with(&f, Z4_FRAME_CHUNK, dt, wide, RW * CW * w);
-		f.tensor.ndim = 2;
-		f.tensor.shape[0] = RW;
-		f.tensor.shape[1] = CW;
+		matrix_with(&f, dt, wide, RW * CW * w, RW, CW);
 		CHECK(z4_chain_push(&f, &z4_xform_rows) == 0 &&
 		    f.plane[0].raw[17] == 1 && f.plane[0].raw[19] == 1 &&
 		    f.plane[0].raw[15] == 0);
@@ -1838,10 +1833,7 @@ test_rows(void)
 		/* The selector takes it, and the format carries it. */
 		rows_matrix(buf, dt, R, C, tail, &seed);
 		struct z4_encode_opts o = { .level = 3 };
-		frame_with(&f, Z4_FRAME_CHUNK, dt, buf, R * C * w);
-		f.tensor.ndim = 2;
-		f.tensor.shape[0] = R;
-		f.tensor.shape[1] = C;
+		matrix_with(&f, dt, buf, R * C * w, R, C);
 		CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform == 2 &&
 		    f.xform[0].id == Z4_XF_ROWS && f.xform[1].id == Z4_XF_PLANES);
 		z4_frame_release(&f);
