@@ -8,7 +8,8 @@
  *   Mode       u8    bits 0-3: B - 10 (B = 10..15, frequencies sum to
  *                    M = 2^B); bits 4-6: log2 of S, the number of
  *                    interleaved states (1, 4, 8, 16 or 32; 2, 64 and
- *                    128 are reserved); bit 7: 0
+ *                    128 are reserved); bit 7: PAIRS, the table is of
+ *                    pairs of symbols (see split_pairs)
  *   Symbols    u8    K - 1, K the number of symbols present
  *   Lo, Span   u8 u8 the smallest and largest present, Lo and Lo + Span;
  *                    then, unless all between are present, a bitmap of
@@ -183,6 +184,63 @@ present_size(const uint32_t *count, unsigned nsym, unsigned *lo,
 	return 2 + (nsym == *span + 1 ? 0 : (*span - 1 + 7) / 8);
 }
 
+/*
+ * PAIRS: the table gives the frequency of each pair of symbols 2j and
+ * 2j + 1, and the frequencies of the two follow from those of the pairs
+ * on either side.  A plane of a float's exponent with its first two
+ * mantissa bits below it (FOLD, then PLANES) has pairs that are
+ * half-octaves, and the second mantissa bit splits one in two: where the
+ * values thin out, the lower half holds more.  The density is taken as a
+ * straight line through the middles of the pairs on either side; then
+ * the lower half holds 1/2 - (F_up - 2 F_down) / (G F) of a pair of
+ * frequency F, G 14 for an even pair (whose lower neighbour is half as
+ * wide) and 40 for an odd one (whose upper neighbour is twice as wide).
+ * In 1/256, kept within [4, 252], and in integers, so that every decoder
+ * gets the same table.  Pairs 0 and 1 (exponent 0) split evenly; a pair
+ * of frequency 1 gives it all to its even symbol.
+ */
+static void
+split_pairs(const uint32_t *pair, uint32_t *freq)
+{
+	for (unsigned j = 0; j < 128; j++) {
+		uint32_t f = pair[j], f0 = f;
+		if (f >= 2) {
+			int64_t p = 128;
+			if (j >= 2) {
+				int64_t down = pair[j - 1];
+				int64_t up = j < 127 ? pair[j + 1] : 0;
+				int64_t g = j & 1 ? 40 : 14;
+				p -= 256 * (up - 2 * down) / (g * f);
+				p = p < 4 ? 4 : p > 252 ? 252 : p;
+			}
+			f0 = (uint32_t)(f * (uint64_t)p >> 8);
+			f0 = f0 < 1 ? 1 : f0 > f - 1 ? f - 1 : f0;
+		}
+		freq[2 * j] = f0;
+		freq[2 * j + 1] = f - f0;
+	}
+}
+
+/*
+ * A pair of frequency 1 gives nothing to its odd symbol: where that one
+ * is present, the pair gets 2, taken from the largest pair.
+ */
+static void
+widen_pairs(uint32_t *pair, const uint32_t *count)
+{
+	for (unsigned j = 0; j < 128; j++) {
+		if (pair[j] != 1 || count[2 * j + 1] == 0)
+			continue;
+		unsigned big = 0;
+		for (unsigned i = 1; i < 128; i++)
+			big = pair[i] > pair[big] ? i : big;
+		if (pair[big] <= 2)
+			return;		/* no room: the table stays unsplittable */
+		pair[big]--;
+		pair[j]++;
+	}
+}
+
 static void
 enc_init(struct enc_sym *e, uint32_t start, uint32_t freq, unsigned bits)
 {
@@ -251,9 +309,10 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 {
 	const uint8_t *src = in->src;
 	size_t n = in->n;
-	uint32_t own[256] = { 0 }, freq[256], f[256];
+	uint32_t own[256] = { 0 }, pair[256] = { 0 }, freq[256], table[256];
+	uint32_t f[256], fp[256];
 	const uint32_t *count = in->count;
-	unsigned bits = 0, k = 0, nsym = 0;
+	unsigned bits = 0, k = 0, pairs = 0;
 	/* Finer tables than the SIMD decoder's where speed matters least. */
 	unsigned maxb = z4_small_plane(in->level, n) ? 15 : 12;
 	double best = INFINITY;
@@ -267,36 +326,55 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 		count = own;
 	}
 	for (unsigned s = 0; s < 256; s++)
-		nsym += count[s] != 0;
-	unsigned lo, span;
-	size_t present = present_size(count, nsym, &lo, &span);
-	/* The precision that makes table and data smallest together. */
+		pair[s / 2] += count[s];
+	/*
+	 * The precision, and whether the table gives pairs, that make table
+	 * and data smallest together.
+	 */
 	for (unsigned b = 10; b <= maxb; b++) {
-		double tbits, total;
-		normalise(count, n, b, f);
-		unsigned kk = best_rice(f, nsym, &tbits);
-		total = tbits + 8.0 * present;
-		for (unsigned s = 0; s < 256; s++)
-			if (count[s])
-				total += count[s] * (b - log2(f[s]));
-		if (total < best) {
-			best = total;
-			bits = b;
-			k = kk;
-			memcpy(freq, f, sizeof freq);
+		for (unsigned as_pairs = 0; as_pairs < 2; as_pairs++) {
+			const uint32_t *c = as_pairs ? pair : count;
+			unsigned nsym = 0, lo, span;
+			for (unsigned s = 0; s < 256; s++)
+				nsym += c[s] != 0;
+			double tbits, total = 0;
+			normalise(c, n, b, f);
+			if (as_pairs) {
+				widen_pairs(f, count);
+				split_pairs(f, fp);
+			}
+			const uint32_t *use = as_pairs ? fp : f;
+			for (unsigned s = 0; s < 256 && total < INFINITY; s++)
+				if (count[s])
+					total += use[s] ? count[s] *
+					    (b - log2(use[s])) : INFINITY;
+			unsigned kk = best_rice(f, nsym, &tbits);
+			total += tbits + 8.0 * present_size(c, nsym, &lo, &span);
+			if (total < best) {
+				best = total;
+				bits = b;
+				k = kk;
+				pairs = as_pairs;
+				memcpy(table, f, sizeof table);
+				memcpy(freq, use, sizeof freq);
+			}
 		}
 	}
+	unsigned nsym = 0, lo, span;
+	for (unsigned s = 0; s < 256; s++)
+		nsym += table[s] != 0;
+	size_t present = present_size(table, nsym, &lo, &span);
 	unsigned nst = state_count(n, in->level);
 	unsigned lg = (unsigned)__builtin_ctz(nst);
 	size_t h = 0;
-	dst[h++] = (uint8_t)((bits - 10) | lg << 4);
+	dst[h++] = (uint8_t)((bits - 10) | lg << 4 | pairs << 7);
 	dst[h++] = (uint8_t)(nsym - 1);
 	dst[h++] = (uint8_t)lo;
 	dst[h++] = (uint8_t)span;
 	if (present > 2) {
 		memset(dst + h, 0, present - 2);
 		for (unsigned s = lo + 1; s < lo + span; s++)
-			if (freq[s])
+			if (table[s])
 				dst[h + (s - lo - 1) / 8] |=
 				    (uint8_t)(1u << (s - lo - 1) % 8);
 		h += present - 2;
@@ -305,9 +383,9 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	struct bitw w = { dst + h, 0 };
 	unsigned seen = 0;
 	for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++)
-		if (freq[s]) {
-			put_rice(&w, freq[s] - 1, k);
-			k = next_rice(freq[s]);
+		if (table[s]) {
+			put_rice(&w, table[s] - 1, k);
+			k = next_rice(table[s]);
 			seen++;
 		}
 	h += (w.n + 7) / 8;
@@ -403,14 +481,16 @@ static int
 read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 {
 	unsigned mode = z4_cur8(c), nsym = z4_cur8(c) + 1;
-	unsigned lo = z4_cur8(c), span = z4_cur8(c);
+	unsigned lo = z4_cur8(c), span = z4_cur8(c), pairs = mode >> 7;
 	uint8_t present[32] = { 0 };
+	uint32_t table[256] = { 0 }, freq[256];
 	int ok = 1;
 
 	t->bits = 10 + (mode & 15);
 	*nstate = 1u << (mode >> 4 & 7);
-	if (t->bits > 15 || (mode & 0x80) || *nstate == 2 || *nstate > SMAX ||
-	    lo + span > 255 || nsym > span + 1 || (nsym == 1) != (span == 0))
+	if (t->bits > 15 || *nstate == 2 || *nstate > SMAX ||
+	    lo + span > (pairs ? 127u : 255u) || nsym > span + 1 ||
+	    (nsym == 1) != (span == 0))
 		return Z4_E_DECODE;
 	/* Lo and Lo + Span are present, and those between in the bitmap. */
 	present[lo / 8] |= (uint8_t)(1u << lo % 8);
@@ -440,7 +520,7 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 	if (!c->ok || k > 15)
 		return Z4_E_DECODE;
 	struct bitr r = { c->p + c->pos, 0, 8 * (c->len - c->pos) };
-	uint32_t m = 1u << t->bits, start = 0;
+	uint32_t m = 1u << t->bits, sum = 0;
 	unsigned seen = 0;
 	for (unsigned s = 0; s < 256; s++) {
 		if (!(present[s / 8] >> s % 8 & 1))
@@ -448,12 +528,22 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 		uint32_t f;
 		if (++seen < nsym) {
 			f = get_rice(&r, k, &ok) + 1;
-			if (!ok || f >= m - start)
+			if (!ok || f >= m - sum)
 				return Z4_E_DECODE;
 			k = next_rice(f);
 		} else {
-			f = m - start;
+			f = m - sum;
 		}
+		table[s] = f;
+		sum += f;
+	}
+	if (pairs)
+		split_pairs(table, freq);
+	else
+		memcpy(freq, table, sizeof freq);
+	uint32_t start = 0;
+	for (unsigned s = 0; s < 256; s++) {
+		uint32_t f = freq[s];
 		for (uint32_t i = 0; i < f; i++) {
 			t->sym[start + i] = (uint8_t)s;
 			t->fb[start + i] = f << 16 | i;

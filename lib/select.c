@@ -394,6 +394,7 @@ enum chain {
 	CHAIN_GLUE_16,		/* glue bytes as 2-byte floats, planes */
 	CHAIN_GLUE_32,		/* ... as 4-byte floats */
 	CHAIN_ROWS,		/* rows against like rows, planes of the rest */
+	CHAIN_FOLD,		/* an exponent bit folded, then planes */
 	CHAIN_COUNT
 };
 
@@ -421,6 +422,7 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_GLUE_16] = { &z4_xform_planes_tight, NULL },
 	[CHAIN_GLUE_32] = { &z4_xform_planes_tight, NULL },
 	[CHAIN_ROWS] = { &z4_xform_rows, &z4_xform_planes_tight, NULL },
+	[CHAIN_FOLD] = { &z4_xform_fold, &z4_xform_planes_tight, NULL },
 };
 
 /*
@@ -537,6 +539,8 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_PLANES;
 	if (tight)
 		set |= 1u << CHAIN_PLANES_TIGHT;
+	if (tight && model && level >= 7)
+		set |= 1u << CHAIN_FOLD;
 	if (model && f->tensor.ndim >= 2)
 		set |= 1u << CHAIN_ROWS;
 	if (distinct <= 256 && (w >= 2 || level >= 5))
@@ -583,9 +587,9 @@ static const unsigned char try_order[CHAIN_COUNT] = {
 	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_ROWS, CHAIN_PLAIN, CHAIN_PALETTE,
 	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
 	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
-	CHAIN_PLANES, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
+	CHAIN_PLANES, CHAIN_FOLD, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
 };
-_Static_assert(CHAIN_COUNT == 18, "try_order lists every chain once");
+_Static_assert(CHAIN_COUNT == 19, "try_order lists every chain once");
 
 /*
  * Large chunks are judged on a sample.  Each candidate is built on the

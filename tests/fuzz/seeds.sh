@@ -82,8 +82,26 @@ while [ $(((${#json} + 8) % 8)) -ne 0 ]; do json="$json "; done
 { le64 2; printf '{}'; } > "$t/st-empty"
 head -c 60 "$t/st" > "$t/st-cut"
 gen 300 0 > "$t/raw"
+# n bytes of BF16 weights, magnitudes exponential about 0.05: a chunk
+# FOLD codes at level 9.
+weights() {
+	awk -v n="$1" 'BEGIN {
+		srand(13)
+		for (i = 0; i < n / 2; i++) {
+			x = -0.05 * log(1 - rand())
+			e = int(log(x) / log(2))
+			if (2 ^ e > x)
+				e--
+			m = int((x / 2 ^ e - 1) * 128)
+			ex = e + 127
+			printf "%c%c", (ex % 2) * 128 + m, \
+			    (rand() < .5) * 128 + int(ex / 2)
+		}
+	}'
+}
 gen 600 1 > "$t/skewed"
 gen 512 2 > "$t/floats"
+weights 16384 > "$t/weights"
 gen 400 3 > "$t/text"
 : > "$t/empty"
 { gen 300 0; gen 300 0; gen 100 1; gen 300 0; } > "$t/repeats"
@@ -99,6 +117,7 @@ z -B 64 "$t/st" > "$t/s-st64"
 z -1 "$t/st" > "$t/s-st1"
 z -9 -D bf16 "$t/floats" > "$t/s-bf16"
 z "$t/st-rows" > "$t/s-rows"
+z -9 -D bf16 "$t/weights" > "$t/s-fold"
 "$bin/z4split" -c -D f32 -B 64 "$t/floats" | "$bin/z4plane" -c > "$t/s-f32"
 z -D f64 "$t/floats" > "$t/s-f64"
 z "$t/raw" > "$t/s-raw"
@@ -173,6 +192,7 @@ rt text 0 7 128 "$t/text"
 rt repeats 3 13 300 "$t/repeats"
 rt repeats-stored 0 10 300 "$t/repeats"
 rt rows 0 9 200 "$t/st-rows"
+rt fold 8 9 16384 "$t/weights"
 
 # Coders: decoded size, selector, coded bytes.  The plane of the first
 # frame of a u8 stream (its coder is rANS) and a zstd frame; then

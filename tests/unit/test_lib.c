@@ -447,6 +447,21 @@ test_extract(void)
 }
 
 /*
+ * The top plane of a trained weight after FOLD and PLANES: its exponent's
+ * low 6 bits, then its first two mantissa bits, for a value whose
+ * magnitude is drawn from an exponential distribution.
+ */
+static uint8_t
+folded_top(unsigned r)
+{
+	float x = -0.02f * logf(((float)(r & 0xffff) + 0.5f) / 65536.0f);
+	uint32_t v;
+	memcpy(&v, &x, 4);
+	unsigned e = v >> 23 & 0xff;
+	return e == 0 ? 0 : (uint8_t)((e & 63) << 2 | (v >> 21 & 3));
+}
+
+/*
  * The rANS table's Present field, as z4-frame(5) lays it out, and each
  * way it can break the rules.
  */
@@ -491,6 +506,20 @@ test_rans_table(void)
 	dst[3] = 1;
 	CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, dst,
 	    out) == Z4_E_DECODE);
+	/* A table of pairs names pairs 0 to 127, no more. */
+	uint32_t seed = 5;
+	for (size_t i = 0; i < sizeof src; i++) {
+		seed = seed * 1103515245 + 12345;
+		src[i] = folded_top(seed >> 16);
+	}
+	in.level = 9;
+	CHECK(z4_coder_rans.encode(&est, dst, sizeof dst, &out, &in) == 0);
+	CHECK((dst[0] & 0x80) && dst[2] + dst[3] <= 127);
+	CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, dst,
+	    out) == 0 && memcmp(back, src, sizeof src) == 0);
+	dst[2] = (uint8_t)(128 - dst[3]);
+	CHECK(z4_coder_rans.decode(&dst_state, back, sizeof src, dst,
+	    out) == Z4_E_DECODE);
 	z4_coder_rans.free_state(est);
 	z4_coder_rans.free_state(dst_state);
 }
@@ -510,7 +539,7 @@ test_rans(void)
 	uint32_t seed = 1;
 	unsigned fine = 0;
 
-	for (int kind = 0; kind < 7; kind++) {
+	for (int kind = 0; kind < 8; kind++) {
 		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
 			size_t n = sizes[k], out;
 			for (size_t i = 0; i < n; i++) {
@@ -524,6 +553,7 @@ test_rans(void)
 				    /* 100 symbols too rare for a 2^12 table */
 				    kind == 6 ? (uint8_t)(r % 8192 < 100 ?
 				    1 + r % 100 : 0) :
+				    kind == 7 ? folded_top(r) :
 				    (uint8_t)(i % 3 ? 0 : r);
 			}
 			for (int level = 1; level <= 9; level += 4) {
@@ -536,8 +566,14 @@ test_rans(void)
 				 * finer tables, below 256 KiB.
 				 */
 				if (level == 9 && n < 262144)
-					CHECK((dst[0] >> 4) == 0);
+					CHECK((dst[0] >> 4 & 7) == 0);
 				fine += level == 9 && (dst[0] & 15) > 2;
+				/*
+				 * The top plane of floats takes a table of
+				 * pairs, half the size, where tables count.
+				 */
+				if (kind == 7 && n >= 1000 && n < 262144)
+					CHECK(dst[0] >> 7);
 				CHECK(err == 0 && z4_coder_rans.decode(&dst_state,
 				    back, n, dst, out) == 0 &&
 				    memcmp(back, src, n) == 0);
@@ -1935,12 +1971,124 @@ test_simd_both_ways(void)
 	free(buf);
 }
 
+/*
+ * FOLD on each float type: trained weights (0, -0, subnormals, and
+ * magnitudes up to 2) fold; one value of 2^-70 or of 5 does not.  At
+ * level 9 a BF16 or F32 matrix of them takes FOLD, then PLANES; damaged
+ * steps are refused.
+ */
+static void
+test_fold(void)
+{
+	enum { N = 8191 };
+	static const unsigned dts[] = { Z4_DT_BF16, Z4_DT_F32, Z4_DT_F16 };
+	uint32_t seed = 91;
+	uint8_t *buf = malloc(4 * N), *orig = malloc(4 * N);
+
+	for (size_t d = 0; d < 3; d++) {
+		unsigned dt = dts[d], w = z4_dtype_width(dt);
+		for (size_t i = 0; i < N; i++) {
+			uint32_t r = rnd(&seed);
+			/*
+			 * Magnitudes from an exponential distribution, as
+			 * trained weights thin out; for F16, 2^-6 and up,
+			 * which keep its exponent's bit 3 set.
+			 */
+			float x = -0.05f * logf(((float)(r & 0xffff) + 0.5f) /
+			    65536.0f);
+			x = (x > 1.9f ? 1.9f : x) + (dt == Z4_DT_F16 ? 0.02f :
+			    0.0f);
+			x = r >> 31 ? -x : x;
+			x = i % 97 == 0 ? 0.0f : i % 89 == 0 ? -0.0f :
+			    i % 83 == 0 ? 1.5f : x;
+			uint32_t v;
+			memcpy(&v, &x, 4);
+			if (dt == Z4_DT_BF16)
+				z4_put16(buf + 2 * i, (uint16_t)(v >> 16));
+			else if (dt == Z4_DT_F32)
+				z4_put32(buf + 4 * i, i % 79 ? v : 1);
+			else	/* F16 from the F32 fields, rounded down */
+				z4_put16(buf + 2 * i, (uint16_t)((v >> 16 &
+				    0x8000) | (v & 0x7fffffff ?
+				    ((v >> 23 & 0xff) - 112) << 10 |
+				    (v >> 13 & 0x3ff) : 0)));
+		}
+		size_t n = N * w;
+		memcpy(orig, buf, n);
+		struct z4_frame f;
+		matrix_with(&f, dt, buf, n, 1, N);
+		CHECK(z4_chain_push(&f, &z4_xform_fold) == 0 && f.nplane == 1);
+		uint32_t or = 0;
+		for (size_t i = 0; i < N; i++)
+			or |= w == 2 ? z4_get16(f.plane[0].raw + 2 * i) :
+			    z4_get32(f.plane[0].raw + 4 * i);
+		CHECK((or >> f.xform[0].param[2] & 1) == 0);
+		memset(f.raw, 0, n);
+		CHECK(z4_chain_decode(&f) == 0 && f.raw_size == n &&
+		    memcmp(f.raw, orig, n) == 0);
+		/* Damage: bit P set, a part element, bad parameters. */
+		uint8_t *el = (uint8_t *)f.plane[0].raw;
+		el[(w == 2 ? 2 : 4) * 5 + (w == 2 ? 1 : 3)] |= 0x20;
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		el[(w == 2 ? 2 : 4) * 5 + (w == 2 ? 1 : 3)] &= 0xdf;
+		f.plane[0].raw_size--;
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		f.plane[0].raw_size++;
+		uint8_t *pm = f.xform[0].param;
+		pm[1] = pm[2];
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		pm[1] = (uint8_t)(dt == Z4_DT_F32 ? 23 : dt == Z4_DT_BF16 ?
+		    7 : 10);
+		pm[2] = (uint8_t)(8 * w);
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		pm[2] = (uint8_t)(dt == Z4_DT_F32 ? 29 : 13);
+		pm[0] = 3;
+		CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+		pm[0] = (uint8_t)w;
+		CHECK(z4_chain_decode(&f) == 0 && memcmp(f.raw, orig, n) == 0);
+		z4_frame_release(&f);
+
+		/*
+		 * Level 9: FOLD, then PLANES, whose top plane is exponents
+		 * and two mantissa bits (an F16's has five).
+		 */
+		struct z4_encode_opts o = { .level = 9 };
+		matrix_with(&f, dt, orig, n, 1, N);
+		CHECK(z4_frame_encode(&f, &o) == 0 && (dt == Z4_DT_F16 ||
+		    (f.nxform == 2 && f.xform[0].id == Z4_XF_FOLD &&
+		    f.xform[1].id == Z4_XF_PLANES)));
+		z4_frame_release(&f);
+		CHECK(roundtrips(orig, n, n, (int)dt, 9));
+		CHECK(roundtrips(orig, n, n, (int)dt, 3));
+
+		/* One value too small, or too large, to fold. */
+		for (int k = 0; k < 2; k++) {
+			float x = k ? 5.0f : 0x1p-70f;
+			uint32_t v;
+			memcpy(&v, &x, 4);
+			memcpy(buf, orig, n);
+			if (dt == Z4_DT_BF16)
+				z4_put16(buf + 2 * 77, (uint16_t)(v >> 16));
+			else if (dt == Z4_DT_F32)
+				z4_put32(buf + 4 * 77, v);
+			else	/* 2^-10 and 5 */
+				z4_put16(buf + 2 * 77, k ? 0x4500 : 0x1400);
+			matrix_with(&f, dt, buf, n, 1, N);
+			CHECK(z4_chain_push(&f, &z4_xform_fold) == 1);
+			z4_frame_release(&f);
+		}
+	}
+	free(buf);
+	free(orig);
+}
+
 int
 main(void)
 {
 	test_simd_both_ways();
 	test_planes_runs();
 	test_rows();
+	test_fold();
 	test_dtypes();
 	test_rans();
 	test_rans_table();
