@@ -114,6 +114,59 @@ unfold(const struct field *fl, const uint8_t *src, uint8_t *dst, size_t n)
 	return seen;
 }
 
+/*
+ * Clear bit P of the n elements at src into dst; returns whether an
+ * element breaks the rule, bit P set other than exactly when a bit below
+ * it is.
+ */
+static int
+fold(const struct field *fl, const uint8_t *src, uint8_t *dst, size_t n)
+{
+	uint32_t bad = 0, bit = 1u << fl->pos;
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+	__m128i acc = zero;
+	if (fl->w == 2) {
+		const __m128i below = _mm_set1_epi16((short)fl->below);
+		const __m128i set = _mm_set1_epi16((short)bit);
+		for (; i + 8 <= n; i += 8) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(src +
+			    2 * i));
+			__m128i none = _mm_cmpeq_epi16(_mm_and_si128(v, below),
+			    zero);
+			__m128i off = _mm_cmpeq_epi16(_mm_and_si128(v, set),
+			    zero);
+			/* Lanes all ones where they disagree. */
+			acc = _mm_or_si128(acc, _mm_xor_si128(none, off));
+			_mm_storeu_si128((__m128i *)(dst + 2 * i),
+			    _mm_andnot_si128(set, v));
+		}
+	} else {
+		const __m128i below = _mm_set1_epi32((int)fl->below);
+		const __m128i set = _mm_set1_epi32((int)bit);
+		for (; i + 4 <= n; i += 4) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(src +
+			    4 * i));
+			__m128i none = _mm_cmpeq_epi32(_mm_and_si128(v, below),
+			    zero);
+			__m128i off = _mm_cmpeq_epi32(_mm_and_si128(v, set),
+			    zero);
+			acc = _mm_or_si128(acc, _mm_xor_si128(none, off));
+			_mm_storeu_si128((__m128i *)(dst + 4 * i),
+			    _mm_andnot_si128(set, v));
+		}
+	}
+	bad = (uint32_t)_mm_movemask_epi8(acc);
+#endif
+	for (; i < n; i++) {
+		uint32_t v = load(src + i * fl->w, fl->w);
+		bad |= !(v & bit) != !(v & fl->below);
+		store(dst + i * fl->w, v & ~bit, fl->w);
+	}
+	return bad != 0;
+}
+
 static int
 fold_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
@@ -151,18 +204,11 @@ fold_encode(struct z4_frame *f, struct z4_xform_step *s,
 	size_t n = size / fl.w;
 	if (n == 0 || size % fl.w)
 		return 1;
-	uint32_t bit = 1u << fl.pos;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t v = load(src + i * fl.w, fl.w);
-		if (!(v & bit) != !(v & fl.below))
-			return 1;
-	}
 	struct z4_plane *p = &f->plane[first];
 	if ((err = z4_plane_reserve_raw(p, size)))
 		return err;
-	for (size_t i = 0; i < n; i++)
-		store(p->rbuf + i * fl.w, load(src + i * fl.w, fl.w) & ~bit,
-		    fl.w);
+	if (fold(&fl, src, p->rbuf, n))
+		return 1;
 	p->raw = p->rbuf;
 	p->raw_size = size;
 	f->nplane = first + 1;
