@@ -325,8 +325,13 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 			own[src[i]]++;
 		count = own;
 	}
+	unsigned nsyms[2] = { 0, 0 };	/* present: symbols, pairs */
 	for (unsigned s = 0; s < 256; s++)
 		pair[s / 2] += count[s];
+	for (unsigned s = 0; s < 256; s++) {
+		nsyms[0] += count[s] != 0;
+		nsyms[1] += pair[s] != 0;
+	}
 	/*
 	 * The precision, and whether the table gives pairs, that make table
 	 * and data smallest together.
@@ -334,9 +339,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	for (unsigned b = 10; b <= maxb; b++) {
 		for (unsigned as_pairs = 0; as_pairs < 2; as_pairs++) {
 			const uint32_t *c = as_pairs ? pair : count;
-			unsigned nsym = 0, lo, span;
-			for (unsigned s = 0; s < 256; s++)
-				nsym += c[s] != 0;
+			unsigned nsym = nsyms[as_pairs], lo, span;
 			double tbits, total = 0;
 			normalise(c, n, b, f);
 			if (as_pairs) {

@@ -64,105 +64,65 @@ store(uint8_t *p, uint32_t v, unsigned w)
 		z4_put32(p, v);
 }
 
-/*
- * Set bit P of the n elements at src where a bit below it is, into dst;
- * returns the OR of the elements read, whose bit P must be 0.
- */
-static uint32_t
-unfold(const struct field *fl, const uint8_t *src, uint8_t *dst, size_t n)
-{
-	uint32_t seen = 0, bit = 1u << fl->pos;
-	size_t i = 0;
 #ifdef __SSE2__
-	__m128i acc = _mm_setzero_si128(), zero = _mm_setzero_si128();
-	if (fl->w == 2) {
-		const __m128i below = _mm_set1_epi16((short)fl->below);
-		const __m128i set = _mm_set1_epi16((short)bit);
-		for (; i + 8 <= n; i += 8) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(src +
-			    2 * i));
-			__m128i none = _mm_cmpeq_epi16(_mm_and_si128(v, below),
-			    zero);
-			acc = _mm_or_si128(acc, v);
-			_mm_storeu_si128((__m128i *)(dst + 2 * i),
-			    _mm_or_si128(v, _mm_andnot_si128(none, set)));
-		}
-	} else {
-		const __m128i below = _mm_set1_epi32((int)fl->below);
-		const __m128i set = _mm_set1_epi32((int)bit);
-		for (; i + 4 <= n; i += 4) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(src +
-			    4 * i));
-			__m128i none = _mm_cmpeq_epi32(_mm_and_si128(v, below),
-			    zero);
-			acc = _mm_or_si128(acc, v);
-			_mm_storeu_si128((__m128i *)(dst + 4 * i),
-			    _mm_or_si128(v, _mm_andnot_si128(none, set)));
-		}
-	}
-	uint32_t lanes[4];
-	_mm_storeu_si128((__m128i *)lanes, acc);
-	seen = lanes[0] | lanes[1] | lanes[2] | lanes[3];
-	if (fl->w == 2)
-		seen |= seen >> 16;	/* the elements in the high halves */
-#endif
-	for (; i < n; i++) {
-		uint32_t v = load(src + i * fl->w, fl->w);
-		seen |= v;
-		store(dst + i * fl->w, v | ((v & fl->below) ? bit : 0), fl->w);
-	}
-	return seen;
+/* Lanes of W bytes: all ones where x is 0; and v in every lane. */
+static inline __m128i
+lanes_zero(__m128i x, unsigned w)
+{
+	return w == 2 ? _mm_cmpeq_epi16(x, _mm_setzero_si128()) :
+	    _mm_cmpeq_epi32(x, _mm_setzero_si128());
 }
 
+static inline __m128i
+lanes_of(uint32_t v, unsigned w)
+{
+	return w == 2 ? _mm_set1_epi16((short)v) : _mm_set1_epi32((int)v);
+}
+#endif
+
 /*
- * Clear bit P of the n elements at src into dst; returns whether an
- * element breaks the rule, bit P set other than exactly when a bit below
- * it is.
+ * Both ways over the n elements at src, into dst.  Folding clears bit P
+ * and fails where it is not set exactly when a bit below it is; restoring
+ * sets it where a bit below it is and fails where it is set already.
+ * Returns whether an element fails.
  */
 static int
-fold(const struct field *fl, const uint8_t *src, uint8_t *dst, size_t n)
+fold_pass(const struct field *fl, const uint8_t *src, uint8_t *dst,
+    size_t n, int restore)
 {
 	uint32_t bad = 0, bit = 1u << fl->pos;
+	unsigned w = fl->w;
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i zero = _mm_setzero_si128();
-	__m128i acc = zero;
-	if (fl->w == 2) {
-		const __m128i below = _mm_set1_epi16((short)fl->below);
-		const __m128i set = _mm_set1_epi16((short)bit);
-		for (; i + 8 <= n; i += 8) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(src +
-			    2 * i));
-			__m128i none = _mm_cmpeq_epi16(_mm_and_si128(v, below),
-			    zero);
-			__m128i off = _mm_cmpeq_epi16(_mm_and_si128(v, set),
-			    zero);
-			/* Lanes all ones where they disagree. */
+	const __m128i below = lanes_of(fl->below, w), set = lanes_of(bit, w);
+	const __m128i ones = _mm_set1_epi32(-1);
+	__m128i acc = _mm_setzero_si128();
+	for (; i + 16 / w <= n; i += 16 / w) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(src + w * i));
+		__m128i none = lanes_zero(_mm_and_si128(v, below), w);
+		__m128i off = lanes_zero(_mm_and_si128(v, set), w);
+		if (restore) {
+			acc = _mm_or_si128(acc, _mm_xor_si128(off, ones));
+			v = _mm_or_si128(v, _mm_andnot_si128(none, set));
+		} else {
+			/* Lanes all ones where the two disagree. */
 			acc = _mm_or_si128(acc, _mm_xor_si128(none, off));
-			_mm_storeu_si128((__m128i *)(dst + 2 * i),
-			    _mm_andnot_si128(set, v));
+			v = _mm_andnot_si128(set, v);
 		}
-	} else {
-		const __m128i below = _mm_set1_epi32((int)fl->below);
-		const __m128i set = _mm_set1_epi32((int)bit);
-		for (; i + 4 <= n; i += 4) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(src +
-			    4 * i));
-			__m128i none = _mm_cmpeq_epi32(_mm_and_si128(v, below),
-			    zero);
-			__m128i off = _mm_cmpeq_epi32(_mm_and_si128(v, set),
-			    zero);
-			acc = _mm_or_si128(acc, _mm_xor_si128(none, off));
-			_mm_storeu_si128((__m128i *)(dst + 4 * i),
-			    _mm_andnot_si128(set, v));
-		}
+		_mm_storeu_si128((__m128i *)(dst + w * i), v);
 	}
 	bad = (uint32_t)_mm_movemask_epi8(acc);
 #endif
 	for (; i < n; i++) {
-		uint32_t v = load(src + i * fl->w, fl->w);
-		bad |= !(v & bit) != !(v & fl->below);
-		store(dst + i * fl->w, v & ~bit, fl->w);
+		uint32_t v = load(src + i * w, w);
+		if (restore) {
+			bad |= v & bit;
+			v |= v & fl->below ? bit : 0;
+		} else {
+			bad |= !(v & bit) != !(v & fl->below);
+			v &= ~bit;
+		}
+		store(dst + i * w, v, w);
 	}
 	return bad != 0;
 }
@@ -181,7 +141,7 @@ fold_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		return Z4_E_CORRUPT;
 	if ((err = z4_plane_reserve_raw(out, in->raw_size)))
 		return err;
-	if (unfold(&fl, in->raw, out->rbuf, in->raw_size / fl.w) >> fl.pos & 1)
+	if (fold_pass(&fl, in->raw, out->rbuf, in->raw_size / fl.w, 1))
 		return Z4_E_CORRUPT;
 	out->raw = out->rbuf;
 	out->raw_size = in->raw_size;
@@ -207,7 +167,7 @@ fold_encode(struct z4_frame *f, struct z4_xform_step *s,
 	struct z4_plane *p = &f->plane[first];
 	if ((err = z4_plane_reserve_raw(p, size)))
 		return err;
-	if (fold(&fl, src, p->rbuf, n))
+	if (fold_pass(&fl, src, p->rbuf, n, 0))
 		return 1;
 	p->raw = p->rbuf;
 	p->raw_size = size;
