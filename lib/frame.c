@@ -3,9 +3,9 @@
  *
  * Reading trusts nothing: the header checksum is verified before any
  * field is used, every size is checked against its limit before anything
- * is allocated, the meta must be consumed exactly, the payload must match
- * its checksum before any coder sees it, and the decoded bytes must match
- * theirs.
+ * is allocated, the meta must be consumed exactly, every coder checks the
+ * payload it is given as hostile input, and the decoded bytes must match
+ * their checksum.
  */
 #include <stdlib.h>
 
@@ -222,23 +222,18 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 	return 0;
 }
 
-static uint64_t
-payload_hash(const struct z4_frame *f, unsigned nplane)
-{
-	XXH3_state_t st;
-	XXH3_64bits_reset(&st);
-	for (unsigned i = 0; i < nplane; i++)
-		XXH3_64bits_update(&st, f->plane[i].coded,
-		    f->plane[i].coded_size);
-	return XXH3_64bits_digest(&st);
-}
-
 void
 z4_frame_sum(struct z4_frame *f)
 {
 	f->raw_sum = z4_hash64(f->raw, f->raw_size);
-	f->payload_sum = payload_hash(f, f->nplane);
 	f->sums_ready = 1;
+}
+
+/* A frame header's checksum: the low 32 bits of its XXH3-64. */
+static uint32_t
+head_hash(const uint8_t *p, size_t n)
+{
+	return (uint32_t)z4_hash64(p, n);
 }
 
 int
@@ -287,11 +282,9 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	z4_put32(b.p + 4, (uint32_t)payload);
 	z4_put32(b.p + 8, (uint32_t)f->raw_size);
 	/* A frame coded on a thread was checksummed there. */
-	int ready = f->sums_ready && nplane == f->nplane;
-	z4_put64(b.p + 12, ready ? f->raw_sum :
+	z4_put64(b.p + 12, f->sums_ready ? f->raw_sum :
 	    z4_hash64(f->raw, f->raw_size));
-	z4_put64(b.p + 20, ready ? f->payload_sum : payload_hash(f, nplane));
-	err = z4_buf_add64(&b, z4_hash64(b.p, b.len));
+	err = z4_buf_add32(&b, head_hash(b.p, b.len));
 	err = err ? err : z4_out_write(out, b.p, b.len);
 	for (unsigned i = 0; i < nplane && !err; i++)
 		err = z4_out_write(out, f->plane[i].coded,
@@ -305,26 +298,25 @@ out:
 static int
 head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 {
-	uint8_t head[Z4_FRAME_FIXED_SIZE + Z4_META_MAX + 8];
+	uint8_t head[Z4_FRAME_FIXED_SIZE + Z4_META_MAX + 4];
 	struct z4_cursor c;
 	int err;
 
 	if ((err = z4_in_read(in, head, Z4_FRAME_FIXED_SIZE)))
 		return err;
 	h->meta_size = z4_get16(head + 2);
-	h->head_size = Z4_FRAME_FIXED_SIZE + h->meta_size + 8;
+	h->head_size = Z4_FRAME_FIXED_SIZE + h->meta_size + 4;
 	if ((err = z4_in_read(in, head + Z4_FRAME_FIXED_SIZE,
-	    h->meta_size + 8)))
+	    h->meta_size + 4)))
 		return err;
-	if (z4_hash64(head, h->head_size - 8) !=
-	    z4_get64(head + h->head_size - 8))
+	if (head_hash(head, h->head_size - 4) !=
+	    z4_get32(head + h->head_size - 4))
 		return Z4_E_HEADER_CHECKSUM;
 	h->kind = head[0];
 	h->flags = head[1];
 	h->payload_size = z4_get32(head + 4);
 	h->raw_size = z4_get32(head + 8);
 	h->raw_checksum = z4_get64(head + 12);
-	h->payload_checksum = z4_get64(head + 20);
 	if (h->flags & ~(unsigned)Z4_FRAME_KEEP ||
 	    (h->flags && h->kind != Z4_FRAME_GLUE &&
 	    h->kind != Z4_FRAME_CHUNK && h->kind != Z4_FRAME_REF))
@@ -388,7 +380,10 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 	return 0;
 }
 
-/* Read the payload and check its checksum: no coder sees it before. */
+/*
+ * Read the payload into the planes' buffers.  It has no checksum of its
+ * own: every coder takes hostile input, and the decoded bytes are checked.
+ */
 static int
 payload_read(struct z4_in *in, struct z4_frame *f,
     const struct z4_frame_head *h)
@@ -397,8 +392,6 @@ payload_read(struct z4_in *in, struct z4_frame *f,
 	if (err)
 		return err;
 	f->raw_size = h->raw_size;
-	XXH3_state_t st;
-	XXH3_64bits_reset(&st);
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
 		/* A frame without transforms decodes straight into raw. */
@@ -418,10 +411,8 @@ payload_read(struct z4_in *in, struct z4_frame *f,
 		}
 		if ((err = z4_in_read(in, (uint8_t *)p->coded, p->coded_size)))
 			return err;
-		XXH3_64bits_update(&st, p->coded, p->coded_size);
 	}
-	return XXH3_64bits_digest(&st) == h->payload_checksum ? 0 :
-	    Z4_E_CHECKSUM;
+	return 0;
 }
 
 /* Decode every plane, undo the chain, check the decoded bytes. */

@@ -11,7 +11,7 @@
 
 /* Fixed sizes of the wire structures (z4-frame(5)). */
 #define Z4_STREAM_HEADER_SIZE 16
-#define Z4_FRAME_FIXED_SIZE 28	/* Frame_Kind .. Payload_Checksum */
+#define Z4_FRAME_FIXED_SIZE 20	/* Frame_Kind .. Raw_Checksum */
 #define Z4_TRAILER_SIZE 32
 #define Z4_META_MAX 65535u
 #define Z4_PAYLOAD_MAX (Z4_CHUNK_MAX + 65536u)
@@ -304,7 +304,7 @@ int z4_plane_copy(struct z4_plane *p, const uint8_t *src, size_t n);
 struct z4_frame_head {
 	unsigned kind, flags;
 	size_t meta_size, payload_size, raw_size;
-	uint64_t raw_checksum, payload_checksum;
+	uint64_t raw_checksum;
 	size_t head_size;	/* fixed + meta + header checksum */
 	uint64_t ref_target;	/* REF frames: offset of the frame repeated */
 	/* END frames only. */

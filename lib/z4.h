@@ -15,8 +15,8 @@
 
 #define Z4_VERSION_STRING "0.1.0"	/* library version */
 #define Z4_FORMAT_MAJOR 0		/* frame format this library writes */
-#define Z4_FORMAT_MINOR 1
-#define Z4_FORMAT_MINOR_MIN 1		/* oldest minor version it reads */
+#define Z4_FORMAT_MINOR 2
+#define Z4_FORMAT_MINOR_MIN 2		/* oldest minor version it reads */
 
 /* Limits written down in z4-frame(5). */
 #define Z4_CHUNK_DEFAULT (4u << 20)	/* bytes of a tensor per frame */
@@ -220,11 +220,11 @@ struct z4_frame {
 	int deferred;
 	uint64_t deferred_checksum;
 	/*
-	 * The checksums of the raw and the coded bytes, made when the frame
-	 * was coded, on the thread that coded it, for the writer to use.
+	 * The checksum of the raw bytes, made when the frame was coded, on
+	 * the thread that coded it, for the writer to use.
 	 */
 	int sums_ready;
-	uint64_t raw_sum, payload_sum;
+	uint64_t raw_sum;
 	char note[256];			/* more about the last error, or "" */
 };
 

@@ -47,7 +47,7 @@ fuzz_slurp(int fd, struct z4_buf *b)
 
 /*
  * Make right every checksum and length that a walk over the structure
- * can compute: stream headers, frame headers, payloads and trailers.
+ * can compute: stream headers, frame headers and trailers.
  * A mutation then reaches the coders and transforms instead of dying at
  * a checksum.  What the walk cannot compute, the checksums of decoded
  * bytes and the index, is left to the fuzzer's comparison tracing.
@@ -65,12 +65,11 @@ fuzz_fix(uint8_t *p, size_t n)
 			uint8_t *h = p + off;
 			if (n - off < Z4_FRAME_FIXED_SIZE)
 				return;
-			size_t head = Z4_FRAME_FIXED_SIZE + z4_get16(h + 2) + 8;
+			size_t head = Z4_FRAME_FIXED_SIZE + z4_get16(h + 2) + 4;
 			size_t payload = z4_get32(h + 4);
 			if (head > n - off || payload > n - off - head)
 				return;
-			z4_put64(h + 20, z4_hash64(h + head, payload));
-			z4_put64(h + head - 8, z4_hash64(h, head - 8));
+			z4_put32(h + head - 4, (uint32_t)z4_hash64(h, head - 4));
 			size_t at = off - start;
 			off += head + payload;
 			if (h[0] != Z4_FRAME_END)

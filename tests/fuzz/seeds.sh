@@ -201,7 +201,7 @@ frame_plane() {	# stream
 	meta=$(od -An -tu2 -j18 -N2 "$1" | tr -d ' ')
 	size=$(od -An -tu4 -j20 -N4 "$1" | tr -d ' ')
 	raw=$(od -An -tu4 -j24 -N4 "$1" | tr -d ' ')
-	{ le16 $raw; bytes 0; tail -c +$((16 + 28 + meta + 8 + 1)) "$1" |
+	{ le16 $raw; bytes 0; tail -c +$((16 + 20 + meta + 4 + 1)) "$1" |
 	    head -c $size; }
 }
 frame_plane "$t/s-u8" > "$out/corpus-coders/seed-rans"
@@ -221,7 +221,7 @@ frame_plane "$t/s-u8" > "$out/corpus-coders/seed-rans"
 payload() {	# stream: the payload of its first frame
 	meta=$(od -An -tu2 -j18 -N2 "$1" | tr -d ' ')
 	size=$(od -An -tu4 -j20 -N4 "$1" | tr -d ' ')
-	tail -c +$((16 + 28 + meta + 8 + 1)) "$1" | head -c $size
+	tail -c +$((16 + 20 + meta + 4 + 1)) "$1" | head -c $size
 }
 cp "$t/floats" "$t/floats-next"
 for at in 0 64 200 301 448; do

@@ -228,7 +228,7 @@ frame_at(const struct mem *m, unsigned k)
 	size_t off = Z4_STREAM_HEADER_SIZE;
 	while (k--) {
 		const uint8_t *p = m->p + off;
-		off += Z4_FRAME_FIXED_SIZE + z4_get16(p + 2) + 8 +
+		off += Z4_FRAME_FIXED_SIZE + z4_get16(p + 2) + 4 +
 		    z4_get32(p + 4);
 	}
 	return off;
@@ -239,7 +239,7 @@ static void
 refix(struct mem *m, size_t off)
 {
 	size_t n = Z4_FRAME_FIXED_SIZE + z4_get16(m->p + off + 2);
-	z4_put64(m->p + off + n, z4_hash64(m->p + off, n));
+	z4_put32(m->p + off + n, (uint32_t)z4_hash64(m->p + off, n));
 }
 
 /* Patch one byte of frame k's header, fix the checksum, decode. */
@@ -336,7 +336,10 @@ test_crafted(void)
 	uint8_t h[16];
 	memcpy(h, good.p, 16);
 	memcpy(m.p, good.p, good.len);
-	m.p[5] = 2;
+	m.p[5] = 1;	/* the draft before frames lost Payload_Checksum */
+	z4_put64(m.p + 8, z4_hash64(m.p, 8));
+	CHECK(decode(&m, NULL) == Z4_E_VERSION);
+	m.p[5] = 3;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
 	memcpy(m.p, h, 16);
@@ -358,7 +361,6 @@ test_crafted(void)
 	CHECK(patched(&good, 0, 11, 0x40) == Z4_E_LIMIT);	/* raw size */
 	CHECK(patched(&good, 0, 7, 0x40) == Z4_E_LIMIT);	/* payload */
 	CHECK(patched(&good, 0, 12, 0x55) == Z4_E_CHECKSUM);	/* raw sum */
-	CHECK(patched(&good, 0, 20, 0x55) == Z4_E_CHECKSUM);	/* payload */
 	CHECK(patched(&good, 0, 8, 0) == Z4_E_CORRUPT);		/* sizes */
 	/* Body of the glue frame: xform count, plane count, coder. */
 	CHECK(patched(&good, 0, M + 1, 0) == Z4_E_LIMIT);
@@ -743,18 +745,30 @@ test_refs(void)
 	CHECK(good.len < n);
 	CHECK(patched(&good, 1, 1, 0) == Z4_E_REF);	/* not kept */
 	CHECK(patched(&good, 2, 1, 2) == Z4_E_RESERVED);	/* reserved flag */
-	/* Every bit flipped and every truncation is found. */
-	int silent = 0;
+	/*
+	 * Every truncation is found, and every bit flipped either is or
+	 * decodes to the original: a few bits of the ZSTD planes (an unused
+	 * bit of a Zstandard frame header, its window size) do not change
+	 * what they decode to.
+	 */
+	int silent = 0, same = 0;
 	for (size_t i = 0; i < good.len; i++) {
 		for (int b = 0; b < 8; b++) {
 			good.p[i] ^= (uint8_t)(1 << b);
-			silent += decode(&good, NULL) >= 0;
+			if (decode(&good, &o) >= 0) {
+				int orig = o.len == n && !memcmp(o.p, st, n);
+				same += orig;
+				silent += !orig;
+				free(o.p);
+			}
 			good.p[i] ^= (uint8_t)(1 << b);
 		}
 		struct mem t = { good.p, i };
 		silent += decode(&t, NULL) >= 0;
 	}
 	CHECK(silent == 0);
+	printf("# refs: %d of %zu bit flips decode to the original\n", same, good.len * 8);
+	CHECK(same <= 24);
 	/* Random access reads through the REF to the frame it repeats. */
 	FILE *in = spill(good.p, good.len), *out = tmpfile();
 	struct z4_in zi;
@@ -1310,8 +1324,7 @@ test_model_selected(void)
  * a plane one byte short or long and one whose first byte is not 0;
  * other damage it may decode to other bytes, which the frame's checksum
  * of the decoded bytes then rejects: every bit flipped in the plane of
- * a stream, with the payload checksum made right so the flip reaches the
- * decoder, must fail or decode to the original.  A stream of deltas
+ * a stream reaches the decoder, and must fail or decode to the original.  A stream of deltas
  * decoded without its reference or with another one must fail so.
  */
 /*
@@ -1428,7 +1441,7 @@ test_model_damage(void)
 		struct mem good = compress(cur, n, 4096, (int)dt, 3), o;
 		size_t off = frame_at(&good, 0);
 		uint8_t *h = good.p + off;
-		size_t head = Z4_FRAME_FIXED_SIZE + z4_get16(h + 2) + 8;
+		size_t head = Z4_FRAME_FIXED_SIZE + z4_get16(h + 2) + 4;
 		size_t payload = z4_get32(h + 4);
 		CHECK(h[0] == Z4_FRAME_CHUNK && payload == m &&
 		    memcmp(h + head, plane, m) == 0);
@@ -1439,8 +1452,6 @@ test_model_damage(void)
 		for (size_t i = 0; payload == m && i < m; i++) {
 			for (int b = 0; b < 8; b++) {
 				h[head + i] ^= (uint8_t)(1 << b);
-				z4_put64(h + 20, z4_hash64(h + head, m));
-				refix(&good, off);
 				int err = decode(&good, &o);
 				if (err < 0)
 					rejected++;
@@ -1452,8 +1463,6 @@ test_model_damage(void)
 					free(o.p);
 				h[head + i] ^= (uint8_t)(1 << b);
 			}
-			z4_put64(h + 20, z4_hash64(h + head, m));
-			refix(&good, off);
 		}
 		CHECK(silent == 0);
 		CHECK(rejected + same == (int)m * 8 && rejected > 0);
