@@ -64,9 +64,10 @@ search_index(struct z4_in *in, uint64_t start, uint64_t end_at,
 		return Z4_E_TRAILER;
 	/* Members are listed after their tensors: the member first. */
 	for (int pass = member ? 0 : 1; pass < 2; pass++) {
+		struct z4_index_ends ends = { 0, 0 };
 		z4_cursor_init(&c, f->raw, f->raw_size);
 		for (uint32_t i = 0; i < h.entry_count; i++) {
-			if ((err = z4_index_parse(&c, e)))
+			if ((err = z4_index_parse(&c, &ends, e)))
 				return err;
 			if (pass == 0 && named(e, 2, member)) {
 				m = *e;
@@ -294,9 +295,10 @@ z4_stream_entries(struct z4_in *in, uint64_t size,
 			break;
 		}
 		struct z4_cursor c;
+		struct z4_index_ends ends = { 0, 0 };
 		z4_cursor_init(&c, f.raw, f.raw_size);
 		for (uint32_t i = 0; i < h.entry_count && !err; i++)
-			if (!(err = z4_index_parse(&c, &e)))
+			if (!(err = z4_index_parse(&c, &ends, &e)))
 				err = fn(ctx, start, &e);
 		if (!err && c.pos != c.len)
 			err = Z4_E_INDEX;

@@ -33,6 +33,25 @@ z4_index_reset(struct z4_index_builder *b)
 	b->member_open = 0;
 	b->entries = 0;
 	b->original_size = 0;
+	b->ends.data = b->ends.frame = 0;
+}
+
+/* x - from as a zigzag varint: 2d for d >= 0, -2d - 1 for d < 0. */
+static uint64_t
+zigzag(uint64_t x, uint64_t from)
+{
+	return x >= from ? (x - from) << 1 : ((from - x) << 1) - 1;
+}
+
+/* from + the difference z codes; 0 if it is outside 0 .. 2^64 - 1. */
+static int
+unzigzag(uint64_t from, uint64_t z, uint64_t *x)
+{
+	uint64_t d = (z >> 1) + (z & 1);
+	if (z & 1 ? d > from : d > UINT64_MAX - from)
+		return 0;
+	*x = z & 1 ? from - d : from + d;
+	return 1;
 }
 
 static int
@@ -41,14 +60,18 @@ append(struct z4_index_builder *b, const struct z4_index_entry *e)
 	size_t before = b->out.len;
 	int err = z4_buf_add8(&b->out, e->kind);
 	err = err ? err : z4_tensor_put(&b->out, &e->tensor);
-	err = err ? err : z4_buf_addv(&b->out, e->data_offset);
+	err = err ? err : z4_buf_addv(&b->out,
+	    zigzag(e->data_offset, b->ends.data));
 	err = err ? err : z4_buf_addv(&b->out, e->data_size);
-	err = err ? err : z4_buf_addv(&b->out, e->frame_offset);
+	err = err ? err : z4_buf_addv(&b->out,
+	    zigzag(e->frame_offset, b->ends.frame));
 	err = err ? err : z4_buf_addv(&b->out, e->frame_size);
 	if (!err && b->out.len > Z4_INDEX_MAX) {
 		b->out.len = before;
 		err = Z4_E_LIMIT;
 	}
+	b->ends.data = e->data_offset + e->data_size;
+	b->ends.frame = e->frame_offset + e->frame_size;
 	b->entries++;
 	return err;
 }
@@ -148,7 +171,8 @@ z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
 }
 
 int
-z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e)
+z4_index_parse(struct z4_cursor *c, struct z4_index_ends *ends,
+    struct z4_index_entry *e)
 {
 	e->kind = z4_cur8(c);
 	if (e->kind != 1 && e->kind != 2)
@@ -157,9 +181,16 @@ z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e)
 	int err = z4_tensor_parse(c, &e->tensor);
 	if (err)
 		return err;
-	e->data_offset = z4_curv(c);
+	uint64_t data_delta = z4_curv(c);
 	e->data_size = z4_curv(c);
-	e->frame_offset = z4_curv(c);
+	uint64_t frame_delta = z4_curv(c);
 	e->frame_size = z4_curv(c);
-	return c->ok ? 0 : Z4_E_CORRUPT;
+	if (!c->ok || !unzigzag(ends->data, data_delta, &e->data_offset) ||
+	    !unzigzag(ends->frame, frame_delta, &e->frame_offset) ||
+	    e->data_size > UINT64_MAX - e->data_offset ||
+	    e->frame_size > UINT64_MAX - e->frame_offset)
+		return Z4_E_CORRUPT;
+	ends->data = e->data_offset + e->data_size;
+	ends->frame = e->frame_offset + e->frame_size;
+	return 0;
 }

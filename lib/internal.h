@@ -362,8 +362,17 @@ void z4_frame_sum(struct z4_frame *f);
  * it applies the tensor grouping rule and serialises the index entries.
  * Writer and reader share it, so a reader can compare bytes.
  */
+/*
+ * Where the previous entry's data and frames end.  An entry's offsets are
+ * coded as signed differences from there, mostly 0 (z4-frame(5), INDEX).
+ */
+struct z4_index_ends {
+	uint64_t data, frame;
+};
+
 struct z4_index_builder {
 	struct z4_buf out;
+	struct z4_index_ends ends;
 	int open;			/* a tensor is open */
 	struct z4_index_entry cur;
 	int member_open;		/* an archive member is open */
@@ -381,8 +390,9 @@ int z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
 int z4_index_close(struct z4_index_builder *b);
 /* At the end of a stream: close all, fail if a member is not complete. */
 int z4_index_finish(struct z4_index_builder *b);
-/* Parse one entry at c into e. */
-int z4_index_parse(struct z4_cursor *c, struct z4_index_entry *e);
+/* Parse one entry at c into e; ends starts zeroed for the first entry. */
+int z4_index_parse(struct z4_cursor *c, struct z4_index_ends *ends,
+    struct z4_index_entry *e);
 
 /* Tensor fields shared by CHUNK meta and index entries. */
 int z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t);

@@ -2091,6 +2091,50 @@ test_fold(void)
 	free(orig);
 }
 
+/*
+ * Index entries code their offsets as zigzag differences from the end
+ * of the previous entry: 0 and negative ones decode, and one that would
+ * take an offset below 0 or an end past 2^64 - 1 is rejected.
+ */
+static void
+test_index_deltas(void)
+{
+	static const uint8_t head[] = { 1, 1, 0, 'a', 7, 0, 0 };
+	struct {
+		uint8_t tail[24];
+		size_t n;
+		int err;
+		uint64_t data, frame;
+	} cases[] = {
+		{ { 0, 5, 0, 9 }, 4, 0, 100, 200 },	/* right after */
+		{ { 3, 5, 4, 9 }, 4, 0, 98, 202 },	/* -2, +2 */
+		{ { 0xc7, 0x01, 5, 0, 9 }, 5, 0, 0, 200 },	/* -100: 0 */
+		{ { 0xc9, 0x01, 5, 0, 9 }, 5, Z4_E_CORRUPT, 0, 0 },	/* -101 */
+		{ { 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0xff, 0x01, 9 }, 13, Z4_E_CORRUPT, 0, 0 },	/* -2^63 */
+		{ { 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		    0x01, 0, 9 }, 13, Z4_E_CORRUPT, 0, 0 },	/* end > 2^64 */
+		{ { 0, 5, 0 }, 3, Z4_E_CORRUPT, 0, 0 },		/* cut short */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t buf[sizeof head + 24];
+		memcpy(buf, head, sizeof head);
+		memcpy(buf + sizeof head, cases[i].tail, cases[i].n);
+		struct z4_cursor c;
+		struct z4_index_ends ends = { 100, 200 };
+		struct z4_index_entry e;
+		z4_cursor_init(&c, buf, sizeof head + cases[i].n);
+		int err = z4_index_parse(&c, &ends, &e);
+		CHECK(err == cases[i].err);
+		if (err == 0)
+			CHECK(e.data_offset == cases[i].data &&
+			    e.frame_offset == cases[i].frame &&
+			    e.data_size == 5 && e.frame_size == 9 &&
+			    ends.data == e.data_offset + 5 &&
+			    ends.frame == e.frame_offset + 9);
+	}
+}
+
 int
 main(void)
 {
@@ -2105,6 +2149,7 @@ main(void)
 	test_grid();
 	test_roundtrips();
 	test_crafted();
+	test_index_deltas();
 	test_damage_everywhere();
 	test_extract();
 	test_refs();
