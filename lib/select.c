@@ -395,6 +395,7 @@ enum chain {
 	CHAIN_GLUE_32,		/* ... as 4-byte floats */
 	CHAIN_ROWS,		/* rows against like rows, planes of the rest */
 	CHAIN_FOLD,		/* an exponent bit folded, then planes */
+	CHAIN_OFFSETS,		/* a safetensors header's offsets as differences */
 	CHAIN_COUNT
 };
 
@@ -423,6 +424,7 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_GLUE_32] = { &z4_xform_planes_tight, NULL },
 	[CHAIN_ROWS] = { &z4_xform_rows, &z4_xform_planes_tight, NULL },
 	[CHAIN_FOLD] = { &z4_xform_fold, &z4_xform_planes_tight, NULL },
+	[CHAIN_OFFSETS] = { &z4_xform_offsets, NULL },
 };
 
 /*
@@ -498,10 +500,13 @@ candidates(const struct z4_frame *f, int level)
 {
 	unsigned w = z4_dtype_width(f->tensor.dtype), set = 0;
 
+	/* A safetensors header: OFFSETS gives up at once on other glue. */
 	if (level > 0 && f->kind == Z4_FRAME_GLUE &&
 	    f->raw_size >= GLUE_VIEW_MIN)
 		return 1u << CHAIN_PLAIN | 1u << CHAIN_GLUE_16 |
-		    1u << CHAIN_GLUE_32;
+		    1u << CHAIN_GLUE_32 | 1u << CHAIN_OFFSETS;
+	if (level > 0 && f->kind == Z4_FRAME_GLUE)
+		return 1u << CHAIN_PLAIN | 1u << CHAIN_OFFSETS;
 	if (level <= 0 || f->kind != Z4_FRAME_CHUNK || w == 0 ||
 	    f->raw_size < 64)
 		return 1u << CHAIN_PLAIN;
@@ -588,8 +593,9 @@ static const unsigned char try_order[CHAIN_COUNT] = {
 	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
 	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
 	CHAIN_PLANES, CHAIN_FOLD, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
+	CHAIN_OFFSETS,
 };
-_Static_assert(CHAIN_COUNT == 19, "try_order lists every chain once");
+_Static_assert(CHAIN_COUNT == 20, "try_order lists every chain once");
 
 /*
  * Large chunks are judged on a sample.  Each candidate is built on the
@@ -743,10 +749,14 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
 		return 0;	/* nothing to code: no bytes of its own */
 	unsigned set = candidates(f, level), keep, failed;
+	/* OFFSETS is judged on the whole frame: a sample cuts its pairs. */
+	unsigned whole = set & 1u << CHAIN_OFFSETS;
 	int best, last, err;
 
-	if ((err = narrow(f, level, set, &keep, &failed)) ||
-	    (err = build_each(f, level, keep, &best, &last)))
+	if ((err = narrow(f, level, set & ~whole, &keep, &failed)))
+		return err;
+	keep |= whole;
+	if ((err = build_each(f, level, keep, &best, &last)))
 		return err;
 	/* What the sample chose may not apply to the whole: the rest. */
 	if (best < 0 && keep != set &&

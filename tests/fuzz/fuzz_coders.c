@@ -47,7 +47,7 @@ chain_decode(struct z4_cursor *c, size_t n, unsigned sel)
 	f.nxform = 1 + (sel >> 7);
 	for (unsigned i = 0; i < f.nxform; i++) {
 		struct z4_xform_step *s = &f.xform[i];
-		s->id = 1 + z4_cur8(c) % 8;
+		s->id = 1 + z4_cur8(c) % Z4_XF_OFFSETS;
 		if (z4_xform_get(s->id) == NULL)
 			s->id = Z4_XF_PLANES;
 		s->param_size = z4_cur8(c) % (Z4_PARAM_MAX + 1);

@@ -213,6 +213,11 @@ frame_plane "$t/s-u8" > "$out/corpus-coders/seed-rans"
 { le16 66; bytes 0; le16 0; bytes 0 7 4 1 2 0 0 255 255 0 0 0 0 0 0 0 0 0 2
     le16 16; gen 16 2; le16 16; gen 16 1; le16 2; bytes 1 2
     } > "$out/corpus-coders/seed-planes-f32"
+# OFFSETS (transform 10) on a header's pairs as differences.
+offsets='"data_offsets":[0,8],"data_offsets":[0,32]'
+{ le16 $((${#offsets} + 1)); bytes 0; le16 0; bytes 9 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+    bytes 0; le16 ${#offsets}; printf '%s' "$offsets"; gen 43 0
+    } > "$out/corpus-coders/seed-offsets"
 { le16 600; bytes 129; cat "$t/skewed"; } > "$out/corpus-coders/seed-skewed"
 # DELTA-MODEL alone in the chain: the selector byte gives the dtype
 # ((sel >> 1) % 16), the parameters repeat it and its width, the plane is

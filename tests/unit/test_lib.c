@@ -2135,6 +2135,123 @@ test_index_deltas(void)
 	}
 }
 
+/* OFFSETS on text t: 0 and the text it codes to, or 1 if it gives up. */
+static int
+offsets_coded(const char *t, char *coded, size_t cap)
+{
+	struct z4_frame f;
+	size_t n = strlen(t);
+	frame_with(&f, Z4_FRAME_GLUE, Z4_DT_OPAQUE, t, n);
+	int ret = z4_chain_push(&f, &z4_xform_offsets);
+	if (ret == 0) {
+		CHECK(f.nplane == 1 && f.plane[0].raw_size < cap);
+		memcpy(coded, f.plane[0].raw, f.plane[0].raw_size);
+		coded[f.plane[0].raw_size] = '\0';
+		memset(f.raw, 0, n);
+		CHECK(z4_chain_decode(&f) == 0 && f.raw_size == n &&
+		    memcmp(f.raw, t, n) == 0);
+	}
+	z4_frame_release(&f);
+	return ret;
+}
+
+/* OFFSETS undone on coded text c: the error, and the text in out. */
+static int
+offsets_undone(const char *c, char *out, size_t cap)
+{
+	struct z4_frame f;
+	struct z4_xform_step step = { .id = Z4_XF_OFFSETS };
+	struct z4_plane undone = { 0 };
+	frame_with(&f, Z4_FRAME_GLUE, Z4_DT_OPAQUE, c, strlen(c));
+	int err = z4_xform_offsets.decode(&f, &step, 0, &undone);
+	if (err == 0) {
+		CHECK(undone.raw_size < cap);
+		memcpy(out, undone.raw, undone.raw_size);
+		out[undone.raw_size] = '\0';
+	}
+	free(undone.rbuf);
+	z4_frame_release(&f);
+	return err;
+}
+
+static void
+test_offsets(void)
+{
+	static const struct {
+		const char *text, *coded;
+	} good[] = {
+		{ "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
+		  "\"data_offsets\":[0,8]},\"b\":{\"data_offsets\":[8,40]}}",
+		  "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],"
+		  "\"data_offsets\":[0,8]},\"b\":{\"data_offsets\":[0,32]}}" },
+		/* Out of order, empty, and at the ends of the range. */
+		{ "\"data_offsets\":[100,100]\"data_offsets\":[7,0]"
+		  "\"data_offsets\":[0,18446744073709551615]",
+		  "\"data_offsets\":[100,0]\"data_offsets\":[-93,-7]"
+		  "\"data_offsets\":[0,18446744073709551615]" },
+		{ "\"data_offsets\":[18446744073709551615,0]x",
+		  "\"data_offsets\":[18446744073709551615,"
+		  "-18446744073709551615]x" },
+	};
+	char out[256];
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		CHECK(offsets_coded(good[i].text, out, sizeof out) == 0 &&
+		    strcmp(out, good[i].coded) == 0);
+		CHECK(offsets_undone(good[i].coded, out, sizeof out) == 0 &&
+		    strcmp(out, good[i].text) == 0);
+	}
+	/* The encoder gives up on a key without a pair in shortest form. */
+	static const char *const off[] = {
+		"no key here", "\"data_offsets\":[01,2]",
+		"\"data_offsets\":[1, 2]", "\"data_offsets\":[-1,2]",
+		"\"data_offsets\":[1,2", "\"data_offsets\":[1,2,3]",
+		"\"data_offsets\":[18446744073709551616,0]",
+		"\"data_offsets\":[0,1]\"data_offsets\":[]",
+	};
+	for (size_t i = 0; i < sizeof off / sizeof off[0]; i++)
+		CHECK(offsets_coded(off[i], out, sizeof out) == 1);
+	/* The decoder rejects what the encoder never writes. */
+	static const char *const bad[] = {
+		"\"data_offsets\":[-0,2]", "\"data_offsets\":[0,-01]",
+		"\"data_offsets\":[-1,2]", "\"data_offsets\":[5,-6]",
+		"\"data_offsets\":[18446744073709551615,1]",
+		"\"data_offsets\":[1,2", "\"data_offsets\":[+1,2]",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(offsets_undone(bad[i], out, sizeof out) ==
+		    Z4_E_CORRUPT);
+	CHECK(offsets_undone("plain text", out, sizeof out) == 0 &&
+	    strcmp(out, "plain text") == 0);
+	/*
+	 * The header of a safetensors file of 40 tensors gets it at every
+	 * level but 0, where nothing is coded.
+	 */
+	char json[4096];
+	size_t hn = 0;
+	for (int i = 0; i < 40; i++)
+		hn += (size_t)snprintf(json + hn, sizeof json - hn,
+		    "%s\"layer.%d.weight\":{\"dtype\":\"F32\",\"shape\":"
+		    "[16],\"data_offsets\":[%d,%d]}", i ? "," : "{", i,
+		    64 * i, 64 * i + 64);
+	hn += (size_t)snprintf(json + hn, sizeof json - hn, "}");
+	struct mem st = { malloc(8 + hn + 2560), 8 + hn + 2560 };
+	z4_put64(st.p, hn);
+	memcpy(st.p + 8, json, hn);
+	for (size_t i = 0; i < 2560; i++)
+		st.p[8 + hn + i] = (uint8_t)(i * 7 + (i >> 3));
+	for (int level = 0; level <= 9; level += 3) {
+		struct mem m = compress(st.p, st.len, 4096, -1, level);
+		size_t at = frame_at(&m, 0);
+		size_t meta = Z4_FRAME_FIXED_SIZE;
+		CHECK(m.p[at] == Z4_FRAME_GLUE);
+		CHECK((m.p[at + meta] == 1 && m.p[at + meta + 1] ==
+		    Z4_XF_OFFSETS) == (level > 0));
+		free(m.p);
+		CHECK(roundtrips(st.p, st.len, 4096, -1, level));
+	}
+	free(st.p);
+}
+
 int
 main(void)
 {
@@ -2142,6 +2259,7 @@ main(void)
 	test_planes_runs();
 	test_rows();
 	test_fold();
+	test_offsets();
 	test_dtypes();
 	test_rans();
 	test_rans_table();
