@@ -70,12 +70,13 @@ add_span(struct z4_split *s, uint64_t begin, uint64_t end,
 
 /*
  * Spans for a safetensors file whose 8 + n header bytes start at at and
- * whose bytes end at end (TO_EOF for a whole input).  Returns 1 when the
- * header does not check out (*why says why), having added nothing.
+ * whose bytes end at end (TO_EOF for a whole input), of which size are
+ * known to be there (TO_EOF for a pipe).  Returns 1 when the header does
+ * not check out (*why says why), having added nothing.
  */
 static int
 safetensors_spans(struct z4_split *s, uint64_t at, const uint8_t *json,
-    uint64_t n, uint64_t end, const char **why)
+    uint64_t n, uint64_t end, uint64_t size, const char **why)
 {
 	struct z4_region *r;
 	size_t k;
@@ -87,6 +88,15 @@ safetensors_spans(struct z4_split *s, uint64_t at, const uint8_t *json,
 	int err = z4_safetensors_parse(json, n, &r, &k, why);
 	if (err)
 		return err == Z4_E_CORRUPT ? 1 : err;
+	uint64_t base = at + 8 + n, cursor = base;
+	/* A header that places data past the end is not this file's. */
+	for (size_t i = 0; i < k && size != TO_EOF; i++) {
+		if (r[i].end > size - base) {
+			*why = "data offsets past the end of the input";
+			free(r);
+			return 1;
+		}
+	}
 	struct z4_region **v = realloc(s->regions,
 	    (s->nregions + 1) * sizeof *v);
 	if (v == NULL) {
@@ -95,10 +105,9 @@ safetensors_spans(struct z4_split *s, uint64_t at, const uint8_t *json,
 	}
 	s->regions = v;
 	s->regions[s->nregions++] = r;
-	uint64_t base = at + 8 + n, cursor = base;
 	err = add_span(s, at, base, SPAN_GLUE, NULL);
 	for (size_t i = 0; i < k && !err; i++) {
-		/* Past the end of the file: the glue after it has it. */
+		/* Past the end of a pipe's bytes: the glue after has it. */
 		if (r[i].end > UINT64_MAX - base || base + r[i].end > end)
 			break;
 		err = add_span(s, cursor, base + r[i].begin, SPAN_GLUE, NULL);
@@ -140,8 +149,11 @@ try_safetensors(struct z4_split *s)
 		s->note = "header length past the end of the input";
 		return 1;
 	}
+	/* A file's size is known; a pipe's bytes end where they end. */
+	uint64_t size = s->in->seekable && s->in->offset == 0 &&
+	    fstat(s->in->fd, &st) == 0 ? (uint64_t)st.st_size : TO_EOF;
 	int ret = safetensors_spans(s, 0, s->in->buf + s->in->pos + 8, n,
-	    TO_EOF, &s->note);
+	    TO_EOF, size, &s->note);
 	if (ret == 0)
 		s->source = Z4_SRC_SAFETENSORS;
 	return ret;
@@ -168,7 +180,7 @@ member_spans(struct z4_split *s, const struct z4_member *m)
 				return Z4_E_NOMEM;
 			ret = pread(s->in->fd, json, n, (off_t)m->begin + 8) ==
 			    (ssize_t)n ? safetensors_spans(s, m->begin, json, n,
-			    end, &why) : 1;
+			    end, end, &why) : 1;
 			free(json);
 		}
 	}

@@ -198,9 +198,9 @@ mk_safetensors_big() {
 
 # Malformed variants: each looks like safetensors (8-byte length, then
 # '{') and must still round-trip exactly.  Those whose header alone gives
-# them away are kept as opaque bytes; the splitter reads a pipe and takes
-# out_of_range and truncated_data as safetensors whose data ends early
-# (see the skipped test in z4split.bats).
+# them away are kept as opaque bytes, and so are out_of_range and
+# truncated_data when they are files; from a pipe, whose size is not
+# known, the splitter takes those two as safetensors whose data ends early.
 ST_BAD_KINDS=(bad_json out_of_range overlap header_past_end size_mismatch
 	not_object unknown_dtype truncated_data)
 
