@@ -330,7 +330,7 @@ run_info(const char *path, int json, struct z4_ref *ref, struct failure *fl)
 	ntotals = 0;
 	in.ref = ref;
 	if ((err = z4_reader_new(&r, &in,
-	    verbosity >= 2 ? 0 : Z4_READ_NODECODE)))
+	    verbosity >= 2 ? Z4_READ_PLANES : Z4_READ_NODECODE)))
 		goto out;
 	if (json) {
 		char *s = json_literal(shown(path), strlen(shown(path)));

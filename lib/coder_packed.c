@@ -376,21 +376,42 @@ packed_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	return 0;
 }
 
+int
+z4_packed_begin(size_t n, const uint8_t *src, size_t cn, unsigned *b,
+    unsigned *s)
+{
+	if (n == 0 || cn == 0)
+		return Z4_E_DECODE;	/* an empty plane is only ever stored */
+	*b = (src[0] & 7) + 1;
+	*s = src[0] >> 3 & 7;
+	if (src[0] >> 6 || *b == 8 || *b + *s > 8 || cn != packed_size(n, *b))
+		return Z4_E_DECODE;
+	/* The padding must be zero: one coding for each plane. */
+	unsigned used = (unsigned)(n * *b % 8);
+	if (used && src[cn - 1] >> used)
+		return Z4_E_DECODE;
+	return 0;
+}
+
+void
+z4_packed_part(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
+    unsigned b, unsigned s)
+{
+	assert(i % 8 == 0);
+	unpack(dst, src + 1 + i / 8 * b, n, b, s);
+}
+
 static int
 packed_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
     size_t cn)
 {
+	unsigned b, s;
+	int err;
+
 	(void)state;
-	if (n == 0 || cn == 0)
-		return Z4_E_DECODE;	/* an empty plane is only ever stored */
-	unsigned b = (src[0] & 7) + 1, s = src[0] >> 3 & 7;
-	if (src[0] >> 6 || b == 8 || b + s > 8 || cn != packed_size(n, b))
-		return Z4_E_DECODE;
-	/* The padding must be zero: one coding for each plane. */
-	unsigned used = (unsigned)(n * b % 8);
-	if (used && src[cn - 1] >> used)
-		return Z4_E_DECODE;
-	unpack(dst, src + 1, n, b, s);
+	if ((err = z4_packed_begin(n, src, cn, &b, &s)))
+		return err;
+	z4_packed_part(dst, src, 0, n, b, s);
 	return 0;
 }
 

@@ -41,7 +41,7 @@
 #include "internal.h"
 
 #define RANS_L (1u << 15)
-#define SMAX 32
+#define SMAX Z4_RANS_STATES_MAX
 #define RICE_ESCAPE 20		/* a quotient this large is sent in 16 bits */
 
 struct enc_sym {
@@ -555,25 +555,52 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate)
 			t->packed[start + i] = s << 24 | (f - 1) << 12 | i;
 		start += f;
 	}
+	/* The padding must be zero: one coding for each table. */
+	if (r.n % 8 && r.p[r.n / 8] >> r.n % 8)
+		return Z4_E_DECODE;
 	z4_cur_bytes(c, (r.n + 7) / 8);
 	return c->ok ? 0 : Z4_E_DECODE;
 }
 
+/* One symbol with state *x, its word read with a bounds check. */
+static inline int
+one_symbol(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    const uint8_t **p, const uint8_t *end)
+{
+	uint32_t slot = *x & ((1u << t->bits) - 1), fb = t->fb[slot];
+	*dst = t->sym[slot];
+	*x = (fb >> 16) * (*x >> t->bits) + (fb & 0xffff);
+	if (*x < RANS_L) {
+		if (end - *p < 2)
+			return 1;
+		*x = *x << 16 | z4_get16(*p);
+		*p += 2;
+	}
+	return 0;
+}
+
 /*
- * Decode with S states.  Always inlined with S a constant, so each state
- * count gets its own unrolled loop.  While 2S bytes of words remain, no
- * bounds check is needed in a round of S bytes; renormalisation is
- * branch-free, since whether a state needs a word is data and a
- * mispredicted branch costs more than the select.
+ * Decode n symbols with S states, the first of them symbol base of the
+ * plane (whole rounds start at a multiple of S).  Always inlined with S a
+ * constant, so each state count gets its own unrolled loop.  While 2S
+ * bytes of words remain, no bounds check is needed in a round of S
+ * bytes; renormalisation is branch-free, since whether a state needs a
+ * word is data and a mispredicted branch costs more than the select.
+ * Returns 0, or Z4_E_DECODE where the words run out.
  */
 static inline __attribute__((always_inline)) int
-decode_s(const struct dec_table *t, uint32_t *x, const unsigned S,
-    uint8_t *dst, size_t n, const uint8_t *p, const uint8_t *end)
+run_s(const struct dec_table *t, uint32_t *x, const unsigned S,
+    uint8_t *dst, size_t n, size_t base, const uint8_t **pp,
+    const uint8_t *end)
 {
 	const unsigned bits = t->bits;
 	const uint32_t mask = (1u << bits) - 1;
+	const uint8_t *p = *pp;
 	size_t i = 0;
 
+	for (; i < n && (base + i) % S; i++)
+		if (one_symbol(t, &x[(base + i) & (S - 1)], dst + i, &p, end))
+			return Z4_E_DECODE;
 	for (; i + S <= n && (size_t)(end - p) >= 2 * S; i += S) {
 		for (unsigned j = 0; j < S; j++) {
 			uint32_t slot = x[j] & mask, fb = t->fb[slot];
@@ -585,22 +612,11 @@ decode_s(const struct dec_table *t, uint32_t *x, const unsigned S,
 			p += 2 * need;
 		}
 	}
-	for (; i < n; i++) {
-		unsigned j = i & (S - 1);
-		uint32_t slot = x[j] & mask, fb = t->fb[slot];
-		dst[i] = t->sym[slot];
-		x[j] = (fb >> 16) * (x[j] >> bits) + (fb & 0xffff);
-		if (x[j] < RANS_L) {
-			if (end - p < 2)
-				return Z4_E_DECODE;
-			x[j] = x[j] << 16 | z4_get16(p);
-			p += 2;
-		}
-	}
-	for (unsigned j = 0; j < S; j++)
-		if (x[j] != RANS_L)
+	for (; i < n; i++)
+		if (one_symbol(t, &x[(base + i) & (S - 1)], dst + i, &p, end))
 			return Z4_E_DECODE;
-	return p == end ? 0 : Z4_E_DECODE;
+	*pp = p;
+	return 0;
 }
 
 #ifdef Z4_RANS_AVX2
@@ -876,44 +892,87 @@ z4_simd_avx2(void)
 }
 #endif
 
-static int
-rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
-    size_t cn)
+int
+z4_rans_begin(void **state, struct z4_rans_run *r, size_t n,
+    const uint8_t *src, size_t cn)
 {
 	struct z4_cursor c;
 	struct dec_table *t = *state;
-	uint32_t x[SMAX];
-	unsigned nst;
 	int err;
 
 	if (t == NULL && (t = *state = malloc(sizeof *t)) == NULL)
 		return Z4_E_NOMEM;
 	z4_cursor_init(&c, src, cn);
-	if ((err = read_table(&c, t, &nst)))
+	if ((err = read_table(&c, t, &r->nst)))
 		return err;
-	for (unsigned j = 0; j < nst; j++) {
-		x[j] = z4_cur32(&c);
-		if (x[j] < RANS_L || x[j] >= 1u << 31)
+	for (unsigned j = 0; j < r->nst; j++) {
+		r->x[j] = z4_cur32(&c);
+		if (r->x[j] < RANS_L || r->x[j] >= 1u << 31)
 			return Z4_E_DECODE;
 	}
 	if (!c.ok || n == 0)
 		return Z4_E_DECODE;
-	const uint8_t *p = src + c.pos, *end = src + cn;
+	r->table = t;
+	r->p = src + c.pos;
+	r->end = src + cn;
+	r->done = 0;
+	return 0;
+}
+
+int
+z4_rans_next(struct z4_rans_run *r, uint8_t *dst, size_t n)
+{
+	const struct dec_table *t = r->table;
+	size_t done = 0;
+
 #ifdef Z4_RANS_AVX2
-	if (nst >= 8 && t->bits <= 12 && z4_simd_avx2()) {
-		size_t done = nst == 8 ? decode8_avx2(t, x, dst, n, &p, end) :
-		    nst == 16 ? decode16_avx2(t, x, dst, n, &p, end) :
-		    decode32_avx2(t, x, dst, n, &p, end);
-		return decode_s(t, x, nst, dst + done, n - done, p, end);
-	}
+	/* Whole rounds in AVX2, from a round's first state. */
+	if (r->nst >= 8 && t->bits <= 12 && r->done % r->nst == 0 &&
+	    z4_simd_avx2())
+		done = r->nst == 8 ? decode8_avx2(t, r->x, dst, n, &r->p,
+		    r->end) : r->nst == 16 ? decode16_avx2(t, r->x, dst, n,
+		    &r->p, r->end) : decode32_avx2(t, r->x, dst, n, &r->p,
+		    r->end);
 #endif
-	switch (nst) {
-	case 1: return decode_s(t, x, 1, dst, n, p, end);
-	case 4: return decode_s(t, x, 4, dst, n, p, end);
-	case 8: return decode_s(t, x, 8, dst, n, p, end);
-	case 16: return decode_s(t, x, 16, dst, n, p, end);
-	default: return decode_s(t, x, 32, dst, n, p, end);
+	size_t base = r->done + done;
+	int err;
+	switch (r->nst) {
+	case 1: err = run_s(t, r->x, 1, dst + done, n - done, base, &r->p,
+	    r->end); break;
+	case 4: err = run_s(t, r->x, 4, dst + done, n - done, base, &r->p,
+	    r->end); break;
+	case 8: err = run_s(t, r->x, 8, dst + done, n - done, base, &r->p,
+	    r->end); break;
+	case 16: err = run_s(t, r->x, 16, dst + done, n - done, base, &r->p,
+	    r->end); break;
+	default: err = run_s(t, r->x, 32, dst + done, n - done, base, &r->p,
+	    r->end); break;
 	}
+	r->done += n;
+	return err;
+}
+
+int
+z4_rans_end(const struct z4_rans_run *r)
+{
+	/* The encoder's states started at L, and every word was read. */
+	for (unsigned j = 0; j < r->nst; j++)
+		if (r->x[j] != RANS_L)
+			return Z4_E_DECODE;
+	return r->p == r->end ? 0 : Z4_E_DECODE;
+}
+
+static int
+rans_decode(void **state, uint8_t *dst, size_t n, const uint8_t *src,
+    size_t cn)
+{
+	struct z4_rans_run r;
+	int err;
+
+	if ((err = z4_rans_begin(state, &r, n, src, cn)) ||
+	    (err = z4_rans_next(&r, dst, n)))
+		return err;
+	return z4_rans_end(&r);
 }
 
 static void

@@ -421,6 +421,10 @@ payload_decode(struct z4_frame *f, uint64_t raw_checksum)
 {
 	int err;
 
+	/* The common chain in parts, unless the planes are wanted whole. */
+	if (!f->keep_planes && (err = z4_planes_fused(f, raw_checksum)) <= 0)
+		return err;
+
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
 		if (p->coder == Z4_CODER_STORED)
@@ -453,6 +457,7 @@ z4_frame_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h,
 	f->ref = in->ref;
 	f->ref_ready = 0;
 	f->deferred = 0;
+	f->keep_planes = (flags & Z4_READ_PLANES) != 0;
 	f->note[0] = '\0';
 	int err = head_read(in, f, h);
 	if (err)

@@ -198,6 +198,43 @@ extern int z4_simd_off;
 
 const struct z4_coder *z4_coder_get(unsigned id);
 
+/*
+ * A RANS plane decoded a part at a time (z4_planes_fused): begin reads
+ * the table and states, next decodes the next n symbols, end checks that
+ * the states are back where the encoder started and every word was read.
+ * Parts but the last must be whole rounds of states for the SIMD loops.
+ */
+#define Z4_RANS_STATES_MAX 32
+struct z4_rans_run {
+	const struct dec_table *table;
+	uint32_t x[Z4_RANS_STATES_MAX];
+	unsigned nst;
+	const uint8_t *p, *end;
+	size_t done;
+};
+int z4_rans_begin(void **state, struct z4_rans_run *r, size_t n,
+    const uint8_t *src, size_t cn);
+int z4_rans_next(struct z4_rans_run *r, uint8_t *dst, size_t n);
+int z4_rans_end(const struct z4_rans_run *r);
+
+/*
+ * A PACKED plane a part at a time: begin checks it and gives B and S;
+ * part unpacks n bytes from byte i, a multiple of 8.
+ */
+int z4_packed_begin(size_t n, const uint8_t *src, size_t cn, unsigned *b,
+    unsigned *s);
+void z4_packed_part(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
+    unsigned b, unsigned s);
+
+/*
+ * Decode a frame whose chain is PLANES alone, with at most one RANS
+ * plane, in parts that stay in cache: each part of every plane decoded,
+ * merged into the frame's bytes and hashed at once.  Returns 1, having
+ * done nothing, for any other frame; 0 or an error otherwise, the
+ * decoded bytes checked against raw_checksum.
+ */
+int z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum);
+
 /* Transform wire IDs (z4-frame(5), "Transforms"). */
 enum z4_xform_id {
 	Z4_XF_PLANES = 1,	/* live bits of each element into byte planes */

@@ -422,7 +422,8 @@ read_ahead(struct z4_reader *r)
 		if ((p->f = spare_frame(r)) == NULL)
 			return;
 		p->pooled = 0;
-		p->err = read_frame(r, p->f, &p->h, &p->at, Z4_READ_DEFER);
+		p->err = read_frame(r, p->f, &p->h, &p->at, Z4_READ_DEFER |
+		    (r->flags & Z4_READ_PLANES));
 		p->frame_no = r->frame_no;
 		r->nahead++;
 		if (p->err < 0)

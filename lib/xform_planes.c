@@ -16,6 +16,9 @@
  * holding one byte per element; then, when T is not 0, one plane with
  * the T bytes that follow the last whole element.
  */
+#define XXH_STATIC_LINKING_ONLY
+#include "hash.h"
+
 #include "internal.h"
 
 #ifdef __SSE2__
@@ -475,6 +478,75 @@ planes_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		    tail);
 	out->raw = out->rbuf;
 	return 0;
+}
+
+/*
+ * Elements a part of z4_planes_fused: a multiple of every state count
+ * and of 8, and small enough that the parts of the planes, some KiB
+ * each, and the bytes merged from them stay in the first-level cache.
+ */
+#define FUSED_PART 4096
+
+int
+z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
+{
+	struct z4_rans_run run;
+	struct layout l;
+	unsigned tail, rans = 0, b[8], sh[8];
+	int err;
+
+	if (f->nxform != 1 || f->xform[0].id != Z4_XF_PLANES ||
+	    parse_params(&f->xform[0], &l, &tail) || tail != 0 ||
+	    f->nplane != l.nplane || l.nplane > 8)
+		return 1;
+	size_t n = f->plane[0].raw_size;
+	if (n * l.w != f->raw_size)
+		return 1;
+	for (unsigned k = 0; k < l.nplane; k++) {
+		const struct z4_plane *p = &f->plane[k];
+		if (p->raw_size != n || (p->coder != Z4_CODER_STORED &&
+		    p->coder != Z4_CODER_RANS && p->coder != Z4_CODER_PACKED))
+			return 1;
+		rans += p->coder == Z4_CODER_RANS;
+	}
+	if (rans > 1)
+		return 1;	/* one rANS table per frame */
+	for (unsigned k = 0; k < l.nplane; k++) {
+		const struct z4_plane *p = &f->plane[k];
+		if (p->coder == Z4_CODER_PACKED)
+			err = z4_packed_begin(n, p->coded, p->coded_size, &b[k],
+			    &sh[k]);
+		else if (p->coder == Z4_CODER_RANS)
+			err = z4_rans_begin(&f->coder_state[Z4_CODER_RANS],
+			    &run, n, p->coded, p->coded_size);
+		else
+			err = 0;
+		if (err)
+			return err;
+	}
+	uint8_t part[8][FUSED_PART];
+	XXH3_state_t st;
+	XXH3_64bits_reset(&st);
+	for (size_t i = 0; i < n; i += FUSED_PART) {
+		size_t m = n - i < FUSED_PART ? n - i : FUSED_PART;
+		const uint8_t *in[8];
+		for (unsigned k = 0; k < l.nplane; k++) {
+			const struct z4_plane *p = &f->plane[k];
+			in[k] = part[k];
+			if (p->coder == Z4_CODER_STORED)
+				in[k] = p->coded + i;
+			else if (p->coder == Z4_CODER_PACKED)
+				z4_packed_part(part[k], p->coded, i, m, b[k],
+				    sh[k]);
+			else if ((err = z4_rans_next(&run, part[k], m)))
+				return err;
+		}
+		merge(&l, f->raw + i * l.w, m, in);
+		XXH3_64bits_update(&st, f->raw + i * l.w, m * l.w);
+	}
+	if (rans && (err = z4_rans_end(&run)))
+		return err;
+	return XXH3_64bits_digest(&st) == raw_checksum ? 0 : Z4_E_CHECKSUM;
 }
 
 /*

@@ -219,6 +219,7 @@ struct z4_frame {
 	/* Read but not yet decoded (a reader decoding on threads). */
 	int deferred;
 	uint64_t deferred_checksum;
+	int keep_planes;		/* Z4_READ_PLANES: plane[].raw kept */
 	/*
 	 * The checksum of the raw bytes, made when the frame was coded, on
 	 * the thread that coded it, for the writer to use.
@@ -418,6 +419,7 @@ int z4_writer_finish(struct z4_writer *w);
  */
 enum z4_read_flags {
 	Z4_READ_NODECODE = 1 << 0,	/* check headers only (z4info) */
+	Z4_READ_PLANES = 1 << 1,	/* each plane decoded whole (z4info -v) */
 };
 
 struct z4_reader;

@@ -59,6 +59,8 @@ spill(const void *p, size_t n)
 static int use_dedupe;
 /* The reference compress() codes chunks against and decode() gives. */
 static struct z4_ref *use_ref;
+/* The reader flags decode() passes. */
+static unsigned read_flags;
 
 /* Compress content with the library at level, chunks of chunk bytes. */
 static struct mem
@@ -127,7 +129,7 @@ decode(const struct mem *m, struct mem *orig)
 	struct mem o = { malloc(1), 0 };
 
 	z4_frame_init(&f);
-	if (z4_in_init(&zi, fileno(in)) || z4_reader_new(&r, &zi, 0))
+	if (z4_in_init(&zi, fileno(in)) || z4_reader_new(&r, &zi, read_flags))
 		abort();
 	zi.ref = use_ref;
 	while ((ret = z4_reader_next(r, &f)) > 0) {
@@ -2252,6 +2254,97 @@ test_offsets(void)
 	free(st.p);
 }
 
+/*
+ * A stream decoded both ways, in parts (z4_planes_fused) and with its
+ * planes whole (Z4_READ_PLANES): the same bytes, or the same error.
+ */
+static int
+decode_both(const struct mem *m, struct mem *o)
+{
+	struct mem whole;
+	read_flags = Z4_READ_PLANES;
+	int a = decode(m, &whole);
+	read_flags = 0;
+	int b = decode(m, o);
+	CHECK(a == b);
+	if (a == 0 && b == 0)
+		CHECK(whole.len == o->len && memcmp(whole.p, o->p, o->len) == 0);
+	if (a == 0)
+		free(whole.p);
+	if (b != 0)
+		o->p = NULL;
+	return b;
+}
+
+/*
+ * The fused decoder on BF16 and F32 chunks of every size around its part
+ * and round sizes, with rANS, packed and stored planes; that it is the
+ * one that decodes them; and damage, every bit of a small stream.
+ */
+static void
+test_fused_parts(void)
+{
+	static const size_t sizes[] = { 1, 7, 31, 33, 4095, 4096, 4097,
+	    8205, 70001 };
+	uint32_t seed = 5;
+	uint8_t *f32 = malloc(4 * 70001), *bf16 = malloc(2 * 70001);
+
+	for (size_t i = 0; i < 70001; i++) {
+		uint32_t r = rnd(&seed);
+		float x = 0.02f * ((float)(r & 0xffff) / 65536.0f - 0.5f) *
+		    (float)(1 + (r >> 28));
+		uint32_t v;
+		memcpy(&v, &x, 4);
+		z4_put32(f32 + 4 * i, v & 0xffffe000u);	/* dead low bits */
+		z4_put16(bf16 + 2 * i, (uint16_t)(v >> 16));
+	}
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		for (int dt = Z4_DT_BF16; dt <= Z4_DT_F32; dt += 3) {
+			const uint8_t *buf = dt == Z4_DT_F32 ? f32 : bf16;
+			size_t n = sizes[k] * (dt == Z4_DT_F32 ? 4 : 2);
+			struct mem m = compress(buf, n, 1u << 20, dt, 3), o;
+			CHECK(decode_both(&m, &o) == 0 && o.len == n &&
+			    memcmp(o.p, buf, n) == 0);
+			free(o.p);
+			/* The first frame takes the fused path. */
+			FILE *in = spill(m.p, m.len);
+			struct z4_in zi;
+			struct z4_frame f;
+			struct z4_frame_head h;
+			z4_frame_init(&f);
+			if (z4_in_init(&zi, fileno(in)) ||
+			    z4_in_skip(&zi, Z4_STREAM_HEADER_SIZE))
+				abort();
+			CHECK(z4_frame_read(&zi, &f, &h, Z4_READ_DEFER) == 0);
+			CHECK(sizes[k] < 64 ||
+			    z4_planes_fused(&f, h.raw_checksum) == 0);
+			CHECK(sizes[k] < 64 || memcmp(f.raw, buf, n) == 0);
+			z4_frame_release(&f);
+			z4_in_release(&zi);
+			fclose(in);
+			free(m.p);
+		}
+	}
+	struct mem m = compress(bf16, 600, 1u << 20, Z4_DT_BF16, 3), o;
+	int errs[64] = { 0 };
+	for (size_t i = 0; i < m.len; i++) {
+		for (int b = 0; b < 8; b++) {
+			m.p[i] ^= (uint8_t)(1 << b);
+			int err = decode_both(&m, &o);
+			errs[-err & 63]++;
+			free(o.p);
+			m.p[i] ^= (uint8_t)(1 << b);
+		}
+	}
+	printf("# fused: %zu bit flips, %d rejected as damaged planes, %d by "
+	    "the checksum, %d decode to the original\n", m.len * 8,
+	    errs[-Z4_E_DECODE & 63], errs[-Z4_E_CHECKSUM & 63], errs[0]);
+	CHECK(errs[0] == 0);
+	free(m.p);
+	free(f32);
+	free(bf16);
+}
+
 int
 main(void)
 {
@@ -2260,6 +2353,7 @@ main(void)
 	test_rows();
 	test_fold();
 	test_offsets();
+	test_fused_parts();
 	test_dtypes();
 	test_rans();
 	test_rans_table();
