@@ -227,13 +227,17 @@ void z4_packed_part(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
     unsigned b, unsigned s);
 
 /*
- * Decode a frame whose chain is PLANES alone, with at most one RANS
- * plane, in parts that stay in cache: each part of every plane decoded,
- * merged into the frame's bytes and hashed at once.  Returns 1, having
- * done nothing, for any other frame; 0 or an error otherwise, the
- * decoded bytes checked against raw_checksum.
+ * Decode a frame whose chain is PLANES, or FOLD then PLANES, with at most
+ * one RANS plane, in parts that stay in cache: each part of every plane
+ * decoded, merged into the frame's bytes, FOLD undone and hashed at once.
+ * Returns 1, having done nothing, for any other frame; 0 or an error
+ * otherwise, the same error the transforms undone in turn would give,
+ * and the decoded bytes checked against raw_checksum.
  */
 int z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum);
+/* FOLD's W, or 0 if its parameters are bad; FOLD undone on n bytes. */
+unsigned z4_fold_width(const struct z4_xform_step *s);
+int z4_fold_part(const struct z4_xform_step *s, uint8_t *p, size_t n);
 
 /* Transform wire IDs (z4-frame(5), "Transforms"). */
 enum z4_xform_id {

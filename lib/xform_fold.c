@@ -148,6 +148,23 @@ fold_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	return 0;
 }
 
+unsigned
+z4_fold_width(const struct z4_xform_step *s)
+{
+	struct field fl;
+	return parse_params(s, &fl) ? 0 : fl.w;
+}
+
+int
+z4_fold_part(const struct z4_xform_step *s, uint8_t *p, size_t n)
+{
+	struct field fl;
+	if (parse_params(s, &fl) || n % fl.w ||
+	    fold_pass(&fl, p, p, n / fl.w, 1))
+		return Z4_E_CORRUPT;
+	return 0;
+}
+
 static int
 fold_encode(struct z4_frame *f, struct z4_xform_step *s,
     const uint8_t *src, size_t size, unsigned first)

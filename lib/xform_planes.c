@@ -493,11 +493,15 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 	struct z4_rans_run run;
 	struct layout l;
 	unsigned tail, rans = 0, b[8], sh[8];
-	int err;
+	int err, fold_err = 0;
 
-	if (f->nxform != 1 || f->xform[0].id != Z4_XF_PLANES ||
-	    parse_params(&f->xform[0], &l, &tail) || tail != 0 ||
-	    f->nplane != l.nplane || l.nplane > 8)
+	const struct z4_xform_step *fold = f->nxform == 2 &&
+	    f->xform[0].id == Z4_XF_FOLD ? &f->xform[0] : NULL;
+	const struct z4_xform_step *planes = &f->xform[f->nxform - 1];
+	if (f->nxform != 1 + (fold != NULL) || planes->id != Z4_XF_PLANES ||
+	    parse_params(planes, &l, &tail) || tail != 0 ||
+	    f->nplane != l.nplane || l.nplane > 8 ||
+	    (fold && z4_fold_width(fold) != l.w))
 		return 1;
 	size_t n = f->plane[0].raw_size;
 	if (n * l.w != f->raw_size)
@@ -542,10 +546,15 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 				return err;
 		}
 		merge(&l, f->raw + i * l.w, m, in);
+		/* FOLD's error comes after the planes', as undone in turn. */
+		if (fold && !fold_err)
+			fold_err = z4_fold_part(fold, f->raw + i * l.w, m * l.w);
 		XXH3_64bits_update(&st, f->raw + i * l.w, m * l.w);
 	}
 	if (rans && (err = z4_rans_end(&run)))
 		return err;
+	if (fold_err)
+		return fold_err;
 	return XXH3_64bits_digest(&st) == raw_checksum ? 0 : Z4_E_CHECKSUM;
 }
 

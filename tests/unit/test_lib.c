@@ -2278,8 +2278,9 @@ decode_both(const struct mem *m, struct mem *o)
 
 /*
  * The fused decoder on BF16 and F32 chunks of every size around its part
- * and round sizes, with rANS, packed and stored planes; that it is the
- * one that decodes them; and damage, every bit of a small stream.
+ * and round sizes, with rANS, packed and stored planes, and FOLD at level
+ * 9; that it is the one that decodes them at level 3; and damage, every
+ * bit of a small stream, and bits of one with FOLD.
  */
 static void
 test_fused_parts(void)
@@ -2302,7 +2303,12 @@ test_fused_parts(void)
 		for (int dt = Z4_DT_BF16; dt <= Z4_DT_F32; dt += 3) {
 			const uint8_t *buf = dt == Z4_DT_F32 ? f32 : bf16;
 			size_t n = sizes[k] * (dt == Z4_DT_F32 ? 4 : 2);
-			struct mem m = compress(buf, n, 1u << 20, dt, 3), o;
+			struct mem m = compress(buf, n, 1u << 20, dt, 9), o;
+			CHECK(decode_both(&m, &o) == 0 && o.len == n &&
+			    memcmp(o.p, buf, n) == 0);
+			free(o.p);
+			free(m.p);
+			m = compress(buf, n, 1u << 20, dt, 3);
 			CHECK(decode_both(&m, &o) == 0 && o.len == n &&
 			    memcmp(o.p, buf, n) == 0);
 			free(o.p);
@@ -2340,6 +2346,32 @@ test_fused_parts(void)
 	    "the checksum, %d decode to the original\n", m.len * 8,
 	    errs[-Z4_E_DECODE & 63], errs[-Z4_E_CHECKSUM & 63], errs[0]);
 	CHECK(errs[0] == 0);
+	free(m.p);
+	/* FOLD then PLANES: every 5th byte, all its bits. */
+	m = compress(bf16, 2 * 8192, 1u << 20, Z4_DT_BF16, 9);
+	memset(errs, 0, sizeof errs);
+	for (size_t i = 0; i < m.len; i += 5) {
+		for (int b = 0; b < 8; b++) {
+			m.p[i] ^= (uint8_t)(1 << b);
+			errs[-decode_both(&m, &o) & 63]++;
+			free(o.p);
+			m.p[i] ^= (uint8_t)(1 << b);
+		}
+	}
+	printf("# fused with FOLD: %d rejected as damaged planes, %d as "
+	    "corrupt, %d by the checksum\n", errs[-Z4_E_DECODE & 63],
+	    errs[-Z4_E_CORRUPT & 63], errs[-Z4_E_CHECKSUM & 63]);
+	CHECK(errs[0] == 0);
+	/* FOLD's error, where the planes decode well: P moved down. */
+	size_t at = frame_at(&m, 0);
+	static const uint8_t fold[] = { Z4_XF_FOLD, 3, 2, 7, 13 };
+	uint8_t *hit = memmem(m.p + at, 64, fold, sizeof fold);
+	CHECK(hit != NULL);
+	if (hit != NULL) {
+		hit[4] = 12;
+		refix(&m, at);
+		CHECK(decode_both(&m, &o) == Z4_E_CORRUPT);
+	}
 	free(m.p);
 	free(f32);
 	free(bf16);
