@@ -497,8 +497,10 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 
 	const struct z4_xform_step *fold = f->nxform == 2 &&
 	    f->xform[0].id == Z4_XF_FOLD ? &f->xform[0] : NULL;
+	if (f->nxform != 1 + (fold != NULL))
+		return 1;
 	const struct z4_xform_step *planes = &f->xform[f->nxform - 1];
-	if (f->nxform != 1 + (fold != NULL) || planes->id != Z4_XF_PLANES ||
+	if (planes->id != Z4_XF_PLANES ||
 	    parse_params(planes, &l, &tail) || tail != 0 ||
 	    f->nplane != l.nplane || l.nplane > 8 ||
 	    (fold && z4_fold_width(fold) != l.w))
