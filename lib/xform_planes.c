@@ -402,7 +402,33 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 		return;
 	}
 	if (l->w == 4 && one_run(l)) {
-		for (size_t i = 0; i < n; i++) {
+		size_t i = 0;
+#ifdef __SSE2__
+		/* Bytes joined into 32-bit lanes, shifted, rotated right. */
+		const __m128i shift = _mm_cvtsi32_si128((int)q);
+		for (; i + 16 <= n; i += 16) {
+			__m128i b[4], e[4];
+			for (unsigned k = 0; k < 4; k++)
+				b[k] = _mm_loadu_si128(
+				    (const __m128i *)(planes[k] + i));
+			__m128i lo01 = _mm_unpacklo_epi8(b[0], b[1]);
+			__m128i hi01 = _mm_unpackhi_epi8(b[0], b[1]);
+			__m128i lo23 = _mm_unpacklo_epi8(b[2], b[3]);
+			__m128i hi23 = _mm_unpackhi_epi8(b[2], b[3]);
+			e[0] = _mm_unpacklo_epi16(lo01, lo23);
+			e[1] = _mm_unpackhi_epi16(lo01, lo23);
+			e[2] = _mm_unpacklo_epi16(hi01, hi23);
+			e[3] = _mm_unpackhi_epi16(hi01, hi23);
+			for (unsigned k = 0; k < 4; k++) {
+				__m128i v = _mm_srl_epi32(e[k], shift);
+				v = _mm_or_si128(_mm_srli_epi32(v, 1),
+				    _mm_slli_epi32(v, 31));
+				_mm_storeu_si128((__m128i *)(dst + 4 * i +
+				    16 * k), v);
+			}
+		}
+#endif
+		for (; i < n; i++) {
 			uint32_t v = ((uint32_t)planes[0][i] |
 			    (uint32_t)planes[1][i] << 8 |
 			    (uint32_t)planes[2][i] << 16 |
