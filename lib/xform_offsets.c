@@ -23,6 +23,8 @@
 #include "internal.h"
 
 static const char key[] = "\"data_offsets\":[";
+/* What ends each number of a pair. */
+static const uint8_t after[2] = { ',', ']' };
 #define KEY_LEN (sizeof key - 1)
 #define NUM_MAX 21		/* a sign and 20 digits */
 
@@ -123,7 +125,7 @@ offsets_pass(const uint8_t *src, size_t n, uint8_t *dst, int restore,
 		int neg[2];
 		for (int k = 0; k < 2; k++) {
 			size_t len = number_read(p, end, restore, &neg[k], &x[k]);
-			if (len == 0 || p + len >= end || p[len] != ",]"[k])
+			if (len == 0 || p + len >= end || p[len] != after[k])
 				return SIZE_MAX;
 			p += len + 1;
 		}
@@ -146,7 +148,7 @@ offsets_pass(const uint8_t *src, size_t n, uint8_t *dst, int restore,
 			size_t len = number_write(num, neg[k], v[k]);
 			if (dst) {
 				memcpy(dst + out, num, len);
-				dst[out + len] = (uint8_t)",]"[k];
+				dst[out + len] = after[k];
 			}
 			out += len + 1;
 		}
