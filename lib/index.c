@@ -40,18 +40,17 @@ z4_index_reset(struct z4_index_builder *b)
 static uint64_t
 zigzag(uint64_t x, uint64_t from)
 {
-	return x >= from ? (x - from) << 1 : ((from - x) << 1) - 1;
+	int negative;
+	uint64_t mag;
+	z4_diff(x, from, &negative, &mag);
+	return negative ? (mag << 1) - 1 : mag << 1;
 }
 
 /* from + the difference z codes; 0 if it is outside 0 .. 2^64 - 1. */
 static int
 unzigzag(uint64_t from, uint64_t z, uint64_t *x)
 {
-	uint64_t d = (z >> 1) + (z & 1);
-	if (z & 1 ? d > from : d > UINT64_MAX - from)
-		return 0;
-	*x = z & 1 ? from - d : from + d;
-	return 1;
+	return z4_undiff(from, z & 1, (z >> 1) + (z & 1), x);
 }
 
 static int

@@ -159,6 +159,27 @@ z4_small_plane(int level, size_t n)
 	return level >= 7 && n < Z4_SMALL_PLANE;
 }
 
+/*
+ * x - from as a sign and a magnitude, and back: from plus or minus mag
+ * into *x, 0 if that leaves 0 .. 2^64 - 1.  Index entries and OFFSETS
+ * code offsets this way, from where the one before ends.
+ */
+static inline void
+z4_diff(uint64_t x, uint64_t from, int *negative, uint64_t *mag)
+{
+	*negative = x < from;
+	*mag = x < from ? from - x : x - from;
+}
+
+static inline int
+z4_undiff(uint64_t from, int negative, uint64_t mag, uint64_t *x)
+{
+	if (negative ? mag > from : mag > UINT64_MAX - from)
+		return 0;
+	*x = negative ? from - mag : from + mag;
+	return 1;
+}
+
 /* What a coder is given to code: bytes, level, and their histogram. */
 struct z4_code_in {
 	const uint8_t *src;
@@ -235,9 +256,13 @@ void z4_packed_part(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
  * and the decoded bytes checked against raw_checksum.
  */
 int z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum);
-/* FOLD's W, or 0 if its parameters are bad; FOLD undone on n bytes. */
+/*
+ * FOLD's W, or 0 if its parameters are bad; FOLD undone on n bytes from
+ * src to dst, which may be src.
+ */
 unsigned z4_fold_width(const struct z4_xform_step *s);
-int z4_fold_part(const struct z4_xform_step *s, uint8_t *p, size_t n);
+int z4_fold_part(const struct z4_xform_step *s, const uint8_t *src,
+    uint8_t *dst, size_t n);
 
 /* Transform wire IDs (z4-frame(5), "Transforms"). */
 enum z4_xform_id {

@@ -132,17 +132,11 @@ fold_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
 {
 	const struct z4_plane *in = &f->plane[first];
-	struct field fl;
 	int err;
 
-	if ((err = parse_params(s, &fl)))
+	if ((err = z4_plane_reserve_raw(out, in->raw_size)) ||
+	    (err = z4_fold_part(s, in->raw, out->rbuf, in->raw_size)))
 		return err;
-	if (in->raw_size % fl.w)
-		return Z4_E_CORRUPT;
-	if ((err = z4_plane_reserve_raw(out, in->raw_size)))
-		return err;
-	if (fold_pass(&fl, in->raw, out->rbuf, in->raw_size / fl.w, 1))
-		return Z4_E_CORRUPT;
 	out->raw = out->rbuf;
 	out->raw_size = in->raw_size;
 	return 0;
@@ -156,11 +150,12 @@ z4_fold_width(const struct z4_xform_step *s)
 }
 
 int
-z4_fold_part(const struct z4_xform_step *s, uint8_t *p, size_t n)
+z4_fold_part(const struct z4_xform_step *s, const uint8_t *src,
+    uint8_t *dst, size_t n)
 {
 	struct field fl;
 	if (parse_params(s, &fl) || n % fl.w ||
-	    fold_pass(&fl, p, p, n / fl.w, 1))
+	    fold_pass(&fl, src, dst, n / fl.w, 1))
 		return Z4_E_CORRUPT;
 	return 0;
 }

@@ -78,24 +78,6 @@ number_write(uint8_t *dst, int negative, uint64_t v)
 	return k;
 }
 
-/* x - from, as a sign and a magnitude. */
-static void
-difference(uint64_t x, uint64_t from, int *negative, uint64_t *mag)
-{
-	*negative = x < from;
-	*mag = x < from ? from - x : x - from;
-}
-
-/* from plus or minus mag into *x; 0 if it leaves 0 .. 2^64 - 1. */
-static int
-apply(uint64_t from, int negative, uint64_t mag, uint64_t *x)
-{
-	if (negative ? mag > from : mag > UINT64_MAX - from)
-		return 0;
-	*x = negative ? from - mag : from + mag;
-	return 1;
-}
-
 /*
  * One pass over n bytes at src, either way: each pair after the key is
  * rewritten, and the rest copied.  With dst NULL, only counts.  Returns
@@ -131,15 +113,15 @@ offsets_pass(const uint8_t *src, size_t n, uint8_t *dst, int restore,
 		}
 		if (restore) {
 			/* a, b back to A = E + a and B = A + b. */
-			if (!apply(prev_end, neg[0], x[0], &y[0]) ||
-			    !apply(y[0], neg[1], x[1], &y[1]))
+			if (!z4_undiff(prev_end, neg[0], x[0], &y[0]) ||
+			    !z4_undiff(y[0], neg[1], x[1], &y[1]))
 				return SIZE_MAX;
 			neg[0] = neg[1] = 0;
 		} else {
 			y[0] = x[0];
 			y[1] = x[1];
-			difference(x[0], prev_end, &neg[0], &x[0]);
-			difference(y[1], y[0], &neg[1], &x[1]);
+			z4_diff(x[0], prev_end, &neg[0], &x[0]);
+			z4_diff(y[1], y[0], &neg[1], &x[1]);
 		}
 		prev_end = y[1];
 		const uint64_t *v = restore ? y : x;

@@ -576,7 +576,8 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 		merge(&l, f->raw + i * l.w, m, in);
 		/* FOLD's error comes after the planes', as undone in turn. */
 		if (fold && !fold_err)
-			fold_err = z4_fold_part(fold, f->raw + i * l.w, m * l.w);
+			fold_err = z4_fold_part(fold, f->raw + i * l.w,
+			    f->raw + i * l.w, m * l.w);
 		XXH3_64bits_update(&st, f->raw + i * l.w, m * l.w);
 	}
 	if (rans && (err = z4_rans_end(&run)))
