@@ -225,7 +225,7 @@ const struct z4_coder *z4_coder_get(unsigned id);
  * the states are back where the encoder started and every word was read.
  * Parts but the last must be whole rounds of states for the SIMD loops.
  */
-#define Z4_RANS_STATES_MAX 32
+#define Z4_RANS_STATES_MAX 64
 struct z4_rans_run {
 	const struct dec_table *table;
 	uint32_t x[Z4_RANS_STATES_MAX];

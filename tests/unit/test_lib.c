@@ -341,9 +341,13 @@ test_crafted(void)
 	m.p[5] = 1;	/* the draft before frames lost Payload_Checksum */
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
-	m.p[5] = 3;
+	m.p[5] = 4;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
+	/* 0.2 is 0.3 without 64 rANS states: still read. */
+	m.p[5] = 2;
+	z4_put64(m.p + 8, z4_hash64(m.p, 8));
+	CHECK(decode(&m, NULL) == 0);
 	memcpy(m.p, h, 16);
 	m.p[6] = 9;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
@@ -532,7 +536,7 @@ test_rans_table(void)
 static void
 test_rans(void)
 {
-	/* 1 to 32 states (8 from 64 KiB); odd sizes end mid-round. */
+	/* 1 to 64 states (64 from 256 KiB); odd sizes end mid-round. */
 	size_t sizes[] = { 1, 2, 7, 16, 255, 1000, 4097, 70000, 70005,
 	    262144, 262144 + 31, 300001 };
 	enum { MAX = 300001 };
@@ -571,6 +575,8 @@ test_rans(void)
 				 */
 				if (level == 9 && n < 262144)
 					CHECK((dst[0] >> 4 & 7) == 0);
+				if (n >= 262144 && kind != 0)
+					CHECK((dst[0] >> 4 & 7) == 6);
 				fine += level == 9 && (dst[0] & 15) > 2;
 				/*
 				 * The top plane of floats takes a table of
@@ -600,6 +606,10 @@ test_rans(void)
 				/* One byte short or long must not decode. */
 				CHECK(z4_coder_rans.decode(&dst_state, back, n,
 				    dst, out - 1) < 0);
+				/* 128 states, reserved, must not either. */
+				dst[0] |= 7 << 4;
+				CHECK(z4_coder_rans.decode(&dst_state, back, n,
+				    dst, out) == Z4_E_DECODE);
 			}
 		}
 	}
@@ -2285,12 +2295,14 @@ decode_both(const struct mem *m, struct mem *o)
 static void
 test_fused_parts(void)
 {
+	/* From 256 KiB, the rANS plane has 64 states. */
 	static const size_t sizes[] = { 1, 7, 31, 33, 4095, 4096, 4097,
-	    8205, 70001 };
+	    8205, 70001, 300001 };
+	enum { MAX = 300001 };
 	uint32_t seed = 5;
-	uint8_t *f32 = malloc(4 * 70001), *bf16 = malloc(2 * 70001);
+	uint8_t *f32 = malloc(4 * MAX), *bf16 = malloc(2 * MAX);
 
-	for (size_t i = 0; i < 70001; i++) {
+	for (size_t i = 0; i < MAX; i++) {
 		uint32_t r = rnd(&seed);
 		float x = 0.02f * ((float)(r & 0xffff) / 65536.0f - 0.5f) *
 		    (float)(1 + (r >> 28));
@@ -2312,7 +2324,7 @@ test_fused_parts(void)
 			CHECK(decode_both(&m, &o) == 0 && o.len == n &&
 			    memcmp(o.p, buf, n) == 0);
 			free(o.p);
-			/* The first frame takes the fused path. */
+			/* The first frame (of 1 MiB at most) is fused. */
 			FILE *in = spill(m.p, m.len);
 			struct z4_in zi;
 			struct z4_frame f;
@@ -2324,7 +2336,8 @@ test_fused_parts(void)
 			CHECK(z4_frame_read(&zi, &f, &h, Z4_READ_DEFER) == 0);
 			CHECK(sizes[k] < 64 ||
 			    z4_planes_fused(&f, h.raw_checksum) == 0);
-			CHECK(sizes[k] < 64 || memcmp(f.raw, buf, n) == 0);
+			CHECK(sizes[k] < 64 || (h.raw_size <= n &&
+			    memcmp(f.raw, buf, h.raw_size) == 0));
 			z4_frame_release(&f);
 			z4_in_release(&zi);
 			fclose(in);
