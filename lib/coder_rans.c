@@ -626,10 +626,12 @@ run_s(const struct dec_table *t, uint32_t *x, const unsigned S,
 #include <immintrin.h>
 
 /*
- * Where each of 8 lanes finds its word among the words read in a round:
- * for the lanes set in a mask, the count of set lanes below it.
+ * For each mask of the 8 lanes that take a word, the byte shuffle that
+ * gives each of them its word from the 16 bytes at the read position,
+ * in both halves of a vector: for the k-th lane set, bytes 2k and
+ * 2k + 1, zero-extended; 0 for the lanes not set.
  */
-static uint8_t word_lane[256][8];
+static uint8_t word_shuffle[256][32] __attribute__((aligned(32)));
 /*
  * The encoder's inverse: for each output lane k of the 8, the lane whose
  * word goes there, so that the words of the set lanes end up in the top
@@ -638,13 +640,15 @@ static uint8_t word_lane[256][8];
 static uint8_t lane_word[256][8];
 
 static void
-word_lane_init(void)
+word_tables_init(void)
 {
 	for (unsigned m = 0; m < 256; m++) {
 		unsigned c = (unsigned)__builtin_popcount(m);
+		memset(word_shuffle[m], 0x80, 32);
 		for (unsigned j = 0, k = 0; j < 8; j++)
 			if (m >> j & 1) {
-				word_lane[m][j] = (uint8_t)k;
+				word_shuffle[m][4 * j] = (uint8_t)(2 * k);
+				word_shuffle[m][4 * j + 1] = (uint8_t)(2 * k + 1);
 				lane_word[m][8 - c + k++] = (uint8_t)j;
 			}
 	}
@@ -657,14 +661,13 @@ word_lane_init(void)
 __attribute__((target("avx2"))) static inline __m256i
 take_words(__m256i y, __m256i need, unsigned m, const uint8_t **p)
 {
-	__m256i words = _mm256_cvtepu16_epi32(
-	    _mm_loadu_si128((const __m128i *)*p));
-	__m256i lane = _mm256_cvtepu8_epi32(
-	    _mm_loadl_epi64((const __m128i *)word_lane[m]));
-	words = _mm256_permutevar8x32_epi32(words, lane);
+	__m256i words = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(
+	    _mm_loadu_si128((const __m128i *)*p)),
+	    _mm256_load_si256((const __m256i *)word_shuffle[m]));
 	*p += 2 * (unsigned)__builtin_popcount(m);
-	return _mm256_blendv_epi8(y, _mm256_or_si256(_mm256_slli_epi32(y, 16),
-	    words), need);
+	/* Shifted by 16 where a word comes in, by 0 elsewhere. */
+	return _mm256_or_si256(_mm256_sllv_epi32(y, _mm256_and_si256(need,
+	    _mm256_set1_epi32(16))), words);
 }
 
 /*
@@ -693,6 +696,20 @@ store8(uint8_t *dst, __m256i sym)
 	uint32_t hi = (uint32_t)_mm256_extract_epi32(sym, 4);
 	memcpy(dst, &lo, 4);
 	memcpy(dst + 4, &hi, 4);
+}
+
+/* The symbols (top bytes) of 4 vectors of 8 lanes, as 32 bytes at dst. */
+__attribute__((target("avx2"))) static inline void
+store32(uint8_t *dst, const __m256i *e)
+{
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	__m256i ab = _mm256_packus_epi32(_mm256_srli_epi32(e[0], 24),
+	    _mm256_srli_epi32(e[1], 24));
+	__m256i cd = _mm256_packus_epi32(_mm256_srli_epi32(e[2], 24),
+	    _mm256_srli_epi32(e[3], 24));
+	/* Packing works within 128-bit halves: dwords of 4 bytes reordered. */
+	_mm256_storeu_si256((__m256i *)dst, _mm256_permutevar8x32_epi32(
+	    _mm256_packus_epi16(ab, cd), order));
 }
 
 /*
@@ -742,8 +759,12 @@ decode_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 			need[q] = _mm256_cmpgt_epi32(low, y[q]);
 			m[q] = (unsigned)_mm256_movemask_ps(
 			    _mm256_castsi256_ps(need[q]));
-			store8(dst + i + 8 * q, _mm256_srli_epi32(e[q], 24));
+			if (V < 4)
+				store8(dst + i + 8 * q,
+				    _mm256_srli_epi32(e[q], 24));
 		}
+		for (unsigned q = 0; V >= 4 && q < V; q += 4)
+			store32(dst + i + 8 * q, e + q);
 		for (unsigned q = 0; q < V; q++)
 			v[q] = take_words(y[q], need[q], m[q], &p);
 	}
@@ -879,7 +900,7 @@ static int avx2;
 static void
 simd_init(void)
 {
-	word_lane_init();
+	word_tables_init();
 	__builtin_cpu_init();
 	avx2 = __builtin_cpu_supports("avx2") != 0;
 }
