@@ -895,7 +895,7 @@ encode_rounds_avx2(const struct enc_sym *e, unsigned bits,
 	    encode_avx2(e, bits, src, i, x, p, 8);
 }
 
-static int avx2;
+static int avx2, avx512;
 
 static void
 simd_init(void)
@@ -903,6 +903,9 @@ simd_init(void)
 	word_tables_init();
 	__builtin_cpu_init();
 	avx2 = __builtin_cpu_supports("avx2") != 0;
+	avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi");
 }
 
 int z4_simd_off;
@@ -914,11 +917,23 @@ z4_simd_avx2(void)
 	pthread_once(&once, simd_init);
 	return avx2 && !z4_simd_off;
 }
+
+int
+z4_simd_avx512(void)
+{
+	return z4_simd_avx2() && avx512;
+}
 #else
 int z4_simd_off;
 
 int
 z4_simd_avx2(void)
+{
+	return 0;
+}
+
+int
+z4_simd_avx512(void)
 {
 	return 0;
 }

@@ -215,6 +215,8 @@ size_t z4_packed_size(const struct z4_code_in *in);
  * which tests set to check the portable loops, is 0.
  */
 int z4_simd_avx2(void);
+/* Whether AVX-512 with VBMI may run: the CPU has it, and AVX2 may. */
+int z4_simd_avx512(void);
 extern int z4_simd_off;
 
 const struct z4_coder *z4_coder_get(unsigned id);
