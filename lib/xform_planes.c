@@ -22,7 +22,7 @@
 #include "internal.h"
 
 #ifdef __SSE2__
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 /* A run of live bits: where it sits in the element, where it goes. */
@@ -366,6 +366,35 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 	}
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PLANES_AVX2 1
+/* merge's BF16 and F16 loop, 32 elements at a time. */
+__attribute__((target("avx2"))) static size_t
+merge2_avx2(uint8_t *out, const uint8_t *lo, const uint8_t *hi, size_t n,
+    unsigned q)
+{
+	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	size_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(lo + i));
+		__m256i b = _mm256_loadu_si256((const __m256i *)(hi + i));
+		__m256i x = _mm256_srl_epi16(_mm256_unpacklo_epi8(a, b), shift);
+		__m256i y = _mm256_srl_epi16(_mm256_unpackhi_epi8(a, b), shift);
+		x = _mm256_or_si256(_mm256_srli_epi16(x, 1),
+		    _mm256_slli_epi16(x, 15));
+		y = _mm256_or_si256(_mm256_srli_epi16(y, 1),
+		    _mm256_slli_epi16(y, 15));
+		/* Unpacking pairs within 128-bit halves: put them in order. */
+		_mm256_storeu_si256((__m256i *)(out + 2 * i),
+		    _mm256_permute2x128_si256(x, y, 0x20));
+		_mm256_storeu_si256((__m256i *)(out + 2 * i + 32),
+		    _mm256_permute2x128_si256(x, y, 0x31));
+	}
+	return i;
+}
+#endif
+
 /* The kernel, inverse. */
 static void
 merge(const struct layout *l, uint8_t *dst, size_t n,
@@ -377,6 +406,10 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 		const uint8_t *restrict lo = planes[0], *restrict hi = planes[1];
 		uint8_t *restrict out = dst;
 		size_t i = 0;
+#ifdef PLANES_AVX2
+		if (z4_simd_avx2())
+			i = merge2_avx2(out, lo, hi, n, q);
+#endif
 #ifdef __SSE2__
 		/* Bytes paired into 16-bit lanes, shifted down, rotated right. */
 		const __m128i shift = _mm_cvtsi32_si128((int)q);

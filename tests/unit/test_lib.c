@@ -2289,8 +2289,9 @@ decode_both(const struct mem *m, struct mem *o)
 /*
  * The fused decoder on BF16 and F32 chunks of every size around its part
  * and round sizes, with rANS, packed and stored planes, and FOLD at level
- * 9; that it is the one that decodes them at level 3; and damage, every
- * bit of a small stream, and bits of one with FOLD.
+ * 9, with the vector loops and without; that it is the one that decodes
+ * them at level 3; and damage, every bit of a small stream, and bits of
+ * one with FOLD.
  */
 static void
 test_fused_parts(void)
@@ -2323,6 +2324,12 @@ test_fused_parts(void)
 			m = compress(buf, n, 1u << 20, dt, 3);
 			CHECK(decode_both(&m, &o) == 0 && o.len == n &&
 			    memcmp(o.p, buf, n) == 0);
+			free(o.p);
+			/* The portable loops decode the same. */
+			z4_simd_off = 1;
+			CHECK(decode_both(&m, &o) == 0 && o.len == n &&
+			    memcmp(o.p, buf, n) == 0);
+			z4_simd_off = 0;
 			free(o.p);
 			/* The first frame (of 1 MiB at most) is fused. */
 			FILE *in = spill(m.p, m.len);
