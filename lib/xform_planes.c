@@ -546,6 +546,28 @@ planes_decode(struct z4_frame *f, const struct z4_xform_step *s,
  */
 #define FUSED_PART 4096
 
+/*
+ * A part's decoded bytes, checked, to their place in the frame: past the
+ * caches where the place is aligned.  Another thread reads them next
+ * (the stream's checksum, the write), so plain stores would first fetch
+ * each line, most likely from that thread's core, only to overwrite it:
+ * decoding 256 MiB of BF16 on one thread took 10% longer so.
+ */
+static void
+stream_out(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	if (((uintptr_t)dst & 15) == 0)
+		for (; i + 64 <= n; i += 64)
+			for (unsigned k = 0; k < 64; k += 16)
+				_mm_stream_si128((__m128i *)(dst + i + k),
+				    _mm_load_si128((const __m128i *)(src + i +
+				    k)));
+#endif
+	memcpy(dst + i, src + i, n - i);
+}
+
 int
 z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 {
@@ -590,6 +612,7 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 			return err;
 	}
 	uint8_t part[8][FUSED_PART];
+	uint8_t out[8 * FUSED_PART] __attribute__((aligned(16)));
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
 	for (size_t i = 0; i < n; i += FUSED_PART) {
@@ -606,13 +629,16 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 			else if ((err = z4_rans_next(&run, part[k], m)))
 				return err;
 		}
-		merge(&l, f->raw + i * l.w, m, in);
+		merge(&l, out, m, in);
 		/* FOLD's error comes after the planes', as undone in turn. */
 		if (fold && !fold_err)
-			fold_err = z4_fold_part(fold, f->raw + i * l.w,
-			    f->raw + i * l.w, m * l.w);
-		XXH3_64bits_update(&st, f->raw + i * l.w, m * l.w);
+			fold_err = z4_fold_part(fold, out, out, m * l.w);
+		XXH3_64bits_update(&st, out, m * l.w);
+		stream_out(f->raw + i * l.w, out, m * l.w);
 	}
+#ifdef __SSE2__
+	_mm_sfence();	/* the streamed stores done before any other thread */
+#endif
 	if (rans && (err = z4_rans_end(&run)))
 		return err;
 	if (fold_err)
