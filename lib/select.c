@@ -763,7 +763,8 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	    (err = build_each(f, level, set & ~keep & ~failed, &best, &last)))
 		return err;
 	err = best == last ? 0 : build(f, (enum chain)best, level);
-	if (!err)
+	/* PLANES may have made it on the way (split_or_sum). */
+	if (!err && !f->sums_ready)
 		z4_frame_sum(f);
 	return err;
 }

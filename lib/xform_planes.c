@@ -726,6 +726,45 @@ lay_out(struct z4_frame *f, struct z4_xform_step *s, unsigned first,
 	return 0;
 }
 
+/*
+ * A 2- or 4-byte chunk split as l lays it out, every bit live but the
+ * padding, the OR of its elements made on the way.  When the bytes split
+ * are the frame's own and its checksum is still to be made, that is made
+ * in the same pass, a block at a time while the block is in cache: a
+ * chunk of 4 MiB read once instead of twice.
+ */
+static uint64_t
+split_or_sum(struct z4_frame *f, const uint8_t *src, size_t size,
+    const struct layout *l, uint8_t *const *out)
+{
+	enum { BLOCK = 8192 };	/* elements */
+	size_t n = size / l->w;
+	uint64_t all = 0;
+
+	if (src != f->raw || size != f->raw_size || f->sample_of ||
+	    f->sums_ready)
+		return l->w == 2 ? split16_or(src, n, l->pad, out[0], out[1]) :
+		    split32_or(src, n, l->pad, out);
+	XXH3_state_t st;
+	XXH3_64bits_reset(&st);
+	for (size_t i = 0; i < n; i += BLOCK) {
+		size_t m = n - i < BLOCK ? n - i : BLOCK;
+		if (l->w == 2) {
+			all |= split16_or(src + 2 * i, m, l->pad, out[0] + i,
+			    out[1] + i);
+		} else {
+			uint8_t *o[4] = { out[0] + i, out[1] + i, out[2] + i,
+			    out[3] + i };
+			all |= split32_or(src + 4 * i, m, l->pad, o);
+		}
+		XXH3_64bits_update(&st, src + l->w * i, l->w * m);
+	}
+	XXH3_64bits_update(&st, src + l->w * n, size - l->w * n);
+	f->raw_sum = XXH3_64bits_digest(&st);
+	f->sums_ready = 1;
+	return all;
+}
+
 static int
 encode_live(struct z4_frame *f, struct z4_xform_step *s,
     const uint8_t *src, size_t size, unsigned first, int tight)
@@ -764,8 +803,7 @@ encode_live(struct z4_frame *f, struct z4_xform_step *s,
 		uint64_t guess = live ? all : all >> 1;
 		if ((err = lay_out(f, s, first, &l, w, r, guess, n, tail, out)))
 			return err;
-		live |= rotl(w == 2 ? split16_or(src, n, l.pad, out[0],
-		    out[1]) : split32_or(src, n, l.pad, out), r, bits);
+		live |= rotl(split_or_sum(f, src, size, &l, out), r, bits);
 		split_done = live == guess;
 	} else {
 		live |= rotl(or_all(src, n, w), r, bits);
