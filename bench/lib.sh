@@ -52,24 +52,49 @@ runs() {
 	echo $((t1 - t0))
 }
 
-# best CMD...: nanoseconds per run of CMD.  A measurement runs CMD k times
-# in a row, k the smallest power of two (or estimate) making it last at
-# least $min_ns; the fastest of $repeat measurements counts.  The runs
-# that find k also warm the page cache.
-best() {
-	local k=1 t b=0
+# runs_needed CMD...: how many runs of CMD in a row make a measurement: the
+# smallest power of two (or estimate) making it last at least $min_ns.
+# The runs that find it also warm the page cache.
+runs_needed() {
+	local k=1 t
 	while :; do
 		t=$(runs "$k" "$@") || return
 		[ "$t" -lt "$min_ns" ] || break
 		if [ "$t" -gt 0 ] && [ $((5 * min_ns * k / (4 * t))) -gt $((2 * k)) ]
 		then k=$((5 * min_ns * k / (4 * t))); else k=$((2 * k)); fi
 	done
+	echo "$k"
+}
+
+# best CMD...: nanoseconds per run of CMD, the fastest of $repeat
+# measurements of runs_needed(CMD) runs each.
+best() {
+	local k t b=0
+	k=$(runs_needed "$@") || return
 	for _ in $(seq "$repeat"); do
 		t=$(runs "$k" "$@") || return
 		t=$((t / k))
 		if [ "$b" -eq 0 ] || [ "$t" -lt "$b" ]; then b=$t; fi
 	done
 	echo "$b"
+}
+
+# best_pair: best of the commands in the arrays A and B, measured in
+# turn, so that a machine shared with other work slows both alike;
+# sets best_a and best_b, in nanoseconds per run.
+best_pair() {
+	local ka kb t
+	ka=$(runs_needed "${A[@]}") || return
+	kb=$(runs_needed "${B[@]}") || return
+	best_a=0 best_b=0
+	for _ in $(seq "$repeat"); do
+		t=$(runs "$ka" "${A[@]}") || return
+		t=$((t / ka))
+		if [ "$best_a" -eq 0 ] || [ "$t" -lt "$best_a" ]; then best_a=$t; fi
+		t=$(runs "$kb" "${B[@]}") || return
+		t=$((t / kb))
+		if [ "$best_b" -eq 0 ] || [ "$t" -lt "$best_b" ]; then best_b=$t; fi
+	done
 }
 
 # mbs BYTES NS: 10^6 bytes per second (2 decimals below 10).  ratio A B: A / B.

@@ -6,7 +6,9 @@
 # file each, z4ai beside zstd, single machine.
 #
 #   MB/s     original bytes (10^6) per second, input in the page cache,
-#            output to /dev/null, best of $REPEAT (3) runs
+#            output to /dev/null, best of $REPEAT (3) runs; z4ai -T1 and
+#            the zstd command it is compared with are timed in turn, so
+#            that other work on the machine slows both alike
 #   ratio    original / compressed (for decompression: of the input frame)
 #   vs zstd  speed over that of zstd -3 -T1 (compression) or of
 #            zstd -d -T1 on zstd -3's output (decompression)
@@ -49,6 +51,17 @@ once() {
 	ns=$((t1 - t0)) rss=$(tail -n 1 "$tmp/rss") sz=$(stat -c %s "$out")
 }
 
+# measure_pair KEY_A OUT_A KEY_B OUT_B: measure for the commands in the
+# arrays A and B, timed in turn (best_pair).
+measure_pair() {
+	once "$2" "${A[@]}"
+	SZ[$1]=$sz RSS[$1]=$rss
+	once "$4" "${B[@]}"
+	SZ[$3]=$sz RSS[$3]=$rss
+	best_pair
+	NS[$1]=$best_a NS[$3]=$best_b
+}
+
 # measure KEY OUT CMD...: once, then best; sets SZ[KEY], RSS[KEY], NS[KEY].
 declare -A SZ RSS NS
 measure() {
@@ -82,11 +95,13 @@ for dt in bf16 f32; do
 	n=$(stat -c %s "$in")
 	cat "$in" > /dev/null
 	measure z1 "$tmp/o" zstd -q -1 -T1 -c "$in"
-	measure z3 "$tmp/z3.zst" zstd -q -3 -T1 -c "$in"
-	measure zd "$tmp/o" zstd -q -d -T1 -c "$tmp/z3.zst"
-	measure c1 "$tmp/c1.z4" "$z4ai" compress -q -c -T1 "$in"
+	# The figures the targets compare, each pair timed in turn.
+	A=(zstd -q -3 -T1 -c "$in") B=("$z4ai" compress -q -c -T1 "$in")
+	measure_pair z3 "$tmp/z3.zst" c1 "$tmp/c1.z4"
 	measure c2 "$tmp/o" "$z4ai" compress -q -c -T2 "$in"
-	measure d1 "$tmp/o" "$z4ai" decompress -q -c -T1 "$tmp/c1.z4"
+	A=(zstd -q -d -T1 -c "$tmp/z3.zst")
+	B=("$z4ai" decompress -q -c -T1 "$tmp/c1.z4")
+	measure_pair zd "$tmp/o" d1 "$tmp/o"
 	measure d2 "$tmp/o" "$z4ai" decompress -q -c -T2 "$tmp/c1.z4"
 	cmp -s "$tmp/o" "$in" || echo "bench: z4ai did not give $in back" >&2
 	rm -f "$tmp/o" "$in"
@@ -94,12 +109,13 @@ for dt in bf16 f32; do
 	"$gen" "$dt" "$nine" > "$tmp/small"
 	once "$tmp/c9.z4" "$z4ai" compress -q -c -9 -T1 "$tmp/small"
 	n9=$(stat -c %s "$tmp/small") ns9=$ns sz9=$sz rss9=$rss
-	measure d9 "$tmp/o" "$z4ai" decompress -q -c -T1 "$tmp/c9.z4"
-	cmp -s "$tmp/o" "$tmp/small" ||
-		echo "bench: z4ai -9 did not give $dt back" >&2
 	# zstd on the same small file, so fixed costs weigh alike.
 	measure z3s "$tmp/z3s.zst" zstd -q -3 -T1 -c "$tmp/small"
-	measure zds "$tmp/o" zstd -q -d -T1 -c "$tmp/z3s.zst"
+	A=(zstd -q -d -T1 -c "$tmp/z3s.zst")
+	B=("$z4ai" decompress -q -c -T1 "$tmp/c9.z4")
+	measure_pair zds "$tmp/o" d9 "$tmp/o"
+	cmp -s "$tmp/o" "$tmp/small" ||
+		echo "bench: z4ai -9 did not give $dt back" >&2
 	rm -f "$tmp/o" "$tmp/small"
 	z3s=${NS[z3s]} zds=${NS[zds]}
 
@@ -127,10 +143,11 @@ for kind in f16 int4 int8row g64 prune50 fp8; do
 	in=$tmp/$kind.safetensors
 	"$gen" "$kind" "$paths" > "$in"
 	n=$(stat -c %s "$in")
-	measure z3 "$tmp/z3.zst" zstd -q -3 -T1 -c "$in"
-	measure zd "$tmp/o" zstd -q -d -T1 -c "$tmp/z3.zst"
-	measure c1 "$tmp/c1.z4" "$z4ai" compress -q -c -T1 "$in"
-	measure d1 "$tmp/o" "$z4ai" decompress -q -c -T1 "$tmp/c1.z4"
+	A=(zstd -q -3 -T1 -c "$in") B=("$z4ai" compress -q -c -T1 "$in")
+	measure_pair z3 "$tmp/z3.zst" c1 "$tmp/c1.z4"
+	A=(zstd -q -d -T1 -c "$tmp/z3.zst")
+	B=("$z4ai" decompress -q -c -T1 "$tmp/c1.z4")
+	measure_pair zd "$tmp/o" d1 "$tmp/o"
 	cmp -s "$tmp/o" "$in" || echo "bench: z4ai did not give $kind back" >&2
 	name="$kind $paths MiB"
 	line 'z4ai compress -T1' c1 c1 z3
