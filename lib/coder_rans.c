@@ -774,33 +774,15 @@ decode_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 	return i;
 }
 
-/* Each state count its own loop, V a constant. */
+/* Whole rounds of 8, 16, 32 or 64 states (nst), each its own loop. */
 __attribute__((target("avx2"))) static size_t
-decode8_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
-    size_t n, const uint8_t **pp, const uint8_t *end)
+decode_rounds_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
+    size_t n, const uint8_t **pp, const uint8_t *end, unsigned nst)
 {
-	return decode_avx2(t, x, dst, n, pp, end, 1);
-}
-
-__attribute__((target("avx2"))) static size_t
-decode16_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
-    size_t n, const uint8_t **pp, const uint8_t *end)
-{
-	return decode_avx2(t, x, dst, n, pp, end, 2);
-}
-
-__attribute__((target("avx2"))) static size_t
-decode32_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
-    size_t n, const uint8_t **pp, const uint8_t *end)
-{
-	return decode_avx2(t, x, dst, n, pp, end, 4);
-}
-
-__attribute__((target("avx2"))) static size_t
-decode64_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
-    size_t n, const uint8_t **pp, const uint8_t *end)
-{
-	return decode_avx2(t, x, dst, n, pp, end, 8);
+	return nst == 8 ? decode_avx2(t, x, dst, n, pp, end, 1) :
+	    nst == 16 ? decode_avx2(t, x, dst, n, pp, end, 2) :
+	    nst == 32 ? decode_avx2(t, x, dst, n, pp, end, 4) :
+	    decode_avx2(t, x, dst, n, pp, end, 8);
 }
 
 /*
@@ -976,11 +958,8 @@ z4_rans_next(struct z4_rans_run *r, uint8_t *dst, size_t n)
 	/* Whole rounds in AVX2, from a round's first state. */
 	if (r->nst >= 8 && t->bits <= 12 && r->done % r->nst == 0 &&
 	    z4_simd_avx2())
-		done = r->nst == 8 ? decode8_avx2(t, r->x, dst, n, &r->p,
-		    r->end) : r->nst == 16 ? decode16_avx2(t, r->x, dst, n,
-		    &r->p, r->end) : r->nst == 32 ? decode32_avx2(t, r->x,
-		    dst, n, &r->p, r->end) : decode64_avx2(t, r->x, dst, n,
-		    &r->p, r->end);
+		done = decode_rounds_avx2(t, r->x, dst, n, &r->p, r->end,
+		    r->nst);
 #endif
 	size_t base = r->done + done;
 	int err;

@@ -259,11 +259,15 @@ void z4_packed_part(uint8_t *dst, const uint8_t *src, size_t i, size_t n,
  */
 int z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum);
 /*
- * FOLD's W, or 0 if its parameters are bad; FOLD undone on n bytes from
- * src to dst, which may be src.
+ * FOLD's field, from its parameters; FOLD undone on n bytes from src to
+ * dst, which may be src.
  */
-unsigned z4_fold_width(const struct z4_xform_step *s);
-int z4_fold_part(const struct z4_xform_step *s, const uint8_t *src,
+struct z4_fold_field {
+	unsigned w, low, pos;	/* W, L and P */
+	uint32_t below;		/* bits L to P - 1 */
+};
+int z4_fold_parse(const struct z4_xform_step *s, struct z4_fold_field *fl);
+int z4_fold_part(const struct z4_fold_field *fl, const uint8_t *src,
     uint8_t *dst, size_t n);
 
 /* Transform wire IDs (z4-frame(5), "Transforms"). */

@@ -20,22 +20,18 @@
 #include <emmintrin.h>
 #endif
 
-struct field {
-	unsigned w, low, pos;
-	uint32_t below;		/* bits L to P - 1 */
-};
-
 static int
-field_init(struct field *fl, unsigned w, unsigned low, unsigned pos)
+field_init(struct z4_fold_field *fl, unsigned w, unsigned low, unsigned pos)
 {
 	if ((w != 2 && w != 4) || low >= pos || pos >= 8 * w)
 		return Z4_E_CORRUPT;
-	*fl = (struct field){ w, low, pos, ((1u << (pos - low)) - 1) << low };
+	*fl = (struct z4_fold_field){ w, low, pos,
+	    ((1u << (pos - low)) - 1) << low };
 	return 0;
 }
 
-static int
-parse_params(const struct z4_xform_step *s, struct field *fl)
+int
+z4_fold_parse(const struct z4_xform_step *s, struct z4_fold_field *fl)
 {
 	if (s->param_size != 3)
 		return Z4_E_CORRUPT;
@@ -45,8 +41,8 @@ parse_params(const struct z4_xform_step *s, struct field *fl)
 static unsigned
 fold_inputs(const struct z4_xform_step *s)
 {
-	struct field fl;
-	return parse_params(s, &fl) ? 0 : 1;
+	struct z4_fold_field fl;
+	return z4_fold_parse(s, &fl) ? 0 : 1;
 }
 
 static inline uint32_t
@@ -87,7 +83,7 @@ lanes_of(uint32_t v, unsigned w)
  * Returns whether an element fails.
  */
 static int
-fold_pass(const struct field *fl, const uint8_t *src, uint8_t *dst,
+fold_pass(const struct z4_fold_field *fl, const uint8_t *src, uint8_t *dst,
     size_t n, int restore)
 {
 	uint32_t bad = 0, bit = 1u << fl->pos;
@@ -132,30 +128,23 @@ fold_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
 {
 	const struct z4_plane *in = &f->plane[first];
+	struct z4_fold_field fl;
 	int err;
 
-	if ((err = z4_plane_reserve_raw(out, in->raw_size)) ||
-	    (err = z4_fold_part(s, in->raw, out->rbuf, in->raw_size)))
+	if ((err = z4_fold_parse(s, &fl)) ||
+	    (err = z4_plane_reserve_raw(out, in->raw_size)) ||
+	    (err = z4_fold_part(&fl, in->raw, out->rbuf, in->raw_size)))
 		return err;
 	out->raw = out->rbuf;
 	out->raw_size = in->raw_size;
 	return 0;
 }
 
-unsigned
-z4_fold_width(const struct z4_xform_step *s)
-{
-	struct field fl;
-	return parse_params(s, &fl) ? 0 : fl.w;
-}
-
 int
-z4_fold_part(const struct z4_xform_step *s, const uint8_t *src,
+z4_fold_part(const struct z4_fold_field *fl, const uint8_t *src,
     uint8_t *dst, size_t n)
 {
-	struct field fl;
-	if (parse_params(s, &fl) || n % fl.w ||
-	    fold_pass(&fl, src, dst, n / fl.w, 1))
+	if (n % fl->w || fold_pass(fl, src, dst, n / fl->w, 1))
 		return Z4_E_CORRUPT;
 	return 0;
 }
@@ -164,7 +153,7 @@ static int
 fold_encode(struct z4_frame *f, struct z4_xform_step *s,
     const uint8_t *src, size_t size, unsigned first)
 {
-	struct field fl;
+	struct z4_fold_field fl;
 	int err;
 
 	switch (f->tensor.dtype) {

@@ -581,10 +581,11 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 	if (f->nxform != 1 + (fold != NULL))
 		return 1;
 	const struct z4_xform_step *planes = &f->xform[f->nxform - 1];
+	struct z4_fold_field ff;
 	if (planes->id != Z4_XF_PLANES ||
 	    parse_params(planes, &l, &tail) || tail != 0 ||
 	    f->nplane != l.nplane || l.nplane > 8 ||
-	    (fold && z4_fold_width(fold) != l.w))
+	    (fold && (z4_fold_parse(fold, &ff) || ff.w != l.w)))
 		return 1;
 	size_t n = f->plane[0].raw_size;
 	if (n * l.w != f->raw_size)
@@ -632,7 +633,7 @@ z4_planes_fused(struct z4_frame *f, uint64_t raw_checksum)
 		merge(&l, out, m, in);
 		/* FOLD's error comes after the planes', as undone in turn. */
 		if (fold && !fold_err)
-			fold_err = z4_fold_part(fold, out, out, m * l.w);
+			fold_err = z4_fold_part(&ff, out, out, m * l.w);
 		XXH3_64bits_update(&st, out, m * l.w);
 		stream_out(f->raw + i * l.w, out, m * l.w);
 	}
@@ -740,12 +741,10 @@ split_or_sum(struct z4_frame *f, const uint8_t *src, size_t size,
 	enum { BLOCK = 8192 };	/* elements */
 	size_t n = size / l->w;
 	uint64_t all = 0;
-
-	if (src != f->raw || size != f->raw_size || f->sample_of ||
-	    f->sums_ready)
-		return l->w == 2 ? split16_or(src, n, l->pad, out[0], out[1]) :
-		    split32_or(src, n, l->pad, out);
+	int sum = src == f->raw && size == f->raw_size && !f->sample_of &&
+	    !f->sums_ready;
 	XXH3_state_t st;
+
 	XXH3_64bits_reset(&st);
 	for (size_t i = 0; i < n; i += BLOCK) {
 		size_t m = n - i < BLOCK ? n - i : BLOCK;
@@ -757,11 +756,14 @@ split_or_sum(struct z4_frame *f, const uint8_t *src, size_t size,
 			    out[3] + i };
 			all |= split32_or(src + 4 * i, m, l->pad, o);
 		}
-		XXH3_64bits_update(&st, src + l->w * i, l->w * m);
+		if (sum)
+			XXH3_64bits_update(&st, src + l->w * i, l->w * m);
 	}
-	XXH3_64bits_update(&st, src + l->w * n, size - l->w * n);
-	f->raw_sum = XXH3_64bits_digest(&st);
-	f->sums_ready = 1;
+	if (sum) {
+		XXH3_64bits_update(&st, src + l->w * n, size - l->w * n);
+		f->raw_sum = XXH3_64bits_digest(&st);
+		f->sums_ready = 1;
+	}
 	return all;
 }
 
