@@ -233,7 +233,7 @@ struct z4_rans_run {
 	uint32_t x[Z4_RANS_STATES_MAX];
 	unsigned nst;
 	const uint8_t *p, *end;
-	size_t done;
+	size_t n, done;			/* bytes in the plane, decoded */
 };
 int z4_rans_begin(void **state, struct z4_rans_run *r, size_t n,
     const uint8_t *src, size_t cn);

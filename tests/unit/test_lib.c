@@ -341,13 +341,18 @@ test_crafted(void)
 	m.p[5] = 1;	/* the draft before frames lost Payload_Checksum */
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
-	m.p[5] = 4;
+	m.p[5] = 5;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
-	/* 0.2 is 0.3 without 64 rANS states: still read. */
-	m.p[5] = 2;
-	z4_put64(m.p + 8, z4_hash64(m.p, 8));
-	CHECK(decode(&m, NULL) == 0);
+	/*
+	 * 0.3 is 0.4 without digrams, 0.2 is 0.3 without 64 rANS states:
+	 * both still read.
+	 */
+	for (uint8_t minor = 2; minor <= 3; minor++) {
+		m.p[5] = minor;
+		z4_put64(m.p + 8, z4_hash64(m.p, 8));
+		CHECK(decode(&m, NULL) == 0);
+	}
 	memcpy(m.p, h, 16);
 	m.p[6] = 9;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
@@ -530,6 +535,196 @@ test_rans_table(void)
 	    out) == Z4_E_DECODE);
 	z4_coder_rans.free_state(est);
 	z4_coder_rans.free_state(dst_state);
+}
+
+/*
+ * DIGRAMS: large planes of a narrow alphabet (a float's exponents) are
+ * coded two bytes a symbol below level 7; each field of the table, as
+ * z4-frame(5) lays it out, must be checked; and a plane decoded in
+ * parts, as fused decoding does, must come out the same.
+ */
+static void
+test_rans_digrams(void)
+{
+	enum { N = 300001 };
+	uint8_t *src = malloc(N), *back = malloc(N), *bad;
+	uint8_t *dst = malloc(z4_coder_rans.bound(N));
+	void *est = NULL, *dst_state = NULL;
+	uint32_t seed = 9;
+	size_t out;
+
+	bad = malloc(z4_coder_rans.bound(N));
+	for (size_t i = 0; i < N; i++) {
+		seed = seed * 1103515245 + 12345;
+		src[i] = (uint8_t)(100 + __builtin_popcount(seed >> 16 & 0xfff));
+	}
+	for (size_t n = N - 1; n <= N; n++) {
+		struct z4_code_in in = { src, n, 3, NULL };
+		CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(n),
+		    &out, &in) == 0);
+		/* DIGRAMS, 2^14, 64 states; Lo 100; W at most 13. */
+		CHECK(dst[0] == (8 | 4 | 6 << 4) && dst[1] >= 100 &&
+		    dst[1] + dst[2] <= 112);
+		for (int off = 0; off < 2; off++) {
+			z4_simd_off = off;
+			memset(back, 0, n);
+			CHECK(z4_coder_rans.decode(&dst_state, back, n, dst,
+			    out) == 0 && memcmp(back, src, n) == 0);
+			CHECK(z4_coder_rans.decode(&dst_state, back, n, dst,
+			    out - 1) < 0);
+			/* In parts of 4096 bytes, the last one odd. */
+			struct z4_rans_run run;
+			int err = z4_rans_begin(&dst_state, &run, n, dst, out);
+			for (size_t i = 0; i < n && !err; i += 4096)
+				err = z4_rans_next(&run, back + i,
+				    n - i < 4096 ? n - i : 4096);
+			CHECK(err == 0 && z4_rans_end(&run) == 0 &&
+			    memcmp(back, src, n) == 0);
+			/* A part of odd size before the end is refused. */
+			CHECK(z4_rans_begin(&dst_state, &run, n, dst, out) == 0 &&
+			    z4_rans_next(&run, back, 4095) == Z4_E_DECODE);
+		}
+		z4_simd_off = 0;
+		/* Level 9 takes digrams only where they are smaller. */
+		in.level = 9;
+		CHECK(z4_coder_rans.encode(&est, bad, z4_coder_rans.bound(n),
+		    &out, &in) == 0 && z4_coder_rans.decode(&dst_state, back,
+		    n, bad, out) == 0 && memcmp(back, src, n) == 0);
+	}
+	/* Byte at, set to v: each must be rejected. */
+	struct z4_code_in in = { src, N, 3, NULL };
+	CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(N), &out,
+	    &in) == 0);
+	unsigned w = dst[2] + 1u, k = z4_get16(dst + 3) + 1u;
+	const struct {
+		size_t at;
+		uint8_t v;
+	} breaks[] = {
+		{ 0, 8 | 5 | 6 << 4 },		/* 2^15: past DIGRAMS' 2^14 */
+		{ 0, 0x80 | 8 | 4 | 6 << 4 },	/* PAIRS with DIGRAMS */
+		{ 2, 64 },			/* W of 65 */
+		{ 1, (uint8_t)(256 - w + 1) },	/* Lo + W past 256 */
+		{ 3, (uint8_t)(k - 1 + 1) },	/* one digram more, or all */
+	};
+	for (size_t i = 0; i < sizeof breaks / sizeof *breaks; i++) {
+		memcpy(bad, dst, out);
+		bad[breaks[i].at] = breaks[i].v;
+		CHECK(z4_coder_rans.decode(&dst_state, back, N, bad, out) ==
+		    Z4_E_DECODE);
+	}
+	/* 13 values, 100 to 112: a bitmap of 169 bits, 7 of them padding. */
+	CHECK(w == 13 && k < w * w);
+	memcpy(bad, dst, out);
+	bad[5 + 169 / 8] |= 0x80;
+	CHECK(z4_coder_rans.decode(&dst_state, back, N, bad, out) ==
+	    Z4_E_DECODE);
+	/* Bytes spread over more than 64 values: one byte a symbol. */
+	for (size_t i = 0; i < N; i++)
+		src[i] = (uint8_t)(src[i] == 106 ? i % 200 : src[i]);
+	CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(N), &out,
+	    &in) == 0 && (dst[0] & 8) == 0);
+	z4_coder_rans.free_state(est);
+	z4_coder_rans.free_state(dst_state);
+	free(src);
+	free(back);
+	free(dst);
+	free(bad);
+}
+
+/* Bits at *at, least significant first, as z4-frame(5)'s Freqs has them. */
+static void
+put_bits_lsb(uint8_t *p, size_t *at, uint32_t v, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++, (*at)++)
+		p[*at / 8] |= (uint8_t)((v >> i & 1) << *at % 8);
+}
+
+/*
+ * A plane of digrams made here from z4-frame(5) alone, with each state
+ * count a decoder must take (the z4 encoder gives digrams 64): Lo 5, W
+ * 3, all nine pairs present, B 10.  Every size from 1 to 40 ends a
+ * round at a different place, and 4097 runs whole rounds in SIMD.
+ */
+static void
+test_rans_digram_spec(void)
+{
+	static const uint32_t freq[9] = { 300, 100, 60, 100, 150, 90, 40,
+	    120, 64 };
+	static const unsigned states[] = { 1, 4, 8, 16, 32, 64 };
+	enum { MAXN = 4097 };
+	uint8_t src[MAXN], back[MAXN], plane[64 + 4 * 64 + 2 * MAXN];
+	uint16_t words[MAXN];
+	void *state = NULL;
+	uint32_t seed = 3;
+
+	for (size_t i = 0; i < MAXN; i++) {
+		seed = seed * 1103515245 + 12345;
+		src[i] = (uint8_t)(5 + (seed >> 16) % 3);
+	}
+	for (size_t si = 0; si < sizeof states / sizeof *states; si++)
+		for (size_t n = 1; n <= MAXN; n = n == 40 ? MAXN : n + 1) {
+			unsigned nst = states[si];
+			uint32_t x[64];
+			size_t nw = 0, h = 0, bit = 0;
+			memset(plane, 0, sizeof plane);
+			plane[h++] = (uint8_t)(8 | __builtin_ctz(nst) << 4);
+			plane[h++] = 5;
+			plane[h++] = 2;
+			plane[h++] = 8;		/* K - 1, then no bitmap */
+			plane[h++] = 0;
+			plane[h++] = 8;		/* Rice_K */
+			unsigned k = 8;
+			for (unsigned d = 0; d < 8; d++) {
+				uint32_t v = freq[d] - 1;
+				put_bits_lsb(plane + h, &bit, (1u << (v >> k)) - 1,
+				    v >> k);
+				put_bits_lsb(plane + h, &bit, 0, 1);
+				put_bits_lsb(plane + h, &bit, v, k);
+				k = 31 - (unsigned)__builtin_clz(freq[d]);
+			}
+			h += (bit + 7) / 8;
+			if (n % 2)
+				plane[h++] = src[n - 1];
+			for (unsigned j = 0; j < nst; j++)
+				x[j] = 1u << 15;
+			for (size_t i = n / 2; i-- > 0;) {
+				unsigned d = (src[2 * i] - 5u) * 3 + src[2 * i + 1] -
+				    5u, start = 0;
+				for (unsigned e = 0; e < d; e++)
+					start += freq[e];
+				uint32_t *xj = &x[i % nst];
+				if (*xj >= freq[d] << (31 - 10)) {
+					words[nw++] = (uint16_t)*xj;
+					*xj >>= 16;
+				}
+				*xj = *xj / freq[d] * 1024 + *xj % freq[d] + start;
+			}
+			for (unsigned j = 0; j < nst; j++, h += 4)
+				z4_put32(plane + h, x[j]);
+			while (nw > 0)
+				z4_put16(plane + h, words[--nw]), h += 2;
+			for (int off = 0; off < 2; off++) {
+				z4_simd_off = off;
+				memset(back, 0, n);
+				CHECK(z4_coder_rans.decode(&state, back, n, plane,
+				    h) == 0 && memcmp(back, src, n) == 0);
+			}
+			z4_simd_off = 0;
+		}
+	/*
+	 * One digram present of four, (5, 6): a bitmap of 4 bits, symbol 1
+	 * set; no Freqs; the odd byte 7; one state, 2^15, that stays.
+	 */
+	uint8_t one[] = { 0x08, 5, 1, 0, 0, 0x02, 0, 7, 0x00, 0x80, 0, 0 };
+	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) == 0 &&
+	    back[0] == 5 && back[1] == 6 && back[2] == 7);
+	one[5] = 0x12;		/* a padding bit */
+	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) ==
+	    Z4_E_DECODE);
+	one[5] = 0x03;		/* two present, where K says one */
+	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) ==
+	    Z4_E_DECODE);
+	z4_coder_rans.free_state(state);
 }
 
 /* rANS on the distributions that stress its frequency tables. */
@@ -2409,6 +2604,8 @@ main(void)
 	test_dtypes();
 	test_rans();
 	test_rans_table();
+	test_rans_digrams();
+	test_rans_digram_spec();
 	test_packed();
 	test_grid();
 	test_roundtrips();
