@@ -192,6 +192,49 @@ present_size(const uint32_t *count, unsigned nsym, unsigned *lo,
 }
 
 /*
+ * Symbols, Lo, Span and Present for the nsym symbols that count has, at
+ * dst; returns the bytes written.
+ */
+static size_t
+put_present(uint8_t *dst, const uint32_t *count, unsigned nsym)
+{
+	unsigned lo, span;
+	size_t size = present_size(count, nsym, &lo, &span);
+
+	dst[0] = (uint8_t)(nsym - 1);
+	dst[1] = (uint8_t)lo;
+	dst[2] = (uint8_t)span;
+	if (size > 2) {
+		memset(dst + 3, 0, size - 2);
+		for (unsigned s = lo + 1; s < lo + span; s++)
+			if (count[s])
+				dst[3 + (s - lo - 1) / 8] |=
+				    (uint8_t)(1u << (s - lo - 1) % 8);
+	}
+	return 1 + size;
+}
+
+/*
+ * Rice_K, k, then Freqs: the frequencies of the nsym symbols of size
+ * present in freq, but the last, at dst; returns the bytes written.
+ */
+static size_t
+put_freqs(uint8_t *dst, const uint32_t *freq, unsigned size, unsigned nsym,
+    unsigned k)
+{
+	struct bitw w = { dst + 1, 0 };
+
+	dst[0] = (uint8_t)k;
+	for (unsigned s = 0, seen = 0; s < size && seen + 1 < nsym; s++)
+		if (freq[s]) {
+			put_rice(&w, freq[s] - 1, k);
+			k = next_rice(freq[s]);
+			seen++;
+		}
+	return 1 + (w.n + 7) / 8;
+}
+
+/*
  * PAIRS: the table gives the frequency of each pair of symbols 2j and
  * 2j + 1, and the frequencies of the two follow from those of the pairs
  * on either side.  A plane of a float's exponent with its first two
@@ -383,38 +426,37 @@ code_symbols(uint8_t *dst, size_t h, size_t cap, size_t *out,
 /*
  * DIGRAMS: the symbols are the plane's bytes two at a time, byte 2j and
  * 2j + 1 making digram j, so that a decoder makes half as many steps,
- * each a single table lookup that gives both bytes.  Where the plane's
- * bytes lie in [Lo, Lo + W), W at most DIGRAM_SPAN, a digram (a, b) is
- * symbol (a - Lo) W + b - Lo of W^2.  Its table costs more than one of
- * bytes, so it pays on large planes only; on a float's exponents it also
- * takes in how neighbours go together.  The precision is 2^14: the
- * decoder's table of 128 KiB stays in the second-level cache, and 2^13,
- * 3% faster to decode, coded exponent planes 0.8% larger than bytes
- * where 2^14 costs 0.2%.
+ * each a single table lookup that gives both bytes.  Of the K1 byte
+ * values present, at most DIGRAM_BYTES, value a has rank r(a) in
+ * increasing order, and the digram (a, b) is symbol r(a) K1 + r(b) of
+ * K1^2: so a few bytes far from the rest (a zero among a tensor's
+ * exponents) cost a little table, not a table of every value between.
+ * The table costs more than one of bytes, so it pays on large planes
+ * only; on a float's exponents it also takes in how neighbours go
+ * together.  The precision is 2^14: the decoder's table of 128 KiB stays
+ * in the second-level cache, and 2^13, 3% faster to decode, coded
+ * exponent planes 0.8% larger than bytes where 2^14 costs 0.2%.
  *
- * After Mode: Lo u8, W - 1 u8, K - 1 u16 (K digrams present), a bitmap
- * of the W^2 symbols (LSB first, padded) unless all are present, Freqs
- * as above for the symbols present, the last byte where the plane's size
- * is odd, States, Words.  Digram j is coded with state j mod S.
+ * After Mode: Symbols, Lo, Span and Present as for bytes, giving the K1
+ * bytes; K - 1 u16 (K digrams present); a bitmap of the K1^2 symbols
+ * (LSB first, padded) unless all are present; Freqs as above for the
+ * symbols present; the last byte where the plane's size is odd; States;
+ * Words.  Digram j is coded with state j mod S.
  */
-#define DIGRAM_SPAN 64
+#define DIGRAM_BYTES 128
 #define DIGRAM_BITS 14
 
-/* The table's bytes: Lo, W - 1, K - 1 (u16), and the bitmap unless full. */
-static size_t
-digram_head(unsigned w, unsigned nsym)
-{
-	return 4 + (nsym == w * w ? 0 : (w * w + 7) / 8);
-}
-
 #ifdef Z4_RANS_AVX2
-/* The symbols of whole groups of 16 digrams; returns how many. */
+/*
+ * The symbols of whole groups of 16 digrams whose bytes are the k1
+ * values from lo up, all present; returns how many.
+ */
 __attribute__((target("avx2"))) static size_t
-digram_index_avx2(const uint8_t *src, size_t np, unsigned lo, unsigned w,
+digram_index_avx2(const uint8_t *src, size_t np, unsigned lo, unsigned k1,
     uint16_t *ix)
 {
-	const __m256i wide = _mm256_set1_epi16((short)w);
-	const __m256i base = _mm256_set1_epi16((short)(lo * (w + 1)));
+	const __m256i wide = _mm256_set1_epi16((short)k1);
+	const __m256i base = _mm256_set1_epi16((short)(lo * (k1 + 1)));
 	const __m256i low8 = _mm256_set1_epi16(0xff);
 	size_t j = 0;
 
@@ -430,40 +472,43 @@ digram_index_avx2(const uint8_t *src, size_t np, unsigned lo, unsigned w,
 #endif
 
 /*
- * Each digram's symbol into ix, and how many of each into count (w^2
- * of them): four histograms, so that runs of one digram do not wait on
- * each other's increments.
+ * Each digram's index into ix, pos[a] q + pos[b] from the positions of
+ * its bytes among q, and how many of each into count (q^2 of them):
+ * four histograms, so that runs of one digram do not wait on each
+ * other's increments.  lo is the byte at position 0 where every
+ * position is the byte less lo, else -1.
  */
 static void
-count_digrams(const uint8_t *src, size_t np, unsigned lo, unsigned w,
-    uint16_t *ix, uint32_t *count)
+count_digrams(const uint8_t *src, size_t np, const uint8_t *pos,
+    unsigned q, int lo, uint16_t *ix, uint32_t *count)
 {
 	uint16_t row[256];
 	uint32_t *h[4];
 	size_t j = 0;
 
 	for (unsigned a = 0; a < 256; a++)
-		row[a] = (uint16_t)((a - lo) * w - lo);
+		row[a] = (uint16_t)(pos[a] * q);
 	for (unsigned r = 0; r < 4; r++)
-		h[r] = count + r * w * w;
+		h[r] = count + r * q * q;
 #ifdef Z4_RANS_AVX2
-	if (z4_simd_avx2())
-		j = digram_index_avx2(src, np, lo, w, ix);
-	for (size_t i = 0; i + 4 <= j; i += 4)
-		for (unsigned r = 0; r < 4; r++)
-			h[r][ix[i + r]]++;
+	if (lo >= 0 && z4_simd_avx2()) {
+		j = digram_index_avx2(src, np, (unsigned)lo, q, ix);
+		for (size_t i = 0; i + 4 <= j; i += 4)
+			for (unsigned r = 0; r < 4; r++)
+				h[r][ix[i + r]]++;
+	}
 #endif
 	for (; j + 4 <= np; j += 4)
 		for (unsigned r = 0; r < 4; r++) {
 			ix[j + r] = (uint16_t)(row[src[2 * (j + r)]] +
-			    src[2 * (j + r) + 1]);
+			    pos[src[2 * (j + r) + 1]]);
 			h[r][ix[j + r]]++;
 		}
 	for (; j < np; j++) {
-		ix[j] = (uint16_t)(row[src[2 * j]] + src[2 * j + 1]);
+		ix[j] = (uint16_t)(row[src[2 * j]] + pos[src[2 * j + 1]]);
 		h[0][ix[j]]++;
 	}
-	for (unsigned i = 0; i < w * w; i++)
+	for (unsigned i = 0; i < q * q; i++)
 		count[i] += h[1][i] + h[2][i] + h[3][i];
 }
 
@@ -479,27 +524,39 @@ try_digrams(uint8_t *dst, size_t cap, size_t *out,
 {
 	const uint8_t *src = in->src;
 	size_t n = in->n, np = n / 2;
-	unsigned lo = 256, hi = 0;
+	uint8_t rank[256] = { 0 }, pos[256] = { 0 };
+	unsigned k1 = 0, lo = 256, hi = 0;
 	int err = 0;
 
 	*done = 0;
+	/* count covers every byte of src, so every index is below size. */
 	for (unsigned s = 0; s < 256; s++)
 		if (count[s]) {
+			rank[s] = (uint8_t)k1++;
 			lo = lo < s ? lo : s;
 			hi = s;
 		}
-	unsigned w = hi - lo + 1, size = w * w;
-	if (np == 0 || w > DIGRAM_SPAN)
+	if (np == 0 || k1 > DIGRAM_BYTES)
 		return 0;
+	/*
+	 * Pairs are counted and coded by their place among q^2: the bytes
+	 * less Lo where those span at most DIGRAM_BYTES values, which SIMD
+	 * arithmetic finds, else their ranks.  Either way the pairs present
+	 * come in the order of their symbols, so the coding is the same.
+	 */
+	unsigned q = hi - lo + 1 <= DIGRAM_BYTES ? hi - lo + 1 : k1;
+	for (unsigned s = 0; s < 256; s++)
+		pos[s] = (uint8_t)(q == k1 ? rank[s] : s - lo);
+	unsigned size = q * q, symbols = k1 * k1;
 	uint16_t *ix = malloc(np * sizeof *ix);
 	uint32_t *dc = calloc(6 * size, sizeof *dc);
 	if (ix == NULL || dc == NULL) {
 		err = Z4_E_NOMEM;
 		goto done;
 	}
-	/* count covers every byte of src, so every index is below size. */
 	uint32_t *freq = dc + 4 * size, *common = dc + 5 * size;
-	count_digrams(src, np, lo, w, ix, dc);
+	count_digrams(src, np, pos, q, q == k1 && hi - lo + 1 != k1 ? -1 :
+	    (int)lo, ix, dc);
 	/*
 	 * Digrams too rare for a slot of their own get one each, and the
 	 * others share what is left in proportion, rather than the most
@@ -526,8 +583,9 @@ try_digrams(uint8_t *dst, size_t cap, size_t *out,
 	for (unsigned i = 0; i < size; i++)
 		if (dc[i])
 			cost += dc[i] * (bits - log2(freq[i]));
-	unsigned k = best_rice(freq, size, nsym, &tbits);
-	size_t head = 1 + digram_head(w, nsym) + n % 2;
+	unsigned k = best_rice(freq, size, nsym, &tbits), span;
+	size_t head = 1 + 1 + present_size(count, k1, &lo, &span) + 2 +
+	    (nsym == symbols ? 0 : (symbols + 7) / 8) + n % 2;
 	cost += tbits + 8.0 * (double)head;
 	if (in->level < 7 ? cost > 1.01 * single : cost >= single)
 		goto done;
@@ -536,26 +594,20 @@ try_digrams(uint8_t *dst, size_t cap, size_t *out,
 		goto done;
 	size_t h = 0;
 	dst[h++] = (uint8_t)((bits - 10) | 8 | __builtin_ctz(nst) << 4);
-	dst[h++] = (uint8_t)lo;
-	dst[h++] = (uint8_t)(w - 1);
+	h += put_present(dst + h, count, k1);
 	z4_put16(dst + h, (uint16_t)(nsym - 1));
 	h += 2;
-	if (nsym < size) {
-		memset(dst + h, 0, (size + 7) / 8);
-		for (unsigned i = 0; i < size; i++)
+	if (nsym < symbols) {
+		memset(dst + h, 0, (symbols + 7) / 8);
+		for (unsigned i = 0; i < size; i++) {
+			unsigned a = q == k1 ? i / q : rank[lo + i / q];
+			unsigned d = a * k1 + (q == k1 ? i % q : rank[lo + i % q]);
 			if (dc[i])
-				dst[h + i / 8] |= (uint8_t)(1u << i % 8);
-		h += (size + 7) / 8;
-	}
-	dst[h++] = (uint8_t)k;
-	struct bitw bw = { dst + h, 0 };
-	for (unsigned i = 0, seen = 0; i < size && seen + 1 < nsym; i++)
-		if (freq[i]) {
-			put_rice(&bw, freq[i] - 1, k);
-			k = next_rice(freq[i]);
-			seen++;
+				dst[h + d / 8] |= (uint8_t)(1u << d % 8);
 		}
-	h += (bw.n + 7) / 8;
+		h += (symbols + 7) / 8;
+	}
+	h += put_freqs(dst + h, freq, size, nsym, k);
 	if (n % 2)
 		dst[h++] = src[n - 1];
 	err = code_symbols(dst, h, cap, out, freq, size, bits, NULL, ix, np,
@@ -627,10 +679,9 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 			}
 		}
 	}
-	unsigned nsym = 0, lo, span;
+	unsigned nsym = 0;
 	for (unsigned s = 0; s < 256; s++)
 		nsym += table[s] != 0;
-	size_t present = present_size(table, nsym, &lo, &span);
 	unsigned nst = state_count(n, in->level);
 	if (nst == SMAX) {
 		int done, err = try_digrams(dst, cap, out, in, count, nst,
@@ -641,28 +692,8 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	unsigned lg = (unsigned)__builtin_ctz(nst);
 	size_t h = 0;
 	dst[h++] = (uint8_t)((bits - 10) | lg << 4 | pairs << 7);
-	dst[h++] = (uint8_t)(nsym - 1);
-	dst[h++] = (uint8_t)lo;
-	dst[h++] = (uint8_t)span;
-	if (present > 2) {
-		memset(dst + h, 0, present - 2);
-		for (unsigned s = lo + 1; s < lo + span; s++)
-			if (table[s])
-				dst[h + (s - lo - 1) / 8] |=
-				    (uint8_t)(1u << (s - lo - 1) % 8);
-		h += present - 2;
-	}
-	dst[h++] = (uint8_t)k;
-	struct bitw w = { dst + h, 0 };
-	unsigned seen = 0;
-	for (unsigned s = 0; s < 256 && seen + 1 < nsym; s++)
-		if (table[s]) {
-			put_rice(&w, table[s] - 1, k);
-			k = next_rice(table[s]);
-			seen++;
-		}
-	h += (w.n + 7) / 8;
-
+	h += put_present(dst + h, table, nsym);
+	h += put_freqs(dst + h, table, 256, nsym, k);
 	return code_symbols(dst, h, cap, out, freq, 256, bits, src, NULL, n,
 	    nst);
 }
@@ -674,6 +705,8 @@ struct dec_table {
 	/* Digrams: both bytes << 32 | freq - 1 << 14 | (slot - start). */
 	uint64_t d64[1u << DIGRAM_BITS];
 	uint32_t fb[1u << 15];		/* freq << 16 | (slot - start) */
+	_Static_assert(DIGRAM_BYTES * DIGRAM_BYTES <= 1u << 15,
+	    "fb holds the frequencies of a table of digrams");
 	uint8_t sym[1u << 15];
 	/* For B <= 12, all of it in one word: sym << 24 | freq - 1 << 12 |
 	 * (slot - start), so that a SIMD decoder loads once a byte. */
@@ -767,21 +800,64 @@ read_freqs(struct z4_cursor *c, const uint8_t *present, unsigned size,
 }
 
 /*
+ * Symbols, Lo, Span and Present: the bitmap of the symbols present into
+ * present (32 bytes, cleared first) and their number into *nsym.  A
+ * symbol above limit is rejected.
+ */
+static int
+read_present(struct z4_cursor *c, unsigned limit, uint8_t *present,
+    unsigned *nsym)
+{
+	unsigned k = z4_cur8(c) + 1, lo = z4_cur8(c), span = z4_cur8(c);
+
+	memset(present, 0, 32);
+	if (!c->ok || lo + span > limit || k > span + 1 ||
+	    (k == 1) != (span == 0))
+		return Z4_E_DECODE;
+	/* Lo and Lo + Span are present, and those between in the bitmap. */
+	present[lo / 8] |= (uint8_t)(1u << lo % 8);
+	present[(lo + span) / 8] |= (uint8_t)(1u << (lo + span) % 8);
+	if (k < span + 1) {
+		const uint8_t *bitmap = z4_cur_bytes(c, (span - 1 + 7) / 8);
+		if (bitmap == NULL || bitmap_count(bitmap, span - 1) !=
+		    (int)k - 2)
+			return Z4_E_DECODE;
+		for (unsigned j = 0; j < span - 1; j++)
+			if (bitmap[j / 8] >> j % 8 & 1)
+				present[(lo + 1 + j) / 8] |=
+				    (uint8_t)(1u << (lo + 1 + j) % 8);
+	} else {
+		for (unsigned s = lo + 1; s < lo + span; s++)
+			present[s / 8] |= (uint8_t)(1u << s % 8);
+	}
+	*nsym = k;
+	return 0;
+}
+
+/*
  * The rest of a table of digrams (mode read) for a plane of n bytes.
  */
 static int
 read_digrams(struct z4_cursor *c, struct dec_table *t, unsigned mode,
     size_t n)
 {
-	unsigned lo = z4_cur8(c), w = z4_cur8(c) + 1, nsym = z4_cur16(c) + 1;
-	unsigned size = w * w;
+	uint8_t present[32], byte[256];
 	const uint8_t *bitmap = NULL;
-	uint32_t freq[DIGRAM_SPAN * DIGRAM_SPAN];
+	uint32_t *freq = t->fb;		/* digrams do not use it */
+	unsigned k1 = 0, nsym;
 	int err;
 
 	t->digrams = 1;
-	if (!c->ok || mode & 0x80 || t->bits > DIGRAM_BITS ||
-	    w > DIGRAM_SPAN || lo + w > 256 || nsym > size)
+	if (mode & 0x80 || t->bits > DIGRAM_BITS)
+		return Z4_E_DECODE;
+	if ((err = read_present(c, 255, present, &k1)))
+		return err;
+	for (unsigned s = 0, r = 0; s < 256; s++)
+		if (present[s / 8] >> s % 8 & 1)
+			byte[r++] = (uint8_t)s;
+	unsigned size = k1 * k1;
+	nsym = z4_cur16(c) + 1;
+	if (!c->ok || k1 > DIGRAM_BYTES || nsym > size)
 		return Z4_E_DECODE;
 	if (nsym < size && ((bitmap = z4_cur_bytes(c, (size + 7) / 8)) ==
 	    NULL || bitmap_count(bitmap, size) != (int)nsym))
@@ -789,7 +865,7 @@ read_digrams(struct z4_cursor *c, struct dec_table *t, unsigned mode,
 	if ((err = read_freqs(c, bitmap, size, nsym, t->bits, freq)))
 		return err;
 	for (unsigned i = 0, start = 0; i < size; i++) {
-		uint64_t both = (uint64_t)((lo + i / w) | (lo + i % w) << 8) <<
+		uint64_t both = (uint64_t)(byte[i / k1] | byte[i % k1] << 8) <<
 		    32;
 		for (uint32_t j = 0; j < freq[i]; j++)
 			t->d64[start + j] = both | (freq[i] - 1) << 14 | j;
@@ -813,33 +889,15 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate,
 		return Z4_E_DECODE;
 	if (mode & 8)
 		return read_digrams(c, t, mode, n);
-	unsigned nsym = z4_cur8(c) + 1;
-	unsigned lo = z4_cur8(c), span = z4_cur8(c), pairs = mode >> 7;
-	uint8_t present[32] = { 0 };
+	unsigned nsym, pairs = mode >> 7;
+	uint8_t present[32];
 	uint32_t table[256], freq[256];
 	int err;
 
-	if (t->bits > 15 ||
-	    lo + span > (pairs ? 127u : 255u) || nsym > span + 1 ||
-	    (nsym == 1) != (span == 0))
+	if (t->bits > 15)
 		return Z4_E_DECODE;
-	/* Lo and Lo + Span are present, and those between in the bitmap. */
-	present[lo / 8] |= (uint8_t)(1u << lo % 8);
-	present[(lo + span) / 8] |= (uint8_t)(1u << (lo + span) % 8);
-	if (nsym < span + 1) {
-		const uint8_t *bitmap = z4_cur_bytes(c, (span - 1 + 7) / 8);
-		if (bitmap == NULL || bitmap_count(bitmap, span - 1) !=
-		    (int)nsym - 2)
-			return Z4_E_DECODE;
-		for (unsigned j = 0; j < span - 1; j++)
-			if (bitmap[j / 8] >> j % 8 & 1)
-				present[(lo + 1 + j) / 8] |=
-				    (uint8_t)(1u << (lo + 1 + j) % 8);
-	} else {
-		for (unsigned s = lo + 1; s < lo + span; s++)
-			present[s / 8] |= (uint8_t)(1u << s % 8);
-	}
-	if ((err = read_freqs(c, present, 256, nsym, t->bits, table)))
+	if ((err = read_present(c, pairs ? 127 : 255, present, &nsym)) ||
+	    (err = read_freqs(c, present, 256, nsym, t->bits, table)))
 		return err;
 	if (pairs)
 		split_pairs(table, freq);

@@ -219,8 +219,9 @@ offsets='"data_offsets":[0,8],"data_offsets":[0,32]'
     bytes 0; le16 ${#offsets}; printf '%s' "$offsets"; gen 43 0
     } > "$out/corpus-coders/seed-offsets"
 { le16 600; bytes 129; cat "$t/skewed"; } > "$out/corpus-coders/seed-skewed"
-# RANS with DIGRAMS: the pair (5, 6) alone, then the odd byte 7.
-{ le16 3; bytes 0 8 5 1 0 0 2 0 7 0 128 0 0; } \
+# RANS with DIGRAMS: bytes 5 and 6, the pair (5, 6) alone, then the odd
+# byte 7.
+{ le16 3; bytes 0 8 1 5 1 0 0 2 0 7 0 128 0 0; } \
     > "$out/corpus-coders/seed-digrams"
 # DELTA-MODEL alone in the chain: the selector byte gives the dtype
 # ((sel >> 1) % 16), the parameters repeat it and its width, the plane is

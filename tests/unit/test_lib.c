@@ -562,9 +562,12 @@ test_rans_digrams(void)
 		struct z4_code_in in = { src, n, 3, NULL };
 		CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(n),
 		    &out, &in) == 0);
-		/* DIGRAMS, 2^14, 64 states; Lo 100; W at most 13. */
-		CHECK(dst[0] == (8 | 4 | 6 << 4) && dst[1] >= 100 &&
-		    dst[1] + dst[2] <= 112);
+		/*
+		 * DIGRAMS, 2^14, 64 states; K1 bytes, from Lo at 100 or
+		 * more to Lo + Span at 112 at most, all present.
+		 */
+		CHECK(dst[0] == (8 | 4 | 6 << 4) && dst[2] >= 100 &&
+		    dst[2] + dst[3] <= 112 && dst[1] == dst[3]);
 		for (int off = 0; off < 2; off++) {
 			z4_simd_off = off;
 			memset(back, 0, n);
@@ -595,16 +598,16 @@ test_rans_digrams(void)
 	struct z4_code_in in = { src, N, 3, NULL };
 	CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(N), &out,
 	    &in) == 0);
-	unsigned w = dst[2] + 1u, k = z4_get16(dst + 3) + 1u;
+	unsigned k1 = dst[1] + 1u, k = z4_get16(dst + 4) + 1u;
 	const struct {
 		size_t at;
 		uint8_t v;
 	} breaks[] = {
 		{ 0, 8 | 5 | 6 << 4 },		/* 2^15: past DIGRAMS' 2^14 */
 		{ 0, 0x80 | 8 | 4 | 6 << 4 },	/* PAIRS with DIGRAMS */
-		{ 2, 64 },			/* W of 65 */
-		{ 1, (uint8_t)(256 - w + 1) },	/* Lo + W past 256 */
-		{ 3, (uint8_t)(k - 1 + 1) },	/* one digram more, or all */
+		{ 1, (uint8_t)k1 },		/* K1 over Span + 1 */
+		{ 2, (uint8_t)(256 - k1 + 1) },	/* Lo + Span past 255 */
+		{ 4, (uint8_t)(k - 1 + 1) },	/* one digram more, or all */
 	};
 	for (size_t i = 0; i < sizeof breaks / sizeof *breaks; i++) {
 		memcpy(bad, dst, out);
@@ -613,12 +616,37 @@ test_rans_digrams(void)
 		    Z4_E_DECODE);
 	}
 	/* 13 values, 100 to 112: a bitmap of 169 bits, 7 of them padding. */
-	CHECK(w == 13 && k < w * w);
+	CHECK(k1 == 13 && k < k1 * k1);
 	memcpy(bad, dst, out);
-	bad[5 + 169 / 8] |= 0x80;
+	bad[6 + 169 / 8] |= 0x80;
 	CHECK(z4_coder_rans.decode(&dst_state, back, N, bad, out) ==
 	    Z4_E_DECODE);
-	/* Bytes spread over more than 64 values: one byte a symbol. */
+	/*
+	 * A few zeros among them: 14 bytes present, 0 and 100 to 112, so a
+	 * bitmap of the 111 between; pairs placed by their bytes less 0.
+	 * Then a few 200s too: 15 bytes over 201 values, pairs placed by
+	 * rank.  The portable encoder writes the same bytes.
+	 */
+	for (int outliers = 1; outliers <= 2; outliers++) {
+		for (size_t i = 0; i < N; i += 9973)
+			src[i + outliers - 1] = outliers == 1 ? 0 : 200;
+		CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(N),
+		    &out, &in) == 0 && (dst[0] & 8) &&
+		    dst[1] == 12 + outliers && dst[2] == 0 &&
+		    dst[3] == (outliers == 1 ? 112 : 200));
+		size_t out2;
+		z4_simd_off = 1;
+		CHECK(z4_coder_rans.encode(&est, bad, z4_coder_rans.bound(N),
+		    &out2, &in) == 0 && out2 == out &&
+		    memcmp(bad, dst, out) == 0);
+		for (int off = 0; off < 2; off++) {
+			z4_simd_off = off;
+			CHECK(z4_coder_rans.decode(&dst_state, back, N, dst,
+			    out) == 0 && memcmp(back, src, N) == 0);
+		}
+		z4_simd_off = 0;
+	}
+	/* Bytes of more than 128 values: one byte a symbol. */
 	for (size_t i = 0; i < N; i++)
 		src[i] = (uint8_t)(src[i] == 106 ? i % 200 : src[i]);
 	CHECK(z4_coder_rans.encode(&est, dst, z4_coder_rans.bound(N), &out,
@@ -668,8 +696,9 @@ test_rans_digram_spec(void)
 			size_t nw = 0, h = 0, bit = 0;
 			memset(plane, 0, sizeof plane);
 			plane[h++] = (uint8_t)(8 | __builtin_ctz(nst) << 4);
-			plane[h++] = 5;
-			plane[h++] = 2;
+			plane[h++] = 2;		/* K1 - 1 */
+			plane[h++] = 5;		/* Lo */
+			plane[h++] = 2;		/* Span: 5, 6, 7 */
 			plane[h++] = 8;		/* K - 1, then no bitmap */
 			plane[h++] = 0;
 			plane[h++] = 8;		/* Rice_K */
@@ -712,16 +741,17 @@ test_rans_digram_spec(void)
 			z4_simd_off = 0;
 		}
 	/*
-	 * One digram present of four, (5, 6): a bitmap of 4 bits, symbol 1
-	 * set; no Freqs; the odd byte 7; one state, 2^15, that stays.
+	 * Bytes 5 and 6 (K1 2, Lo 5, Span 1); one digram present of four,
+	 * (5, 6): a bitmap of 4 bits, symbol 1 set; no Freqs; the odd byte
+	 * 7; one state, 2^15, that stays.
 	 */
-	uint8_t one[] = { 0x08, 5, 1, 0, 0, 0x02, 0, 7, 0x00, 0x80, 0, 0 };
+	uint8_t one[] = { 0x08, 1, 5, 1, 0, 0, 0x02, 0, 7, 0x00, 0x80, 0, 0 };
 	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) == 0 &&
 	    back[0] == 5 && back[1] == 6 && back[2] == 7);
-	one[5] = 0x12;		/* a padding bit */
+	one[6] = 0x12;		/* a padding bit */
 	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) ==
 	    Z4_E_DECODE);
-	one[5] = 0x03;		/* two present, where K says one */
+	one[6] = 0x03;		/* two present, where K says one */
 	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) ==
 	    Z4_E_DECODE);
 	z4_coder_rans.free_state(state);
@@ -2536,6 +2566,12 @@ test_fused_parts(void)
 			    z4_in_skip(&zi, Z4_STREAM_HEADER_SIZE))
 				abort();
 			CHECK(z4_frame_read(&zi, &f, &h, Z4_READ_DEFER) == 0);
+			/* Exponent planes of 256 KiB and more: digrams. */
+			int digrams = 0;
+			for (unsigned i = 0; i < f.nplane; i++)
+				digrams |= f.plane[i].coder == Z4_CODER_RANS &&
+				    (f.plane[i].coded[0] & 8);
+			CHECK(digrams == (sizes[k] == 300001));
 			CHECK(sizes[k] < 64 ||
 			    z4_planes_fused(&f, h.raw_checksum) == 0);
 			CHECK(sizes[k] < 64 || (h.raw_size <= n &&
