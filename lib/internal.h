@@ -223,9 +223,11 @@ const struct z4_coder *z4_coder_get(unsigned id);
 
 /*
  * A RANS plane decoded a part at a time (z4_planes_fused): begin reads
- * the table and states, next decodes the next n symbols, end checks that
+ * the table and states, next decodes the next n bytes, end checks that
  * the states are back where the encoder started and every word was read.
- * Parts but the last must be whole rounds of states for the SIMD loops.
+ * Parts but the last must be whole rounds of states for the SIMD loops,
+ * and of an even size where the plane is of digrams (next refuses an odd
+ * one).
  */
 #define Z4_RANS_STATES_MAX 64
 struct z4_rans_run {
