@@ -11,7 +11,9 @@ mk_tree() {
 	mkdir -p run/sub
 	mk_safetensors_big run/step1.safetensors 65536
 	cp run/step1.safetensors run/step2.safetensors
-	put_byte run/step2.safetensors $((ST_DATA_START + 16 + 999)) 0x42
+	# A flipped bit, not a set byte: the data is random, and a byte that
+	# already held the value would leave step2 equal to step1.
+	flip_bit run/step2.safetensors $((ST_DATA_START + 16 + 999)) 0
 	printf 'notes\n' >run/notes.txt
 	printf 'read me\n' >run/readme.txt
 	: >run/empty
