@@ -1180,9 +1180,10 @@ digrams_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 		for (unsigned k = 0; k < S; k++)
 			e64[k] = d64[w[k]];
 		for (unsigned q = 0; q < V; q++) {
-			__m256 a = _mm256_load_ps((const float *)(e64 + 8 * q));
-			__m256 b = _mm256_load_ps((const float *)(e64 + 8 * q +
-			    4));
+			__m256 a = _mm256_castsi256_ps(_mm256_load_si256(
+			    (const __m256i *)(e64 + 8 * q)));
+			__m256 b = _mm256_castsi256_ps(_mm256_load_si256(
+			    (const __m256i *)(e64 + 8 * q + 4)));
 			e[q] = _mm256_castps_si256(_mm256_shuffle_ps(a, b,
 			    0x88));
 			two[q] = _mm256_castps_si256(_mm256_shuffle_ps(a, b,
