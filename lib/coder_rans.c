@@ -386,10 +386,10 @@ code_symbols(uint8_t *dst, size_t h, size_t cap, size_t *out,
 	 * rounds from the end, each state a constant index so that the
 	 * compiler keeps the states in registers.
 	 */
-	size_t i = n;
+	size_t i = n, last = nst - 1;	/* nst is a power of 2 */
 #define SYM(k) (ix ? ix[k] : src[k])
-	while (i % nst)
-		--i, p = enc_put(e, SYM(i), &x[i % nst], p);
+	while (i & last)
+		--i, p = enc_put(e, SYM(i), &x[i & last], p);
 #ifdef Z4_RANS_AVX2
 	if (nst >= 8 && bits <= 14 && z4_simd_avx2()) {
 		if ((p = encode_rounds_avx2(e, nsym, bits, src, ix, i, x, p,
@@ -410,7 +410,7 @@ code_symbols(uint8_t *dst, size_t h, size_t cap, size_t *out,
 				p = enc_put(e, SYM(i - 32 + j), &x[j], p);
 	} else {
 		while (i-- > 0)
-			p = enc_put(e, SYM(i), &x[i % nst], p);
+			p = enc_put(e, SYM(i), &x[i & last], p);
 	}
 #undef SYM
 	free(e);
@@ -601,7 +601,8 @@ try_digrams(uint8_t *dst, size_t cap, size_t *out,
 		memset(dst + h, 0, (symbols + 7) / 8);
 		for (unsigned i = 0; i < size; i++) {
 			unsigned a = q == k1 ? i / q : rank[lo + i / q];
-			unsigned d = a * k1 + (q == k1 ? i % q : rank[lo + i % q]);
+			unsigned b = q == k1 ? i % q : rank[lo + i % q];
+			unsigned d = a * k1 + b;
 			if (dc[i])
 				dst[h + d / 8] |= (uint8_t)(1u << d % 8);
 		}
@@ -917,6 +918,19 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate,
 	return 0;
 }
 
+/* A word into state *x if it fell below L, read with a bounds check. */
+static inline int
+renorm(uint32_t *x, const uint8_t **p, const uint8_t *end)
+{
+	if (*x < RANS_L) {
+		if (end - *p < 2)
+			return 1;
+		*x = *x << 16 | z4_get16(*p);
+		*p += 2;
+	}
+	return 0;
+}
+
 /* One symbol with state *x, its word read with a bounds check. */
 static inline int
 one_symbol(const struct dec_table *t, uint32_t *x, uint8_t *dst,
@@ -925,13 +939,7 @@ one_symbol(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 	uint32_t slot = *x & ((1u << t->bits) - 1), fb = t->fb[slot];
 	*dst = t->sym[slot];
 	*x = (fb >> 16) * (*x >> t->bits) + (fb & 0xffff);
-	if (*x < RANS_L) {
-		if (end - *p < 2)
-			return 1;
-		*x = *x << 16 | z4_get16(*p);
-		*p += 2;
-	}
-	return 0;
+	return renorm(x, p, end);
 }
 
 /* One digram with state *x, as one_symbol: both bytes to dst. */
@@ -944,13 +952,7 @@ one_digram(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 	dst[1] = (uint8_t)(e >> 40);
 	*x = ((uint32_t)(e >> 14 & 0x3fff) + 1) * (*x >> t->bits) +
 	    (uint32_t)(e & 0x3fff);
-	if (*x < RANS_L) {
-		if (end - *p < 2)
-			return 1;
-		*x = *x << 16 | z4_get16(*p);
-		*p += 2;
-	}
-	return 0;
+	return renorm(x, p, end);
 }
 
 /*
@@ -1017,7 +1019,8 @@ word_tables_init(void)
 		for (unsigned j = 0, k = 0; j < 8; j++)
 			if (m >> j & 1) {
 				word_shuffle[m][4 * j] = (uint8_t)(2 * k);
-				word_shuffle[m][4 * j + 1] = (uint8_t)(2 * k + 1);
+				word_shuffle[m][4 * j + 1] =
+				    (uint8_t)(2 * k + 1);
 				lane_word[m][8 - c + k++] = (uint8_t)j;
 			}
 	}
@@ -1192,7 +1195,8 @@ digrams_avx2(const struct dec_table *t, uint32_t *x, uint8_t *dst,
 			__m256i f1 = _mm256_and_si256(_mm256_srli_epi32(e[q],
 			    14), low14);
 			y[q] = _mm256_add_epi32(_mm256_mullo_epi32(f1, hi),
-			    _mm256_add_epi32(hi, _mm256_and_si256(e[q], low14)));
+			    _mm256_add_epi32(hi, _mm256_and_si256(e[q],
+			    low14)));
 			need[q] = _mm256_cmpgt_epi32(low, y[q]);
 			m[q] = (unsigned)_mm256_movemask_ps(
 			    _mm256_castsi256_ps(need[q]));
@@ -1265,7 +1269,7 @@ encode_avx2(const uint64_t *table, unsigned bits, const uint8_t *src,
 	for (; i > 0; i -= 8 * V) {
 		for (unsigned q = V; q-- > 0;) {
 			size_t at = i - 8 * V + 8 * q;
-			/* Inserted, not stored then loaded: no forwarding stall. */
+			/* Inserted, not stored and reloaded: no stall. */
 #define T(k) (long long)table[ix ? ix[at + k] : src[at + k]]
 			__m256i lo = _mm256_setr_epi64x(T(0), T(1), T(2), T(3));
 			__m256i hi = _mm256_setr_epi64x(T(4), T(5), T(6), T(7));
@@ -1434,9 +1438,10 @@ next_digrams(struct z4_rans_run *r, uint8_t *dst, size_t n)
 		j = decode_rounds_avx2(t, r->x, dst, np, &r->p, r->end,
 		    r->nst);
 #endif
+	/* State counts are powers of 2: a mask, not a division a step. */
 	for (; j < np; j++)
-		if (one_digram(t, &r->x[(first + j) % r->nst], dst + 2 * j,
-		    &r->p, r->end))
+		if (one_digram(t, &r->x[(first + j) & (r->nst - 1)],
+		    dst + 2 * j, &r->p, r->end))
 			return Z4_E_DECODE;
 	if (n % 2)
 		dst[n - 1] = t->last;
