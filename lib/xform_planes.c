@@ -106,30 +106,71 @@ unpack(const struct layout *l, uint64_t p)
 }
 
 /*
- * Whether the live bits are one run from bit 0 filling every plane, so
- * that the packed element is the rotated one shifted up by the padding:
- * floats whose only dead bits are top exponent bits, the common case.
+ * Whether the live bits are one run filling every plane, so that the
+ * packed element is the rotated one shifted down by where the run starts
+ * and up by the padding: floats whose only dead bits are top exponent
+ * bits, the common case, or the sign bit, as in a tensor of no negative
+ * values (variances, norms' gains) or an XOR of two checkpoints' floats
+ * that never change sign.
  */
 static int
 one_run(const struct layout *l)
 {
-	return l->r == 1 && l->nrun == 1 && l->runs[0].from == 0 &&
-	    l->nplane == l->w;
+	return l->nrun == 1 && l->nplane == l->w;
 }
 
 /*
- * BF16 and F16 split as if every bit but the q padding bits were live,
- * rotated left by 1, the OR of the elements made on the way: the fast
- * path of the split, and a first guess at the layout.
+ * The shift counts of a one-run layout, as SSE2 takes them: rotate left
+ * by r (or right by it, with the counts swapped), then down by from, up
+ * by pad.  A count of the element's width or more gives 0, so r = 0
+ * needs no case of its own.
+ */
+struct shifts {
+	unsigned r, unr, from, pad;
+};
+
+static struct shifts
+one_run_shifts(const struct layout *l)
+{
+	return (struct shifts){ l->r, 8 * l->w - l->r, l->runs[0].from,
+	    l->pad };
+}
+
+#ifdef __SSE2__
+/* The packed form of 8 2-byte elements of a one-run layout. */
+static inline __m128i
+pack16(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+{
+	v = _mm_or_si128(_mm_sll_epi16(v, r), _mm_srl_epi16(v, unr));
+	return _mm_sll_epi16(_mm_srl_epi16(v, from), pad);
+}
+
+/* pack16 for 4 4-byte elements. */
+static inline __m128i
+pack32(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+{
+	v = _mm_or_si128(_mm_sll_epi32(v, r), _mm_srl_epi32(v, unr));
+	return _mm_sll_epi32(_mm_srl_epi32(v, from), pad);
+}
+#endif
+
+/*
+ * BF16 and F16 split as the one-run layout l has it, the OR of the
+ * elements made on the way: the fast path of the split, and, with every
+ * bit live but the padding, a first guess at the layout.
  */
 static unsigned
-split16_or(const uint8_t *src, size_t n, unsigned q, uint8_t *lo,
-    uint8_t *hi)
+split16_or(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *lo, uint8_t *hi)
 {
+	const struct shifts c = one_run_shifts(l);
 	unsigned acc = 0;
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	const __m128i r = _mm_cvtsi32_si128((int)c.r);
+	const __m128i unr = _mm_cvtsi32_si128((int)c.unr);
+	const __m128i from = _mm_cvtsi32_si128((int)c.from);
+	const __m128i pad = _mm_cvtsi32_si128((int)c.pad);
 	const __m128i low8 = _mm_set1_epi16(0xff);
 	__m128i or = _mm_setzero_si128();
 	for (; i + 16 <= n; i += 16) {
@@ -137,10 +178,8 @@ split16_or(const uint8_t *src, size_t n, unsigned q, uint8_t *lo,
 		__m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i +
 		    16));
 		or = _mm_or_si128(or, _mm_or_si128(a, b));
-		a = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(a, 1),
-		    _mm_srli_epi16(a, 15)), shift);
-		b = _mm_sll_epi16(_mm_or_si128(_mm_slli_epi16(b, 1),
-		    _mm_srli_epi16(b, 15)), shift);
+		a = pack16(a, r, unr, from, pad);
+		b = pack16(b, r, unr, from, pad);
 		_mm_storeu_si128((__m128i *)(lo + i), _mm_packus_epi16(
 		    _mm_and_si128(a, low8), _mm_and_si128(b, low8)));
 		_mm_storeu_si128((__m128i *)(hi + i), _mm_packus_epi16(
@@ -154,21 +193,26 @@ split16_or(const uint8_t *src, size_t n, unsigned q, uint8_t *lo,
 	for (; i < n; i++) {
 		uint16_t v = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
 		acc |= v;
-		v = (uint16_t)((uint16_t)(v << 1 | v >> 15) << q);
+		v = (uint16_t)((uint16_t)rotl(v, c.r, 16) >> c.from << c.pad);
 		lo[i] = (uint8_t)v;
 		hi[i] = (uint8_t)(v >> 8);
 	}
 	return acc;
 }
 
-/* F32 the same way: four planes of a 4-byte float, rotated left by 1. */
+/* F32 the same way: four planes of a 4-byte element. */
 static uint32_t
-split32_or(const uint8_t *src, size_t n, unsigned q, uint8_t *const *out)
+split32_or(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *const *out)
 {
+	const struct shifts c = one_run_shifts(l);
 	uint32_t acc = 0;
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	const __m128i r = _mm_cvtsi32_si128((int)c.r);
+	const __m128i unr = _mm_cvtsi32_si128((int)c.unr);
+	const __m128i from = _mm_cvtsi32_si128((int)c.from);
+	const __m128i pad = _mm_cvtsi32_si128((int)c.pad);
 	const __m128i low8 = _mm_set1_epi32(0xff);
 	__m128i or = _mm_setzero_si128();
 	for (; i + 16 <= n; i += 16) {
@@ -177,8 +221,7 @@ split32_or(const uint8_t *src, size_t n, unsigned q, uint8_t *const *out)
 			x[j] = _mm_loadu_si128((const __m128i *)(src + 4 * i +
 			    16 * j));
 			or = _mm_or_si128(or, x[j]);
-			x[j] = _mm_sll_epi32(_mm_or_si128(_mm_slli_epi32(x[j],
-			    1), _mm_srli_epi32(x[j], 31)), shift);
+			x[j] = pack32(x[j], r, unr, from, pad);
 		}
 		/* Byte k of each element, below 256: packing saturates none. */
 		for (unsigned k = 0; k < 4; k++) {
@@ -198,7 +241,7 @@ split32_or(const uint8_t *src, size_t n, unsigned q, uint8_t *const *out)
 	for (; i < n; i++) {
 		uint32_t v = z4_get32(src + 4 * i);
 		acc |= v;
-		v = (v << 1 | v >> 31) << q;
+		v = (uint32_t)rotl(v, c.r, 32) >> c.from << c.pad;
 		for (unsigned k = 0; k < 4; k++)
 			out[k][i] = (uint8_t)(v >> 8 * k);
 	}
@@ -342,15 +385,15 @@ static void
 split(const struct layout *l, const uint8_t *src, size_t n,
     uint8_t *const *planes)
 {
-	unsigned bits = 8 * l->w, q = l->pad;
+	unsigned bits = 8 * l->w;
 
-	/* Floats whose live bits are one run: rotated left by 1, shifted. */
+	/* Elements whose live bits are one run: rotated, shifted. */
 	if (l->w == 2 && one_run(l)) {
-		split16_or(src, n, q, planes[0], planes[1]);
+		split16_or(l, src, n, planes[0], planes[1]);
 		return;
 	}
 	if (l->w == 4 && one_run(l)) {
-		split32_or(src, n, q, planes);
+		split32_or(l, src, n, planes);
 		return;
 	}
 	size_t i = 0;
@@ -368,23 +411,33 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PLANES_AVX2 1
-/* merge's BF16 and F16 loop, 32 elements at a time. */
+/* The elements of 16 packed 2-byte ones of a one-run layout. */
+__attribute__((target("avx2"))) static inline __m256i
+unpack16_avx2(__m256i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+{
+	v = _mm256_sll_epi16(_mm256_srl_epi16(v, pad), from);
+	return _mm256_or_si256(_mm256_srl_epi16(v, r), _mm256_sll_epi16(v,
+	    unr));
+}
+
+/* merge's 2-byte one-run loop, 32 elements at a time. */
 __attribute__((target("avx2"))) static size_t
 merge2_avx2(uint8_t *out, const uint8_t *lo, const uint8_t *hi, size_t n,
-    unsigned q)
+    struct shifts c)
 {
-	const __m128i shift = _mm_cvtsi32_si128((int)q);
+	const __m128i r = _mm_cvtsi32_si128((int)c.r);
+	const __m128i unr = _mm_cvtsi32_si128((int)c.unr);
+	const __m128i from = _mm_cvtsi32_si128((int)c.from);
+	const __m128i pad = _mm_cvtsi32_si128((int)c.pad);
 	size_t i = 0;
 
 	for (; i + 32 <= n; i += 32) {
 		__m256i a = _mm256_loadu_si256((const __m256i *)(lo + i));
 		__m256i b = _mm256_loadu_si256((const __m256i *)(hi + i));
-		__m256i x = _mm256_srl_epi16(_mm256_unpacklo_epi8(a, b), shift);
-		__m256i y = _mm256_srl_epi16(_mm256_unpackhi_epi8(a, b), shift);
-		x = _mm256_or_si256(_mm256_srli_epi16(x, 1),
-		    _mm256_slli_epi16(x, 15));
-		y = _mm256_or_si256(_mm256_srli_epi16(y, 1),
-		    _mm256_slli_epi16(y, 15));
+		__m256i x = unpack16_avx2(_mm256_unpacklo_epi8(a, b), r, unr,
+		    from, pad);
+		__m256i y = unpack16_avx2(_mm256_unpackhi_epi8(a, b), r, unr,
+		    from, pad);
 		/* Unpacking pairs within 128-bit halves: put them in order. */
 		_mm256_storeu_si256((__m256i *)(out + 2 * i),
 		    _mm256_permute2x128_si256(x, y, 0x20));
@@ -395,12 +448,37 @@ merge2_avx2(uint8_t *out, const uint8_t *lo, const uint8_t *hi, size_t n,
 }
 #endif
 
+#ifdef __SSE2__
+/* The inverse of pack16. */
+static inline __m128i
+unpack16(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+{
+	v = _mm_sll_epi16(_mm_srl_epi16(v, pad), from);
+	return _mm_or_si128(_mm_srl_epi16(v, r), _mm_sll_epi16(v, unr));
+}
+
+/* The inverse of pack32. */
+static inline __m128i
+unpack32(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+{
+	v = _mm_sll_epi32(_mm_srl_epi32(v, pad), from);
+	return _mm_or_si128(_mm_srl_epi32(v, r), _mm_sll_epi32(v, unr));
+}
+#endif
+
 /* The kernel, inverse. */
 static void
 merge(const struct layout *l, uint8_t *dst, size_t n,
     const uint8_t *const *planes)
 {
-	unsigned bits = 8 * l->w, q = l->pad;
+	unsigned bits = 8 * l->w;
+	const struct shifts c = one_run_shifts(l);
+#ifdef __SSE2__
+	const __m128i r = _mm_cvtsi32_si128((int)c.r);
+	const __m128i unr = _mm_cvtsi32_si128((int)c.unr);
+	const __m128i from = _mm_cvtsi32_si128((int)c.from);
+	const __m128i pad = _mm_cvtsi32_si128((int)c.pad);
+#endif
 
 	if (l->w == 2 && one_run(l)) {
 		const uint8_t *restrict lo = planes[0], *restrict hi = planes[1];
@@ -408,27 +486,24 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 		size_t i = 0;
 #ifdef PLANES_AVX2
 		if (z4_simd_avx2())
-			i = merge2_avx2(out, lo, hi, n, q);
+			i = merge2_avx2(out, lo, hi, n, c);
 #endif
 #ifdef __SSE2__
-		/* Bytes paired into 16-bit lanes, shifted down, rotated right. */
-		const __m128i shift = _mm_cvtsi32_si128((int)q);
+		/* Bytes paired into 16-bit lanes, unpacked, rotated right. */
 		for (; i + 16 <= n; i += 16) {
 			__m128i a = _mm_loadu_si128((const __m128i *)(lo + i));
 			__m128i b = _mm_loadu_si128((const __m128i *)(hi + i));
-			__m128i x = _mm_srl_epi16(_mm_unpacklo_epi8(a, b), shift);
-			__m128i y = _mm_srl_epi16(_mm_unpackhi_epi8(a, b), shift);
-			x = _mm_or_si128(_mm_srli_epi16(x, 1),
-			    _mm_slli_epi16(x, 15));
-			y = _mm_or_si128(_mm_srli_epi16(y, 1),
-			    _mm_slli_epi16(y, 15));
-			_mm_storeu_si128((__m128i *)(out + 2 * i), x);
-			_mm_storeu_si128((__m128i *)(out + 2 * i + 16), y);
+			_mm_storeu_si128((__m128i *)(out + 2 * i), unpack16(
+			    _mm_unpacklo_epi8(a, b), r, unr, from, pad));
+			_mm_storeu_si128((__m128i *)(out + 2 * i + 16),
+			    unpack16(_mm_unpackhi_epi8(a, b), r, unr, from,
+			    pad));
 		}
 #endif
 		for (; i < n; i++) {
-			uint16_t v = (uint16_t)((lo[i] | hi[i] << 8) >> q);
-			v = (uint16_t)(v >> 1 | v << 15);
+			uint16_t v = (uint16_t)((lo[i] | hi[i] << 8) >> c.pad <<
+			    c.from);
+			v = (uint16_t)rotl(v, c.unr % 16, 16);
 			out[2 * i] = (uint8_t)v;
 			out[2 * i + 1] = (uint8_t)(v >> 8);
 		}
@@ -437,8 +512,7 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 	if (l->w == 4 && one_run(l)) {
 		size_t i = 0;
 #ifdef __SSE2__
-		/* Bytes joined into 32-bit lanes, shifted, rotated right. */
-		const __m128i shift = _mm_cvtsi32_si128((int)q);
+		/* Bytes joined into 32-bit lanes, unpacked, rotated right. */
 		for (; i + 16 <= n; i += 16) {
 			__m128i b[4], e[4];
 			for (unsigned k = 0; k < 4; k++)
@@ -452,21 +526,17 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 			e[1] = _mm_unpackhi_epi16(lo01, lo23);
 			e[2] = _mm_unpacklo_epi16(hi01, hi23);
 			e[3] = _mm_unpackhi_epi16(hi01, hi23);
-			for (unsigned k = 0; k < 4; k++) {
-				__m128i v = _mm_srl_epi32(e[k], shift);
-				v = _mm_or_si128(_mm_srli_epi32(v, 1),
-				    _mm_slli_epi32(v, 31));
+			for (unsigned k = 0; k < 4; k++)
 				_mm_storeu_si128((__m128i *)(dst + 4 * i +
-				    16 * k), v);
-			}
+				    16 * k), unpack32(e[k], r, unr, from, pad));
 		}
 #endif
 		for (; i < n; i++) {
 			uint32_t v = ((uint32_t)planes[0][i] |
 			    (uint32_t)planes[1][i] << 8 |
 			    (uint32_t)planes[2][i] << 16 |
-			    (uint32_t)planes[3][i] << 24) >> q;
-			z4_put32(dst + 4 * i, v >> 1 | v << 31);
+			    (uint32_t)planes[3][i] << 24) >> c.pad << c.from;
+			z4_put32(dst + 4 * i, (uint32_t)rotl(v, c.unr % 32, 32));
 		}
 		return;
 	}
@@ -749,12 +819,12 @@ split_or_sum(struct z4_frame *f, const uint8_t *src, size_t size,
 	for (size_t i = 0; i < n; i += BLOCK) {
 		size_t m = n - i < BLOCK ? n - i : BLOCK;
 		if (l->w == 2) {
-			all |= split16_or(src + 2 * i, m, l->pad, out[0] + i,
+			all |= split16_or(l, src + 2 * i, m, out[0] + i,
 			    out[1] + i);
 		} else {
 			uint8_t *o[4] = { out[0] + i, out[1] + i, out[2] + i,
 			    out[3] + i };
-			all |= split32_or(src + 4 * i, m, l->pad, o);
+			all |= split32_or(l, src + 4 * i, m, o);
 		}
 		if (sum)
 			XXH3_64bits_update(&st, src + l->w * i, l->w * m);

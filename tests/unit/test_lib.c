@@ -1902,26 +1902,46 @@ test_packed(void)
 }
 
 /*
- * PLANES on 4-byte elements whose live bits are several runs (an f32 of
- * bf16 or fp16 values, and odd masks): the planes, bit by bit as
- * z4-frame(5) lays them out, on sizes around the vector loops' 16
+ * PLANES on elements whose live bits are one run or several: an f32 of
+ * bf16 or fp16 values, a sign never set (one run from bit 1, which the
+ * one-run loops take), odd masks; floats (rotated left by 1) and
+ * integers (not rotated), 2 and 4 bytes wide.  The planes, bit by bit as
+ * z4-frame(5) lays them out, on sizes around the vector loops' 16 and 32
  * elements; then the way back.
  */
 static void
 test_planes_runs(void)
 {
-	/* Live bits of the element rotated left by 1: bit 0 is the sign. */
-	static const uint32_t masks[] = { 0xffff0001, 0xffffe001, 0x7fffe001,
-	    0x3f0fe001, 0x80000001, 0xfffffffe, 0x00ff00ff, 0x12345679 };
-	static const size_t sizes[] = { 1, 15, 16, 17, 31, 33, 100 };
+	/* Live bits of the element as rotated: for floats, bit 0 is the sign. */
+	static const uint32_t masks4[] = { 0xffff0001, 0xffffe001, 0x7fffe001,
+	    0x3f0fe001, 0x80000001, 0xfffffffe, 0x00ff00ff, 0x12345679,
+	    0x7ffffffe, 0xfffffff0, 0xffffffff };
+	static const uint32_t masks2[] = { 0xfffe, 0x7ffe, 0xfff0, 0xffff,
+	    0x7fff, 0xff01, 0x0ff0, 0x8001 };
+	static const struct {
+		unsigned dt;
+		const uint32_t *masks;
+		size_t nmask;
+	} types[] = {
+		{ Z4_DT_F32, masks4, sizeof masks4 / sizeof masks4[0] },
+		{ Z4_DT_U32, masks4, sizeof masks4 / sizeof masks4[0] },
+		{ Z4_DT_BF16, masks2, sizeof masks2 / sizeof masks2[0] },
+		{ Z4_DT_I16, masks2, sizeof masks2 / sizeof masks2[0] },
+	};
+	static const size_t sizes[] = { 1, 15, 16, 17, 31, 32, 33, 63, 100 };
 	uint32_t seed = 7;
 
-	for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+	for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+	for (size_t m = 0; m < types[t].nmask; m++) {
 		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+			unsigned dt = types[t].dt, w = z4_dtype_width(dt);
+			unsigned bits = 8 * w, r = dt == Z4_DT_F32 ||
+			    dt == Z4_DT_BF16;
 			size_t n = sizes[k];
-			uint32_t mask = masks[m], all = 0;
+			uint32_t mask = types[t].masks[m], all = 0;
+			uint32_t top = bits == 32 ? ~0u : (1u << bits) - 1;
 			struct z4_frame f;
-			frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_F32, NULL, 4 * n);
+			frame_with(&f, Z4_FRAME_CHUNK, dt, NULL, w * n);
 			for (size_t i = 0; i < n; i++) {
 				/* Every live bit set somewhere. */
 				uint32_t rot = (rnd(&seed) << 16 ^ rnd(&seed)) &
@@ -1929,22 +1949,24 @@ test_planes_runs(void)
 				if (i == n - 1)
 					rot = mask & ~all;
 				all |= rot;
-				set_elem(f.raw, i, 4, rot >> 1 | rot << 31);
+				set_elem(f.raw, i, w, r ? (rot >> 1 |
+				    rot << (bits - 1)) & top : rot);
 			}
 			CHECK(z4_chain_push(&f, &z4_xform_planes) == 0);
 			/* The encoder may keep more bits live, never fewer. */
 			const uint8_t *par = f.xform[0].param;
-			uint32_t live = (uint32_t)z4_getn(par + 3, 4);
-			CHECK(par[0] == 4 && par[1] == 1 && par[2] == 0 &&
+			uint32_t live = (uint32_t)z4_getn(par + 3, w);
+			CHECK(par[0] == w && par[1] == r && par[2] == 0 &&
 			    (live & mask) == mask);
 			unsigned nlive = (unsigned)__builtin_popcount(live);
 			unsigned np = (nlive + 7) / 8, pad = 8 * np - nlive;
 			CHECK(f.nplane == np);
 			for (size_t i = 0; i < n && f.nplane == np; i++) {
-				uint32_t v = z4_get32(f.raw + 4 * i);
-				uint32_t rot = v << 1 | v >> 31;
+				uint32_t v = elem(f.raw, i, w);
+				uint32_t rot = r ? (v << 1 | v >> (bits - 1)) &
+				    top : v;
 				uint64_t packed = 0;
-				for (unsigned b = 0, at = pad; b < 32; b++)
+				for (unsigned b = 0, at = pad; b < bits; b++)
 					if (live >> b & 1)
 						packed |= (uint64_t)(rot >> b &
 						    1) << at++;
@@ -1953,11 +1975,16 @@ test_planes_runs(void)
 					    f.plane[q].raw[i] ==
 					    (uint8_t)(packed >> 8 * q));
 			}
-			uint8_t *orig = malloc(4 * n);
-			memcpy(orig, f.raw, 4 * n);
-			memset(f.raw, 0, 4 * n);
-			CHECK(z4_chain_decode(&f) == 0 &&
-			    memcmp(f.raw, orig, 4 * n) == 0);
+			/* Back, with the AVX2 loops and without. */
+			uint8_t *orig = malloc(w * n);
+			memcpy(orig, f.raw, w * n);
+			for (int off = 0; off < 2; off++) {
+				z4_simd_off = off;
+				memset(f.raw, 0, w * n);
+				CHECK(z4_chain_decode(&f) == 0 &&
+				    memcmp(f.raw, orig, w * n) == 0);
+			}
+			z4_simd_off = 0;
 			free(orig);
 			z4_frame_release(&f);
 		}
