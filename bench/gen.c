@@ -13,6 +13,10 @@
  *            dequantised to bf16
  *   prune50  bf16 with half the elements, at random, zero
  *   fp8      rounded to fp8 e4m3, held in bf16
+ *   bf16next the bf16 file a few hundred training steps later: each
+ *            weight moved by a small Gaussian step, from a PRNG of its
+ *            own, so that bf16 and bf16next of one size make a pair for
+ *            checkpoint deltas
  *
  * so that each of the encoder's paths is timed on a file large enough to
  * be stable.  Ratios are measured on real corpus files, never on these.
@@ -41,6 +45,19 @@ gaussian(void)
 {
 	double u = uniform(), v = uniform();
 	return sqrt(-2 * log(u + 1e-300)) * cos(6.283185307179586 * v);
+}
+
+/* The steps of bf16next, which must leave the weights' PRNG alone. */
+static double
+step_gaussian(void)
+{
+	static uint64_t saved = 0x2545F4914F6CDD1Dull;
+	uint64_t weights = rng;
+	rng = saved;
+	double g = gaussian();
+	saved = rng;
+	rng = weights;
+	return g;
 }
 
 static uint32_t
@@ -73,9 +90,9 @@ round_to(float x, int m, int emin)
 	return nearbyintf(x / step) * step;
 }
 
-enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16 };
+enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16, BF16NEXT };
 static const char *const names[] = { "bf16", "f32", "int4", "int8row",
-	"g64", "prune50", "fp8", "f16" };
+	"g64", "prune50", "fp8", "f16", "bf16next" };
 
 /* The fp16 bits of a float that fp16 holds exactly (round_to(x, 10, -14)). */
 static uint16_t
@@ -90,6 +107,13 @@ f16_bits(float x)
 	uint32_t b = bits_of(a);
 	return (uint16_t)(sign | ((b >> 23) - 112) << 10 | (b >> 13 & 0x3ff));
 }
+
+/*
+ * The size of bf16next's steps, against the row's scale: with it the
+ * pair's delta codes about as well as 20 steps of the corpus's
+ * pre-training run do.
+ */
+#define STEP 0.08
 
 /* One row of cols weights of the given kind, as the bytes of its dtype. */
 static void
@@ -135,6 +159,14 @@ make_row(enum kind k, uint8_t *out, size_t cols, double tensor_scale)
 	} else if (k == F16) {
 		for (size_t c = 0; c < cols; c++)
 			x[c] = round_to(x[c], 10, -14);
+	} else if (k == BF16NEXT) {
+		/* Rounded as the earlier save was, then moved. */
+		for (size_t c = 0; c < cols; c++) {
+			uint32_t u = (uint32_t)to_bf16(x[c]) << 16;
+			float b;
+			memcpy(&b, &u, 4);
+			x[c] = b + (float)(STEP * scale * step_gaussian());
+		}
 	}
 	for (size_t c = 0; c < cols; c++) {
 		if (k == F32 || k == INT8ROW) {
@@ -159,8 +191,8 @@ main(int argc, char *argv[])
 		if (strcmp(argv[1], names[i]) == 0)
 			k = i;
 	if (k < 0) {
-		fputs("usage: gen bf16|f16|f32|int4|int8row|g64|prune50|fp8 "
-		    "SIZE_MIB\n", stderr);
+		fputs("usage: gen bf16|f16|f32|int4|int8row|g64|prune50|fp8|"
+		    "bf16next SIZE_MIB\n", stderr);
 		return 2;
 	}
 	int wide = k == F32 || k == INT8ROW;

@@ -45,6 +45,27 @@ mk_pair() {
 	z4cat -r base.st delta.z4 | cmp - next.st
 }
 
+@test "z4ai compress -1 -r: BF16 changes as XOR planes, not modelled, exact back" {
+	mk_pair
+	z4ai compress -q -c next.st >intra.z4
+	z4ai compress -q -1 -r base.st -c next.st >delta.z4
+	run -0 --separate-stderr z4info -v -r base.st delta.z4
+	[ -z "$stderr" ]
+	# The row of tensor b.big: DELTA first, then more transforms.
+	local line found=0
+	for line in "${lines[@]}"; do
+		read -r -a ROW <<<"$line"
+		[[ ${ROW[-1]} == b.big ]] || continue
+		[ "${ROW[3]}" = BF16 ]
+		[[ ${ROW[5]} == delta+*+* ]]
+		found=$((found + 1))
+	done
+	[ "$found" -eq 1 ]
+	(($(fsize delta.z4) * 20 < $(fsize intra.z4)))
+	z4ai decompress -q -r base.st -c delta.z4 | cmp - next.st
+	z4cat -r base.st delta.z4 | cmp - next.st
+}
+
 @test "z4ai decompress without the reference: exit 1, says what it needs" {
 	mk_pair
 	z4ai compress -q -r base.st -c next.st >delta.z4
