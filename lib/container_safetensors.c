@@ -47,15 +47,14 @@ get_u64(json_t *v, uint64_t *out)
 	return 0;
 }
 
-/* One "name": {dtype, shape, data_offsets} entry into r. */
+/*
+ * One "name": {dtype, shape, data_offsets} entry into r, its name (len
+ * bytes, at most Z4_NAME_MAX) copied to names.
+ */
 static const char *
-tensor_entry(const char *name, json_t *v, struct z4_region *r)
+tensor_entry(const char *name, size_t len, json_t *v, struct z4_region *r,
+    char *names)
 {
-	struct z4_tensor *t = &r->tensor;
-	size_t len = strlen(name);
-
-	if (len > Z4_NAME_MAX)
-		return "tensor name too long";
 	if (!json_is_object(v))
 		return "tensor entry is not an object";
 	json_t *dt = json_object_get(v, "dtype");
@@ -67,26 +66,26 @@ tensor_entry(const char *name, json_t *v, struct z4_region *r)
 	int d = dtype_of(json_string_value(dt));
 	if (d < 0)
 		return "unknown dtype";
-	memcpy(t->name, name, len + 1);
-	t->name_len = len;
-	t->dtype = (unsigned)d;
-	t->flags = 0;
-	t->ndim = (unsigned)json_array_size(shape);
-	if (t->ndim > Z4_NDIM_MAX)
+	memcpy(names, name, len + 1);
+	r->name = names;
+	r->name_len = len;
+	r->dtype = (unsigned)d;
+	r->ndim = (unsigned)json_array_size(shape);
+	if (r->ndim > Z4_NDIM_MAX)
 		return "too many dimensions";
 	uint64_t elems = 1;
 	int overflow = 0;
-	for (unsigned i = 0; i < t->ndim; i++) {
-		if (get_u64(json_array_get(shape, i), &t->shape[i]))
+	for (unsigned i = 0; i < r->ndim; i++) {
+		if (get_u64(json_array_get(shape, i), &r->shape[i]))
 			return "bad shape";
-		if (t->shape[i] && elems > UINT64_MAX / t->shape[i])
+		if (r->shape[i] && elems > UINT64_MAX / r->shape[i])
 			overflow = 1;
-		elems *= t->shape[i];
+		elems *= r->shape[i];
 	}
 	if (get_u64(json_array_get(off, 0), &r->begin) ||
 	    get_u64(json_array_get(off, 1), &r->end) || r->begin > r->end)
 		return "bad data_offsets";
-	unsigned w = z4_dtype_width(t->dtype);
+	unsigned w = z4_dtype_width(r->dtype);
 	if (d != Z4_DT_OPAQUE &&
 	    (overflow || elems > UINT64_MAX / w || elems * w !=
 	    r->end - r->begin))
@@ -102,7 +101,18 @@ by_begin(const void *a, const void *b)
 		return x->begin < y->begin ? -1 : 1;
 	if (x->end != y->end)
 		return x->end < y->end ? -1 : 1;
-	return strcmp(x->tensor.name, y->tensor.name);
+	return strcmp(x->name, y->name);
+}
+
+void
+z4_region_tensor(const struct z4_region *r, struct z4_tensor *t)
+{
+	memcpy(t->name, r->name, r->name_len + 1);
+	t->name_len = r->name_len;
+	t->dtype = r->dtype;
+	t->flags = 0;
+	t->ndim = r->ndim;
+	memcpy(t->shape, r->shape, r->ndim * sizeof *r->shape);
 }
 
 int
@@ -122,18 +132,31 @@ z4_safetensors_parse(const uint8_t *json, size_t n,
 		*why = root ? "header is not a JSON object" : "bad JSON";
 		goto fail;
 	}
-	r = calloc(json_object_size(root) + 1, sizeof *r);
+	/* The regions, then their names. */
+	const char *name;
+	json_t *v;
+	size_t slots = json_object_size(root) + 1, names = 0;
+	json_object_foreach(root, name, v) {
+		size_t len = strlen(name);
+		if (len > Z4_NAME_MAX) {
+			*why = "tensor name too long";
+			goto fail;
+		}
+		names += len + 1;
+	}
+	r = malloc(slots * sizeof *r + names);
 	if (r == NULL) {
 		json_decref(root);
 		return Z4_E_NOMEM;
 	}
-	const char *name;
-	json_t *v;
+	char *at = (char *)(r + slots);
 	json_object_foreach(root, name, v) {
 		if (strcmp(name, "__metadata__") == 0)
 			continue;
-		if ((*why = tensor_entry(name, v, &r[k])) != NULL)
+		size_t len = strlen(name);
+		if ((*why = tensor_entry(name, len, v, &r[k], at)) != NULL)
 			goto fail;
+		at += len + 1;
 		k++;
 	}
 	qsort(r, k, sizeof *r, by_begin);

@@ -501,16 +501,29 @@ struct z4_member {
 int z4_tar_members(int fd, uint64_t size, struct z4_member **m,
     size_t *count);
 
-/* A tensor's data in a container, relative to the start of its data. */
+/*
+ * A tensor's data in a container, relative to the start of its data, and
+ * its fields.  The name lies in a block of names that comes with the
+ * regions, so that a header of a million tensors costs some hundred bytes
+ * a tensor, not the 4 KiB of a struct z4_tensor, which has room for the
+ * longest name.
+ */
 struct z4_region {
 	uint64_t begin, end;
-	struct z4_tensor tensor;
+	const char *name;		/* NUL-terminated */
+	size_t name_len;
+	unsigned dtype, ndim;
+	uint64_t shape[Z4_NDIM_MAX];
 };
+
+/* The tensor of region r into *t. */
+void z4_region_tensor(const struct z4_region *r, struct z4_tensor *t);
 
 /*
  * Parse a safetensors JSON header of n bytes into regions sorted by
- * offset.  Returns 0 and the regions (free them), or Z4_E_CORRUPT with
- * *why saying what is wrong with the header.
+ * offset.  Returns 0 and the regions, in one allocation with their names
+ * (free the regions), or Z4_E_CORRUPT with *why saying what is wrong
+ * with the header.
  */
 int z4_safetensors_parse(const uint8_t *json, size_t n,
     struct z4_region **regions, size_t *count, const char **why);

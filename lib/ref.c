@@ -14,13 +14,21 @@
 
 #include "internal.h"
 
+/*
+ * A tensor of the reference.  Its name is kept in the reference's block
+ * of names, not in a struct z4_tensor with room for the longest: a
+ * reference may list a million tensors.
+ */
 struct ref_tensor {
-	struct z4_tensor t;
+	const char *name;	/* once all are listed; until then name_at */
+	size_t name_at, name_len;
+	unsigned dtype, flags, ndim;
+	uint64_t shape[Z4_NDIM_MAX];
 	uint64_t begin;		/* safetensors: file offset of the data */
 	uint64_t size;
 	uint64_t start;		/* z4: the stream's offset in the file */
-	struct z4_index_entry e;	/* z4: its index entry */
-	uint64_t seq;			/* z4: rank, the highest wins */
+	uint64_t frame_offset;	/* z4: of its first frame, in that stream */
+	uint64_t seq;		/* z4: rank, the highest wins */
 };
 
 struct z4_ref {
@@ -28,6 +36,7 @@ struct z4_ref {
 	int z4;				/* a z4 stream, not safetensors */
 	struct ref_tensor *v;		/* sorted by name */
 	size_t n, cap;
+	struct z4_buf names;		/* the tensors' names, back to back */
 	struct z4_in in;		/* z4: decoding */
 	struct z4_frame f;
 	const struct ref_tensor *cur;	/* the tensor f belongs to */
@@ -40,18 +49,40 @@ struct z4_ref {
 static int
 by_name(const void *a, const void *b)
 {
-	const struct z4_tensor *x = a, *y = b;
+	const struct ref_tensor *x = a, *y = b;
 	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
 	int c = memcmp(x->name, y->name, n);
 	return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
 
-static struct ref_tensor *
-add(struct z4_ref *r)
+/* Whether tensor t is the reference's tensor e: name, dtype and shape. */
+static int
+same(const struct z4_tensor *t, const struct ref_tensor *e)
 {
-	if (z4_array_room(&r->v, &r->cap, r->n, sizeof *r->v))
+	return t->name_len == e->name_len &&
+	    memcmp(t->name, e->name, t->name_len) == 0 &&
+	    t->dtype == e->dtype && t->flags == e->flags &&
+	    t->ndim == e->ndim &&
+	    memcmp(t->shape, e->shape, t->ndim * sizeof *t->shape) == 0;
+}
+
+/* A new tensor, the fields of t and its name listed; NULL out of memory. */
+static struct ref_tensor *
+add(struct z4_ref *r, const char *name, size_t name_len, unsigned dtype,
+    unsigned flags, unsigned ndim, const uint64_t *shape)
+{
+	size_t at = r->names.len;
+	if (z4_array_room(&r->v, &r->cap, r->n, sizeof *r->v) ||
+	    z4_buf_add(&r->names, name, name_len))
 		return NULL;
-	return memset(&r->v[r->n++], 0, sizeof *r->v);
+	struct ref_tensor *t = memset(&r->v[r->n++], 0, sizeof *r->v);
+	t->name_at = at;
+	t->name_len = name_len;
+	t->dtype = dtype;
+	t->flags = flags;
+	t->ndim = ndim;
+	memcpy(t->shape, shape, ndim * sizeof *shape);
+	return t;
 }
 
 static int
@@ -76,12 +107,12 @@ open_safetensors(struct z4_ref *r, uint64_t size)
 	if (err)
 		return err == Z4_E_CORRUPT ? Z4_E_REF_FORMAT : err;
 	for (size_t i = 0; i < k && !err; i++) {
-		struct ref_tensor *t = add(r);
+		struct ref_tensor *t = add(r, reg[i].name, reg[i].name_len,
+		    reg[i].dtype, 0, reg[i].ndim, reg[i].shape);
 		if (t == NULL) {
 			err = Z4_E_NOMEM;
 			break;
 		}
-		t->t = reg[i].tensor;
 		t->begin = 8 + hn + reg[i].begin;
 		t->size = reg[i].end - reg[i].begin;
 		if (reg[i].end > size - 8 - hn)
@@ -95,12 +126,13 @@ static int
 entry(void *ctx, uint64_t start, const struct z4_index_entry *e)
 {
 	struct z4_ref *r = ctx;
-	struct ref_tensor *t = add(r);
+	const struct z4_tensor *et = &e->tensor;
+	struct ref_tensor *t = add(r, et->name, et->name_len, et->dtype,
+	    et->flags, et->ndim, et->shape);
 	if (t == NULL)
 		return Z4_E_NOMEM;
-	t->t = e->tensor;
 	t->start = start;
-	t->e = *e;
+	t->frame_offset = e->frame_offset;
 	t->size = e->data_size;
 	/*
 	 * Streams come last first and the first that has a name wins, so
@@ -118,7 +150,7 @@ static int
 by_name_seq(const void *a, const void *b)
 {
 	const struct ref_tensor *x = a, *y = b;
-	int c = by_name(&x->t, &y->t);
+	int c = by_name(x, y);
 	return c ? c : (x->seq < y->seq) - (x->seq > y->seq);
 }
 
@@ -128,7 +160,7 @@ unique(struct z4_ref *r)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < r->n; i++)
-		if (k == 0 || by_name(&r->v[k - 1].t, &r->v[i].t) != 0)
+		if (k == 0 || by_name(&r->v[k - 1], &r->v[i]) != 0)
 			r->v[k++] = r->v[i];
 	r->n = k;
 }
@@ -159,6 +191,10 @@ z4_ref_open(struct z4_ref **rp, int fd)
 		z4_ref_free(r);
 		return err;
 	}
+	/* The names stay put from here on; all of them may be empty. */
+	const char *names = r->names.p ? (const char *)r->names.p : "";
+	for (size_t i = 0; i < r->n; i++)
+		r->v[i].name = names + r->v[i].name_at;
 	qsort(r->v, r->n, sizeof *r->v, by_name_seq);
 	unique(r);
 	*rp = r;
@@ -171,6 +207,7 @@ z4_ref_free(struct z4_ref *r)
 	if (r == NULL)
 		return;
 	free(r->v);
+	z4_buf_release(&r->names);
 	z4_frame_release(&r->f);
 	z4_in_release(&r->in);
 	free(r);
@@ -188,7 +225,7 @@ next_frame(struct z4_ref *r)
 	    (err = z4_frame_read_resolved(&r->in, t->start, &r->f, &h)))
 		return err;
 	if ((r->f.kind != Z4_FRAME_CHUNK && r->f.kind != Z4_FRAME_REF) ||
-	    !z4_tensor_same(&r->f.tensor, &t->t) ||
+	    !same(&r->f.tensor, t) ||
 	    r->f.chunk_offset > t->size)
 		return Z4_E_INDEX;
 	r->win = r->f.chunk_offset;
@@ -205,7 +242,7 @@ read_z4(struct z4_ref *r, const struct ref_tensor *t, uint64_t off,
 
 	if (r->cur != t || off < r->win) {
 		r->cur = t;
-		r->next = t->start + t->e.frame_offset;
+		r->next = t->start + t->frame_offset;
 		r->f.raw_size = 0;
 		r->win = 0;
 		if ((err = next_frame(r)))
@@ -233,17 +270,12 @@ int
 z4_ref_read(struct z4_ref *r, const struct z4_tensor *t, uint64_t off,
     size_t n, uint8_t *dst)
 {
-	static const struct ref_tensor none;
-	struct ref_tensor key = none;
-	key.t = *t;
+	const struct ref_tensor key = { .name = t->name,
+	    .name_len = t->name_len };
 	const struct ref_tensor *e = bsearch(&key, r->v, r->n, sizeof *r->v,
 	    by_name);
 	/* The same name, dtype and shape, and the range inside it. */
-	if (e == NULL || e->t.dtype != t->dtype || e->t.ndim != t->ndim ||
-	    memcmp(e->t.shape, t->shape, t->ndim * sizeof *t->shape) != 0 ||
-	    (e->t.flags & Z4_TENSOR_SHAPE_UNKNOWN) !=
-	    (t->flags & Z4_TENSOR_SHAPE_UNKNOWN) ||
-	    off > e->size || n > e->size - off)
+	if (e == NULL || !same(t, e) || off > e->size || n > e->size - off)
 		return 0;
 	if (!r->z4) {
 		ssize_t got = pread(r->fd, dst, n, (off_t)(e->begin + off));

@@ -22,11 +22,13 @@
 
 #define TO_EOF UINT64_MAX
 
-enum span_kind { SPAN_GLUE, SPAN_TENSOR, SPAN_MEMBER };
+/* A region is a tensor of a safetensors header, a tensor one of raw bytes. */
+enum span_kind { SPAN_GLUE, SPAN_REGION, SPAN_TENSOR, SPAN_MEMBER };
 
 struct span {
 	uint64_t begin, end;		/* in the input; end may be TO_EOF */
 	enum span_kind kind;
+	const struct z4_region *region;	/* SPAN_REGION */
 	const struct z4_tensor *tensor;	/* SPAN_TENSOR */
 	const struct z4_member *member;	/* SPAN_MEMBER */
 	int emitted;
@@ -62,6 +64,7 @@ add_span(struct z4_split *s, uint64_t begin, uint64_t end,
 		return err;
 	s->spans[s->nspan++] = (struct span){
 		.begin = begin, .end = end, .kind = kind,
+		.region = kind == SPAN_REGION ? what : NULL,
 		.tensor = kind == SPAN_TENSOR ? what : NULL,
 		.member = kind == SPAN_MEMBER ? what : NULL,
 	};
@@ -113,7 +116,7 @@ safetensors_spans(struct z4_split *s, uint64_t at, const uint8_t *json,
 		err = add_span(s, cursor, base + r[i].begin, SPAN_GLUE, NULL);
 		if (!err)
 			err = add_span(s, base + r[i].begin, base + r[i].end,
-			    SPAN_TENSOR, &r[i].tensor);
+			    SPAN_REGION, &r[i]);
 		cursor = base + r[i].end;
 	}
 	return err ? err : add_span(s, cursor, end, SPAN_GLUE, NULL);
@@ -329,10 +332,12 @@ z4_split_next(struct z4_split *s, struct z4_frame *f)
 		if (n == 0 && want > 0)
 			return 0;
 		f->raw_size = (size_t)n;
-		f->kind = sp->kind == SPAN_TENSOR ? Z4_FRAME_CHUNK :
-		    Z4_FRAME_GLUE;
+		f->kind = sp->kind == SPAN_GLUE ? Z4_FRAME_GLUE :
+		    Z4_FRAME_CHUNK;
 		f->flags = 0;
-		if (sp->kind == SPAN_TENSOR)
+		if (sp->kind == SPAN_REGION)
+			z4_region_tensor(sp->region, &f->tensor);
+		else if (sp->kind == SPAN_TENSOR)
 			f->tensor = *sp->tensor;
 		f->chunk_offset = s->pos - sp->begin;
 		s->pos += (uint64_t)n;

@@ -1220,6 +1220,75 @@ model_roundtrip(unsigned dtype, const uint8_t *cur, const uint8_t *ref,
 }
 
 /*
+ * A reference of many tensors with names of every length up to the
+ * longest (4096 bytes), some the beginning of others, listed out of
+ * order: each is found by name through both kinds of reference, the
+ * safetensors file and its z4 stream, and one of another shape or of a
+ * name not there is not.
+ */
+static void
+test_ref_names(void)
+{
+	enum { K = 300, DATA = 8 };
+	static char name[Z4_NAME_MAX + 1];
+	struct z4_buf json = { 0 };
+	uint8_t data[K * DATA];
+	size_t len[K];
+
+	memset(name, 'n', sizeof name - 1);
+	z4_buf_add(&json, "{", 1);
+	for (size_t i = 0; i < K; i++) {
+		/* Tensor i: a name of len[i] bytes, data at slot K - 1 - i. */
+		len[i] = i == K - 1 ? Z4_NAME_MAX : (i * 37) % 700;
+		char entry[128];
+		int m = snprintf(entry, sizeof entry,
+		    "\":{\"dtype\":\"U8\",\"shape\":[%d],"
+		    "\"data_offsets\":[%zu,%zu]}", DATA,
+		    (K - 1 - i) * DATA, (K - i) * DATA);
+		z4_buf_add(&json, i ? ",\"" : "\"", i ? 2 : 1);
+		z4_buf_add(&json, name, len[i]);
+		z4_buf_add(&json, entry, (size_t)m);
+		for (size_t j = 0; j < DATA; j++)
+			data[(K - 1 - i) * DATA + j] = (uint8_t)(i * 7 + j);
+	}
+	z4_buf_add(&json, "}", 1);
+	size_t n = 8 + json.len + sizeof data;
+	uint8_t *st = malloc(n);
+	z4_put64(st, json.len);
+	memcpy(st + 8, json.p, json.len);
+	memcpy(st + 8 + json.len, data, sizeof data);
+	z4_buf_release(&json);
+
+	struct mem z = compress(st, n, 4096, -1, 3);
+	FILE *files[2] = { spill(st, n), spill(z.p, z.len) };
+	for (int k = 0; k < 2; k++) {
+		struct z4_ref *r;
+		CHECK(z4_ref_open(&r, fileno(files[k])) == 0);
+		for (size_t i = 0; i < K; i++) {
+			struct z4_tensor t = { .dtype = Z4_DT_U8, .ndim = 1,
+			    .shape = { DATA } };
+			memcpy(t.name, name, len[i]);
+			t.name_len = len[i];
+			uint8_t got[DATA];
+			CHECK(z4_ref_read(r, &t, 0, DATA, got) == 1 &&
+			    memcmp(got, data + (K - 1 - i) * DATA, DATA) == 0);
+			t.shape[0] = DATA + 1;
+			CHECK(z4_ref_read(r, &t, 0, DATA, got) == 0);
+		}
+		/* A length no tensor's name has. */
+		struct z4_tensor t = { .dtype = Z4_DT_U8, .ndim = 1,
+		    .shape = { DATA }, .name_len = 701 };
+		memcpy(t.name, name, t.name_len);
+		uint8_t got[DATA];
+		CHECK(z4_ref_read(r, &t, 0, DATA, got) == 0);
+		z4_ref_free(r);
+		fclose(files[k]);
+	}
+	free(z.p);
+	free(st);
+}
+
+/*
  * use_ref becomes a z4 stream of ref (n bytes, a raw tensor of dtype in
  * chunks of chunk bytes), as z4ai -r takes it; returns its file.
  */
@@ -2678,6 +2747,7 @@ main(void)
 	test_extract();
 	test_refs();
 	test_refs_sampled();
+	test_ref_names();
 	test_select_sampled();
 	test_glue_views();
 	test_model_changes();
