@@ -115,7 +115,10 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 	struct archive *a;
 	struct archive_entry *e;
 	struct z4_member *m = NULL;
-	size_t n = 0, cap = 0;
+	/* Until the end, a member's name is at this offset in names. */
+	size_t *name_at = NULL;
+	struct z4_buf names = { 0 };
+	size_t n = 0, cap = 0, cap_at = 0;
 	int ret = 0, r;
 	uint8_t first[BLOCK], check[BLOCK];
 
@@ -151,27 +154,47 @@ z4_tar_members(int fd, uint64_t size, struct z4_member **out, size_t *count)
 		    pread(fd, check, k, (off_t)st) != (ssize_t)k ||
 		    memcmp(first, check, k) != 0))
 			continue;
-		if ((ret = z4_array_room(&m, &cap, n, sizeof *m)))
+		size_t len = strlen(name);
+		if ((ret = z4_array_room(&m, &cap, n, sizeof *m)) ||
+		    (ret = z4_array_room(&name_at, &cap_at, n,
+		    sizeof *name_at)))
 			break;
-		struct z4_member *x = &m[n++];
-		memset(x, 0, sizeof *x);
-		memcpy(x->name, name, strlen(name) + 1);
-		x->name_len = strlen(name);
-		x->begin = st;
-		x->size = (uint64_t)sz;
+		name_at[n] = names.len;
+		if ((ret = z4_buf_add(&names, name, len + 1)))
+			break;
+		m[n++] = (struct z4_member){ NULL, len, st, (uint64_t)sz };
 	}
 	la.archive_read_free(a);
+	if (!ret && lseek(fd, 0, SEEK_SET) != 0)
+		ret = Z4_E_IO;
 	/* Members in order, none overlapping: anything else stays glue. */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || m[i].begin >= m[k - 1].begin + m[k - 1].size +
-		    (m[k - 1].size == 0))
-			m[k++] = m[i];
-	if (ret || lseek(fd, 0, SEEK_SET) != 0) {
-		free(m);
-		return ret ? ret : Z4_E_IO;
+		    (m[k - 1].size == 0)) {
+			m[k] = m[i];
+			name_at[k++] = name_at[i];
+		}
+	/* The members, then their names, in one block. */
+	struct z4_member *all = NULL;
+	if (!ret && k > 0 &&
+	    (all = malloc(k * sizeof *all + names.len)) == NULL)
+		ret = Z4_E_NOMEM;
+	if (!ret && k > 0) {
+		char *to = (char *)(all + k);
+		for (size_t i = 0; i < k; i++) {
+			all[i] = m[i];
+			all[i].name = memcpy(to, names.p + name_at[i],
+			    m[i].name_len + 1);
+			to += m[i].name_len + 1;
+		}
 	}
-	*out = m;
+	free(m);
+	free(name_at);
+	z4_buf_release(&names);
+	if (ret)
+		return ret;
+	*out = all;
 	*count = k;
 	return 0;
 }

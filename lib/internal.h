@@ -488,15 +488,16 @@ int z4_keep_get(struct z4_keep *k, uint64_t key, uint8_t *dst, size_t n);
 
 /* A member of a tar stream: where its data is. */
 struct z4_member {
-	char name[Z4_NAME_MAX + 1];
+	const char *name;		/* NUL-terminated, after the members */
 	size_t name_len;
 	uint64_t begin, size;
 };
 
 /*
  * The regular-file members of the tar stream in the seekable fd of size
- * bytes, in order; none (count 0) if it is not a tar stream.  The file
- * offset is left at 0.
+ * bytes, in order, in one allocation with their names (free the
+ * members); none (count 0) if it is not a tar stream.  The file offset
+ * is left at 0.
  */
 int z4_tar_members(int fd, uint64_t size, struct z4_member **m,
     size_t *count);
