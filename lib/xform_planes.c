@@ -396,6 +396,16 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 		split32_or(l, src, n, planes);
 		return;
 	}
+	if (l->w == 8 && one_run(l)) {
+		const struct shifts c = one_run_shifts(l);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = rotl(z4_get64(src + 8 * i), c.r, 64) >>
+			    c.from << c.pad;
+			for (unsigned k = 0; k < 8; k++)
+				planes[k][i] = (uint8_t)(v >> 8 * k);
+		}
+		return;
+	}
 	size_t i = 0;
 #ifdef __SSE2__
 	if (l->w == 4)
@@ -537,6 +547,16 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 			    (uint32_t)planes[2][i] << 16 |
 			    (uint32_t)planes[3][i] << 24) >> c.pad << c.from;
 			z4_put32(dst + 4 * i, (uint32_t)rotl(v, c.unr % 32, 32));
+		}
+		return;
+	}
+	if (l->w == 8 && one_run(l)) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t v = 0;
+			for (unsigned k = 0; k < 8; k++)
+				v |= (uint64_t)planes[k][i] << 8 * k;
+			v = v >> c.pad << c.from;
+			z4_put64(dst + 8 * i, rotl(v, c.unr % 64, 64));
 		}
 		return;
 	}

@@ -1974,7 +1974,7 @@ test_packed(void)
  * PLANES on elements whose live bits are one run or several: an f32 of
  * bf16 or fp16 values, a sign never set (one run from bit 1, which the
  * one-run loops take), odd masks; floats (rotated left by 1) and
- * integers (not rotated), 2 and 4 bytes wide.  The planes, bit by bit as
+ * integers (not rotated), 2, 4 and 8 bytes wide.  The planes, bit by bit as
  * z4-frame(5) lays them out, on sizes around the vector loops' 16 and 32
  * elements; then the way back.
  */
@@ -1982,16 +1982,20 @@ static void
 test_planes_runs(void)
 {
 	/* Live bits of the element as rotated: for floats, bit 0 is the sign. */
-	static const uint32_t masks4[] = { 0xffff0001, 0xffffe001, 0x7fffe001,
+	static const uint64_t masks8[] = { ~0ull, ~1ull, ~0ull >> 1,
+	    0xfff0000000000001ull, ~0ull << 4, 0xffffffffull };
+	static const uint64_t masks4[] = { 0xffff0001, 0xffffe001, 0x7fffe001,
 	    0x3f0fe001, 0x80000001, 0xfffffffe, 0x00ff00ff, 0x12345679,
 	    0x7ffffffe, 0xfffffff0, 0xffffffff };
-	static const uint32_t masks2[] = { 0xfffe, 0x7ffe, 0xfff0, 0xffff,
+	static const uint64_t masks2[] = { 0xfffe, 0x7ffe, 0xfff0, 0xffff,
 	    0x7fff, 0xff01, 0x0ff0, 0x8001 };
 	static const struct {
 		unsigned dt;
-		const uint32_t *masks;
+		const uint64_t *masks;
 		size_t nmask;
 	} types[] = {
+		{ Z4_DT_F64, masks8, sizeof masks8 / sizeof masks8[0] },
+		{ Z4_DT_U64, masks8, sizeof masks8 / sizeof masks8[0] },
 		{ Z4_DT_F32, masks4, sizeof masks4 / sizeof masks4[0] },
 		{ Z4_DT_U32, masks4, sizeof masks4 / sizeof masks4[0] },
 		{ Z4_DT_BF16, masks2, sizeof masks2 / sizeof masks2[0] },
@@ -2004,41 +2008,43 @@ test_planes_runs(void)
 	for (size_t m = 0; m < types[t].nmask; m++) {
 		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
 			unsigned dt = types[t].dt, w = z4_dtype_width(dt);
-			unsigned bits = 8 * w, r = dt == Z4_DT_F32 ||
-			    dt == Z4_DT_BF16;
+			unsigned bits = 8 * w, r = dt == Z4_DT_F64 ||
+			    dt == Z4_DT_F32 || dt == Z4_DT_BF16;
 			size_t n = sizes[k];
-			uint32_t mask = types[t].masks[m], all = 0;
-			uint32_t top = bits == 32 ? ~0u : (1u << bits) - 1;
+			uint64_t mask = types[t].masks[m], all = 0;
+			uint64_t top = bits == 64 ? ~0ull : (1ull << bits) - 1;
 			struct z4_frame f;
 			frame_with(&f, Z4_FRAME_CHUNK, dt, NULL, w * n);
 			for (size_t i = 0; i < n; i++) {
 				/* Every live bit set somewhere. */
-				uint32_t rot = (rnd(&seed) << 16 ^ rnd(&seed)) &
-				    mask;
+				uint64_t rot = 0;
+				for (int q = 0; q < 4; q++)
+					rot = rot << 16 ^ rnd(&seed);
+				rot &= mask;
 				if (i == n - 1)
 					rot = mask & ~all;
 				all |= rot;
-				set_elem(f.raw, i, w, r ? (rot >> 1 |
-				    rot << (bits - 1)) & top : rot);
+				z4_putn(f.raw + w * i, r ? (rot >> 1 |
+				    rot << (bits - 1)) & top : rot, w);
 			}
 			CHECK(z4_chain_push(&f, &z4_xform_planes) == 0);
 			/* The encoder may keep more bits live, never fewer. */
 			const uint8_t *par = f.xform[0].param;
-			uint32_t live = (uint32_t)z4_getn(par + 3, w);
+			uint64_t live = z4_getn(par + 3, w);
 			CHECK(par[0] == w && par[1] == r && par[2] == 0 &&
 			    (live & mask) == mask);
-			unsigned nlive = (unsigned)__builtin_popcount(live);
+			unsigned nlive = (unsigned)__builtin_popcountll(live);
 			unsigned np = (nlive + 7) / 8, pad = 8 * np - nlive;
 			CHECK(f.nplane == np);
 			for (size_t i = 0; i < n && f.nplane == np; i++) {
-				uint32_t v = elem(f.raw, i, w);
-				uint32_t rot = r ? (v << 1 | v >> (bits - 1)) &
+				uint64_t v = z4_getn(f.raw + w * i, w);
+				uint64_t rot = r ? (v << 1 | v >> (bits - 1)) &
 				    top : v;
 				uint64_t packed = 0;
 				for (unsigned b = 0, at = pad; b < bits; b++)
 					if (live >> b & 1)
-						packed |= (uint64_t)(rot >> b &
-						    1) << at++;
+						packed |= (rot >> b & 1) <<
+						    at++;
 				for (unsigned q = 0; q < np; q++)
 					CHECK(f.plane[q].raw_size == n &&
 					    f.plane[q].raw[i] ==
