@@ -250,27 +250,29 @@ split32_or(const struct layout *l, const uint8_t *src, size_t n,
 
 #ifdef __SSE2__
 /*
- * Any layout of a 4-byte element, four elements to a vector: the
- * rotation and each run of live bits are a shift and a mask, the same
- * for every lane, so a chunk whose low mantissa bits are dead (an f32 of
- * bf16 or fp16 values) splits and merges as fast as one without.
+ * Any layout of a 2- or 4-byte element, eight or four elements to a
+ * vector: the rotation and each run of live bits are a shift and a mask,
+ * the same for every lane, so a chunk whose low mantissa bits are dead
+ * (an f32 of bf16 or fp16 values, a bf16 of MX-format values) splits and
+ * merges as fast as one without.
  */
-struct lanes4 {
-	__m128i rot, unrot;		/* shift counts: R and 32 - R */
+struct lanes {
+	__m128i rot, unrot;		/* shift counts: R and 8W - R */
 	__m128i from[32], to[32], mask[32];
 };
 
 static void
-lanes4_init(struct lanes4 *s, const struct layout *l)
+lanes_init(struct lanes *s, const struct layout *l)
 {
 	s->rot = _mm_cvtsi32_si128((int)l->r);
-	s->unrot = _mm_cvtsi32_si128(32 - (int)l->r);
+	s->unrot = _mm_cvtsi32_si128(8 * (int)l->w - (int)l->r);
 	for (unsigned i = 0; i < l->nrun; i++) {
 		const struct run *u = &l->runs[i];
+		uint32_t m = u->width == 32 ? ~0u : (1u << u->width) - 1;
 		s->from[i] = _mm_cvtsi32_si128((int)u->from);
 		s->to[i] = _mm_cvtsi32_si128((int)u->to);
-		s->mask[i] = _mm_set1_epi32((int)(u->width == 32 ? ~0u :
-		    (1u << u->width) - 1));
+		s->mask[i] = l->w == 2 ? _mm_set1_epi16((short)m) :
+		    _mm_set1_epi32((int)m);
 	}
 }
 
@@ -283,10 +285,10 @@ split4_runs(const struct layout *l, const uint8_t *src, size_t n,
     uint8_t *const *planes, const unsigned NR)
 {
 	const __m128i low8 = _mm_set1_epi32(0xff);
-	struct lanes4 s;
+	struct lanes s;
 	size_t i = 0;
 
-	lanes4_init(&s, l);
+	lanes_init(&s, l);
 	for (; i + 16 <= n; i += 16) {
 		const uint8_t *in = src + 4 * i;
 		__m128i x[4];
@@ -321,10 +323,10 @@ merge4_runs(const struct layout *l, uint8_t *dst, size_t n,
     const uint8_t *const *planes, const unsigned NR)
 {
 	const __m128i zero = _mm_setzero_si128();
-	struct lanes4 s;
+	struct lanes s;
 	size_t i = 0;
 
-	lanes4_init(&s, l);
+	lanes_init(&s, l);
 	for (; i + 16 <= n; i += 16) {
 		__m128i p[4] = { zero, zero, zero, zero };
 		for (unsigned k = 0; k < l->nplane; k++) {
@@ -353,6 +355,93 @@ merge4_runs(const struct layout *l, uint8_t *dst, size_t n,
 		}
 	}
 	return i;
+}
+
+/* split4_runs for 2-byte elements, 16 at a time, into 1 or 2 planes. */
+static inline __attribute__((always_inline)) size_t
+split2_runs(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *const *planes, const unsigned NR)
+{
+	const __m128i low8 = _mm_set1_epi16(0xff);
+	struct lanes s;
+	size_t i = 0;
+
+	lanes_init(&s, l);
+	for (; i + 16 <= n; i += 16) {
+		__m128i x[2];
+		for (unsigned j = 0; j < 2; j++) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(src +
+			    2 * i + 16 * j));
+			v = _mm_or_si128(_mm_sll_epi16(v, s.rot),
+			    _mm_srl_epi16(v, s.unrot));
+			x[j] = _mm_setzero_si128();
+			for (unsigned k = 0; k < NR; k++)
+				x[j] = _mm_or_si128(x[j], _mm_sll_epi16(
+				    _mm_and_si128(_mm_srl_epi16(v, s.from[k]),
+				    s.mask[k]), s.to[k]));
+		}
+		_mm_storeu_si128((__m128i *)(planes[0] + i), _mm_packus_epi16(
+		    _mm_and_si128(x[0], low8), _mm_and_si128(x[1], low8)));
+		if (l->nplane == 2)
+			_mm_storeu_si128((__m128i *)(planes[1] + i),
+			    _mm_packus_epi16(_mm_srli_epi16(x[0], 8),
+			    _mm_srli_epi16(x[1], 8)));
+	}
+	return i;
+}
+
+/* merge4_runs for 2-byte elements, 16 at a time. */
+static inline __attribute__((always_inline)) size_t
+merge2_runs(const struct layout *l, uint8_t *dst, size_t n,
+    const uint8_t *const *planes, const unsigned NR)
+{
+	const __m128i zero = _mm_setzero_si128();
+	struct lanes s;
+	size_t i = 0;
+
+	lanes_init(&s, l);
+	for (; i + 16 <= n; i += 16) {
+		__m128i lo = _mm_loadu_si128((const __m128i *)(planes[0] + i));
+		__m128i hi = l->nplane == 2 ? _mm_loadu_si128(
+		    (const __m128i *)(planes[1] + i)) : zero;
+		__m128i p[2] = { _mm_unpacklo_epi8(lo, hi),
+		    _mm_unpackhi_epi8(lo, hi) };
+		for (unsigned j = 0; j < 2; j++) {
+			__m128i v = zero;
+			for (unsigned k = 0; k < NR; k++)
+				v = _mm_or_si128(v, _mm_sll_epi16(
+				    _mm_and_si128(_mm_srl_epi16(p[j], s.to[k]),
+				    s.mask[k]), s.from[k]));
+			v = _mm_or_si128(_mm_srl_epi16(v, s.rot),
+			    _mm_sll_epi16(v, s.unrot));
+			_mm_storeu_si128((__m128i *)(dst + 2 * i + 16 * j), v);
+		}
+	}
+	return i;
+}
+
+static size_t
+split2_sse2(const struct layout *l, const uint8_t *src, size_t n,
+    uint8_t *const *planes)
+{
+	switch (l->nrun) {
+	case 1: return split2_runs(l, src, n, planes, 1);
+	case 2: return split2_runs(l, src, n, planes, 2);
+	case 3: return split2_runs(l, src, n, planes, 3);
+	default: return split2_runs(l, src, n, planes, l->nrun);
+	}
+}
+
+static size_t
+merge2_sse2(const struct layout *l, uint8_t *dst, size_t n,
+    const uint8_t *const *planes)
+{
+	switch (l->nrun) {
+	case 1: return merge2_runs(l, dst, n, planes, 1);
+	case 2: return merge2_runs(l, dst, n, planes, 2);
+	case 3: return merge2_runs(l, dst, n, planes, 3);
+	default: return merge2_runs(l, dst, n, planes, l->nrun);
+	}
 }
 
 static size_t
@@ -408,6 +497,8 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 	}
 	size_t i = 0;
 #ifdef __SSE2__
+	if (l->w == 2)
+		i = split2_sse2(l, src, n, planes);
 	if (l->w == 4)
 		i = split4_sse2(l, src, n, planes);
 #endif
@@ -562,6 +653,8 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 	}
 	size_t i = 0;
 #ifdef __SSE2__
+	if (l->w == 2)
+		i = merge2_sse2(l, dst, n, planes);
 	if (l->w == 4)
 		i = merge4_sse2(l, dst, n, planes);
 #endif
