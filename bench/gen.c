@@ -13,6 +13,9 @@
  *            dequantised to bf16
  *   prune50  bf16 with half the elements, at random, zero
  *   fp8      rounded to fp8 e4m3, held in bf16
+ *   mxfp4    MXFP4 as the OCP MX format makes it, held in bf16: per
+ *            block of 32, a power of two from the largest magnitude,
+ *            and each value rounded to the nearest fp4 e2m1 multiple
  *   bf16next the bf16 file a few hundred training steps later: each
  *            weight moved by a small Gaussian step, from a PRNG of its
  *            own, so that bf16 and bf16next of one size make a pair for
@@ -90,9 +93,22 @@ round_to(float x, int m, int emin)
 	return nearbyintf(x / step) * step;
 }
 
-enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16, BF16NEXT };
+enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16, BF16NEXT,
+	MXFP4 };
 static const char *const names[] = { "bf16", "f32", "int4", "int8row",
-	"g64", "prune50", "fp8", "f16", "bf16next" };
+	"g64", "prune50", "fp8", "f16", "bf16next", "mxfp4" };
+
+/* x / s rounded to the nearest fp4 e2m1 value (ties up), times s. */
+static float
+e2m1(float x, float s)
+{
+	static const float grid[8] = { 0, 0.5f, 1, 1.5f, 2, 3, 4, 6 };
+	float a = fabsf(x / s), best = 0;
+	for (int i = 0; i < 8; i++)
+		if (fabsf(grid[i] - a) <= fabsf(best - a))
+			best = grid[i];
+	return copysignf(best, x) * s;
+}
 
 /* The fp16 bits of a float that fp16 holds exactly (round_to(x, 10, -14)). */
 static uint16_t
@@ -159,6 +175,18 @@ make_row(enum kind k, uint8_t *out, size_t cols, double tensor_scale)
 	} else if (k == F16) {
 		for (size_t c = 0; c < cols; c++)
 			x[c] = round_to(x[c], 10, -14);
+	} else if (k == MXFP4) {
+		/* The scale puts the largest magnitude in [4, 8). */
+		for (size_t g = 0; g < cols; g += 32) {
+			float m = 0;
+			for (size_t c = g; c < g + 32; c++)
+				m = fmaxf(m, fabsf(x[c]));
+			int e;
+			frexpf(m, &e);
+			float s = ldexpf(1, e - 1 - 2);
+			for (size_t c = g; c < g + 32; c++)
+				x[c] = m > 0 ? e2m1(x[c], s) : 0;
+		}
 	} else if (k == BF16NEXT) {
 		/* Rounded as the earlier save was, then moved. */
 		for (size_t c = 0; c < cols; c++) {
@@ -192,7 +220,7 @@ main(int argc, char *argv[])
 			k = i;
 	if (k < 0) {
 		fputs("usage: gen bf16|f16|f32|int4|int8row|g64|prune50|fp8|"
-		    "bf16next SIZE_MIB\n", stderr);
+		    "mxfp4|bf16next SIZE_MIB\n", stderr);
 		return 2;
 	}
 	int wide = k == F32 || k == INT8ROW;

@@ -20,7 +20,7 @@
 # of $REPEAT, on that same file.  On a file much smaller, starting the
 # process and its threads weighs on the decoding times.
 # Then dense f16 and each redundancy path (bench/gen's int4, int8row,
-# g64, prune50 and fp8) on a PATHS_MIB (64) MiB file, beside zstd -3
+# g64, prune50, fp8 and mxfp4) on a PATHS_MIB (64) MiB file, beside zstd -3
 # and zstd -d.
 # The last rows give the peak RSS of z4ai on a
 # 4 * BIG_MIB MiB bf16 file, one run each, to show whether memory grows
@@ -139,7 +139,7 @@ done
 # and grid) and pruned ones (the zero mask), at the default level beside
 # zstd -3.
 paths=${PATHS_MIB:-64}
-for kind in f16 int4 int8row g64 prune50 fp8; do
+for kind in f16 int4 int8row g64 prune50 fp8 mxfp4; do
 	in=$tmp/$kind.safetensors
 	"$gen" "$kind" "$paths" > "$in"
 	n=$(stat -c %s "$in")

@@ -388,6 +388,7 @@ enum chain {
 	CHAIN_SUB_ZREF,
 	CHAIN_GRID_ROW,		/* integers times a scale per row */
 	CHAIN_GRID_64,		/* ... per group of 64 */
+	CHAIN_GRID_32,		/* ... per group of 32 (MX formats) */
 	CHAIN_MODEL,		/* floats modelled against the reference */
 	CHAIN_PLANES_TIGHT,	/* planes, unused top exponent bits out */
 	CHAIN_ZEROS_TIGHT,
@@ -416,6 +417,7 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	    &z4_xform_planes, NULL },
 	[CHAIN_GRID_ROW] = { &z4_xform_grid_row, NULL },
 	[CHAIN_GRID_64] = { &z4_xform_grid_64, NULL },
+	[CHAIN_GRID_32] = { &z4_xform_grid_32, NULL },
 	[CHAIN_MODEL] = { &z4_xform_delta_model, NULL },
 	[CHAIN_PLANES_TIGHT] = { &z4_xform_planes_tight, NULL },
 	[CHAIN_ZEROS_TIGHT] = { &z4_xform_zeros, &z4_xform_planes_tight,
@@ -552,7 +554,8 @@ candidates(const struct z4_frame *f, int level)
 		set |= 1u << CHAIN_PALETTE;
 	/* A grid gives up at the first group off it: cheap to try. */
 	if (dt == Z4_DT_F32 || dt == Z4_DT_BF16)
-		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64;
+		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64 |
+		    1u << CHAIN_GRID_32;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS |
 		    (tight ? 1u << CHAIN_ZEROS_TIGHT : 0);
@@ -600,13 +603,14 @@ candidates(const struct z4_frame *f, int level)
  */
 static const unsigned char try_order[CHAIN_COUNT] = {
 	CHAIN_GLUE_32, CHAIN_GLUE_16,
-	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_ROWS, CHAIN_PLAIN, CHAIN_PALETTE,
+	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_GRID_32, CHAIN_ROWS, CHAIN_PLAIN,
+	CHAIN_PALETTE,
 	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
 	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
 	CHAIN_PLANES, CHAIN_FOLD, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
 	CHAIN_OFFSETS,
 };
-_Static_assert(CHAIN_COUNT == 20, "try_order lists every chain once");
+_Static_assert(CHAIN_COUNT == 21, "try_order lists every chain once");
 
 /*
  * Large chunks are judged on a sample.  Each candidate is built on the
@@ -651,7 +655,8 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 		return 0;
 	if (f->kind == Z4_FRAME_GLUE)
 		unit = 4;	/* whole elements of both views */
-	if (set & (1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64)) {
+	if (set & (1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64 |
+	    1u << CHAIN_GRID_32)) {
 		size_t row = t->ndim >= 2 ? (size_t)t->shape[t->ndim - 1] : 1;
 		if (row == 0 || row > SAMPLE_PIECE)
 			return 0;

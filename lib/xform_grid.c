@@ -529,6 +529,17 @@ grid_64_encode(struct z4_frame *f, struct z4_xform_step *st,
 	return grid_encode(f, st, src, size, first, 64);
 }
 
+/*
+ * Groups of 32, the blocks of the MX formats: MXFP4 values (E2M1, twice
+ * an integer up to 12) and MXINT8 ones times a power of two per block.
+ */
+static int
+grid_32_encode(struct z4_frame *f, struct z4_xform_step *st,
+    const uint8_t *src, size_t size, unsigned first)
+{
+	return grid_encode(f, st, src, size, first, 32);
+}
+
 const struct z4_xform z4_xform_grid_row = {
 	.id = Z4_XF_GRID,
 	.name = "grid",
@@ -542,5 +553,13 @@ const struct z4_xform z4_xform_grid_64 = {
 	.name = "grid",
 	.inputs = grid_inputs,
 	.encode = grid_64_encode,
+	.decode = grid_decode,
+};
+
+const struct z4_xform z4_xform_grid_32 = {
+	.id = Z4_XF_GRID,
+	.name = "grid",
+	.inputs = grid_inputs,
+	.encode = grid_32_encode,
 	.decode = grid_decode,
 };

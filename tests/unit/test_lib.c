@@ -1098,6 +1098,41 @@ test_grid(void)
 	    f.plane[1].raw_size == G * NG &&
 	    memcmp(f.plane[1].raw, want, G * NG) == 0);
 	z4_frame_release(&f);
+
+	/*
+	 * MXFP4 in BF16: E2M1 values (half an integer up to 12) times a
+	 * power of two per block of 32, neighbouring blocks 2^6 apart, so
+	 * that no scale fits a group of 64.  Groups of 32 do, and the
+	 * encoder takes them over every other chain; the whole goes back.
+	 */
+	enum { MX = 32, NMX = 512 };
+	static const float e2m1[8] = { 0, 0.5f, 1, 1.5f, 2, 3, 4, 6 };
+	uint8_t *mx = malloc(2 * MX * NMX);
+	for (size_t b = 0; b < NMX; b++) {
+		float scale = ldexpf(1, b % 2 ? -9 : -3);
+		for (size_t i = 0; i < MX; i++) {
+			uint32_t r = rnd(&seed);
+			float v = e2m1[i == 0 ? 7 : r % 8] * scale *
+			    (r >> 8 & 1 ? -1.0f : 1.0f);
+			uint32_t u;
+			memcpy(&u, &v, 4);
+			z4_put16(mx + 2 * (b * MX + i), (uint16_t)(u >> 16));
+		}
+	}
+	frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_BF16, mx, 2 * MX * NMX);
+	CHECK(z4_chain_push(&f, &z4_xform_grid_64) == 1);
+	z4_frame_release(&f);
+	CHECK(xform_roundtrip(&z4_xform_grid_32, Z4_DT_BF16, 2, mx,
+	    2 * MX * NMX));
+	struct z4_encode_opts o = { .level = 3 };
+	frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_BF16, mx, 2 * MX * NMX);
+	CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform == 1 &&
+	    f.xform[0].id == Z4_XF_GRID &&
+	    z4_get32(f.xform[0].param + 2) == MX);
+	memset(f.raw, 0, f.raw_size);
+	CHECK(z4_chain_decode(&f) == 0 && memcmp(f.raw, mx, 2 * MX * NMX) == 0);
+	z4_frame_release(&f);
+	free(mx);
 }
 
 /* ------------------------------------------------------------------
