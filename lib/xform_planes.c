@@ -420,53 +420,30 @@ merge2_runs(const struct layout *l, uint8_t *dst, size_t n,
 	return i;
 }
 
+/*
+ * The runs loops of l's width (2 or 4), the number of runs a constant
+ * where it is small, so that the loop over them unrolls.
+ */
+#define BY_RUNS(f, ...) (l->nrun == 1 ? f(__VA_ARGS__, 1) : \
+	l->nrun == 2 ? f(__VA_ARGS__, 2) : l->nrun == 3 ? f(__VA_ARGS__, 3) : \
+	f(__VA_ARGS__, l->nrun))
+
 static size_t
-split2_sse2(const struct layout *l, const uint8_t *src, size_t n,
+split_sse2(const struct layout *l, const uint8_t *src, size_t n,
     uint8_t *const *planes)
 {
-	switch (l->nrun) {
-	case 1: return split2_runs(l, src, n, planes, 1);
-	case 2: return split2_runs(l, src, n, planes, 2);
-	case 3: return split2_runs(l, src, n, planes, 3);
-	default: return split2_runs(l, src, n, planes, l->nrun);
-	}
+	return l->w == 2 ? BY_RUNS(split2_runs, l, src, n, planes) :
+	    BY_RUNS(split4_runs, l, src, n, planes);
 }
 
 static size_t
-merge2_sse2(const struct layout *l, uint8_t *dst, size_t n,
+merge_sse2(const struct layout *l, uint8_t *dst, size_t n,
     const uint8_t *const *planes)
 {
-	switch (l->nrun) {
-	case 1: return merge2_runs(l, dst, n, planes, 1);
-	case 2: return merge2_runs(l, dst, n, planes, 2);
-	case 3: return merge2_runs(l, dst, n, planes, 3);
-	default: return merge2_runs(l, dst, n, planes, l->nrun);
-	}
+	return l->w == 2 ? BY_RUNS(merge2_runs, l, dst, n, planes) :
+	    BY_RUNS(merge4_runs, l, dst, n, planes);
 }
-
-static size_t
-split4_sse2(const struct layout *l, const uint8_t *src, size_t n,
-    uint8_t *const *planes)
-{
-	switch (l->nrun) {
-	case 1: return split4_runs(l, src, n, planes, 1);
-	case 2: return split4_runs(l, src, n, planes, 2);
-	case 3: return split4_runs(l, src, n, planes, 3);
-	default: return split4_runs(l, src, n, planes, l->nrun);
-	}
-}
-
-static size_t
-merge4_sse2(const struct layout *l, uint8_t *dst, size_t n,
-    const uint8_t *const *planes)
-{
-	switch (l->nrun) {
-	case 1: return merge4_runs(l, dst, n, planes, 1);
-	case 2: return merge4_runs(l, dst, n, planes, 2);
-	case 3: return merge4_runs(l, dst, n, planes, 3);
-	default: return merge4_runs(l, dst, n, planes, l->nrun);
-	}
-}
+#undef BY_RUNS
 #endif
 
 /* The kernel, forward: n elements at src into nplane planes. */
@@ -497,10 +474,8 @@ split(const struct layout *l, const uint8_t *src, size_t n,
 	}
 	size_t i = 0;
 #ifdef __SSE2__
-	if (l->w == 2)
-		i = split2_sse2(l, src, n, planes);
-	if (l->w == 4)
-		i = split4_sse2(l, src, n, planes);
+	if (l->w == 2 || l->w == 4)
+		i = split_sse2(l, src, n, planes);
 #endif
 	for (; i < n; i++) {
 		uint64_t v = pack(l, rotl(z4_getn(src + i * l->w, l->w), l->r,
@@ -653,10 +628,8 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 	}
 	size_t i = 0;
 #ifdef __SSE2__
-	if (l->w == 2)
-		i = merge2_sse2(l, dst, n, planes);
-	if (l->w == 4)
-		i = merge4_sse2(l, dst, n, planes);
+	if (l->w == 2 || l->w == 4)
+		i = merge_sse2(l, dst, n, planes);
 #endif
 	for (; i < n; i++) {
 		uint64_t p = 0;
