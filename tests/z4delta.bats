@@ -15,6 +15,23 @@ mk_pair() {
 	done
 }
 
+# big_chain: the chain z4info -v gives tensor b.big of delta.z4, coded
+# against base.st; fails unless there is exactly one row of it, BF16.
+big_chain() {
+	run -0 --separate-stderr z4info -v -r base.st delta.z4
+	[ -z "$stderr" ]
+	local line found=0 chain=
+	for line in "${lines[@]}"; do
+		read -r -a ROW <<<"$line"
+		[[ ${ROW[-1]} == b.big ]] || continue
+		[ "${ROW[3]}" = BF16 ]
+		chain=${ROW[5]}
+		found=$((found + 1))
+	done
+	[ "$found" -eq 1 ]
+	echo "$chain"
+}
+
 @test "z4ai compress -r: a small delta, exact back with -r" {
 	mk_pair
 	z4ai compress -q -c next.st >intra.z4
@@ -27,20 +44,11 @@ mk_pair() {
 @test "z4ai compress -r: BF16 changes are modelled (delta-model), exact back" {
 	mk_pair
 	z4ai compress -q -r base.st -c next.st >delta.z4
-	run -0 --separate-stderr z4info -v -r base.st delta.z4
-	[ -z "$stderr" ]
-	# The row of tensor b.big: BF16, and its chain delta-model alone
-	# (then the coder of its one plane).
-	local line found=0
-	for line in "${lines[@]}"; do
-		read -r -a ROW <<<"$line"
-		[[ ${ROW[-1]} == b.big ]] || continue
-		[ "${ROW[3]}" = BF16 ]
-		[[ ${ROW[5]} == delta-model+* ]]
-		[[ ${ROW[5]} != *+*+* ]]
-		found=$((found + 1))
-	done
-	[ "$found" -eq 1 ]
+	# Its chain: delta-model alone (then the coder of its one plane).
+	local chain
+	chain=$(big_chain)
+	[[ $chain == delta-model+* ]]
+	[[ $chain != *+*+* ]]
 	z4ai decompress -q -r base.st -c delta.z4 | cmp - next.st
 	z4cat -r base.st delta.z4 | cmp - next.st
 }
@@ -49,18 +57,10 @@ mk_pair() {
 	mk_pair
 	z4ai compress -q -c next.st >intra.z4
 	z4ai compress -q -1 -r base.st -c next.st >delta.z4
-	run -0 --separate-stderr z4info -v -r base.st delta.z4
-	[ -z "$stderr" ]
-	# The row of tensor b.big: DELTA first, then more transforms.
-	local line found=0
-	for line in "${lines[@]}"; do
-		read -r -a ROW <<<"$line"
-		[[ ${ROW[-1]} == b.big ]] || continue
-		[ "${ROW[3]}" = BF16 ]
-		[[ ${ROW[5]} == delta+*+* ]]
-		found=$((found + 1))
-	done
-	[ "$found" -eq 1 ]
+	# Its chain: DELTA first, then more transforms.
+	local chain
+	chain=$(big_chain)
+	[[ $chain == delta+*+* ]]
 	(($(fsize delta.z4) * 20 < $(fsize intra.z4)))
 	z4ai decompress -q -r base.st -c delta.z4 | cmp - next.st
 	z4cat -r base.st delta.z4 | cmp - next.st
