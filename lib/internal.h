@@ -347,7 +347,8 @@ int z4_chain_decode(struct z4_frame *f);
 extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
     z4_xform_palette,
     z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
-    z4_xform_grid_64, z4_xform_grid_32, z4_xform_zeros_ref,
+    z4_xform_grid_128, z4_xform_grid_64, z4_xform_grid_32,
+    z4_xform_zeros_ref,
     z4_xform_delta_model,
     z4_xform_rows, z4_xform_fold, z4_xform_offsets;
 

@@ -387,6 +387,7 @@ enum chain {
 	CHAIN_XOR_ZREF,		/* ... the mask split by the reference */
 	CHAIN_SUB_ZREF,
 	CHAIN_GRID_ROW,		/* integers times a scale per row */
+	CHAIN_GRID_128,		/* ... per group of 128 */
 	CHAIN_GRID_64,		/* ... per group of 64 */
 	CHAIN_GRID_32,		/* ... per group of 32 (MX formats) */
 	CHAIN_MODEL,		/* floats modelled against the reference */
@@ -416,6 +417,7 @@ static const struct z4_xform *const chains[CHAIN_COUNT][4] = {
 	[CHAIN_SUB_ZREF] = { &z4_xform_delta_sub, &z4_xform_zeros_ref,
 	    &z4_xform_planes, NULL },
 	[CHAIN_GRID_ROW] = { &z4_xform_grid_row, NULL },
+	[CHAIN_GRID_128] = { &z4_xform_grid_128, NULL },
 	[CHAIN_GRID_64] = { &z4_xform_grid_64, NULL },
 	[CHAIN_GRID_32] = { &z4_xform_grid_32, NULL },
 	[CHAIN_MODEL] = { &z4_xform_delta_model, NULL },
@@ -553,9 +555,9 @@ candidates(const struct z4_frame *f, int level)
 	if (distinct <= 256 && (w >= 2 || level >= 5))
 		set |= 1u << CHAIN_PALETTE;
 	/* A grid gives up at the first group off it: cheap to try. */
-	if (dt == Z4_DT_F32 || dt == Z4_DT_BF16)
-		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64 |
-		    1u << CHAIN_GRID_32;
+	if (dt == Z4_DT_F32 || dt == Z4_DT_BF16 || dt == Z4_DT_F16)
+		set |= 1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_128 |
+		    1u << CHAIN_GRID_64 | 1u << CHAIN_GRID_32;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS |
 		    (tight ? 1u << CHAIN_ZEROS_TIGHT : 0);
@@ -603,14 +605,14 @@ candidates(const struct z4_frame *f, int level)
  */
 static const unsigned char try_order[CHAIN_COUNT] = {
 	CHAIN_GLUE_32, CHAIN_GLUE_16,
-	CHAIN_GRID_ROW, CHAIN_GRID_64, CHAIN_GRID_32, CHAIN_ROWS, CHAIN_PLAIN,
-	CHAIN_PALETTE,
+	CHAIN_GRID_ROW, CHAIN_GRID_128, CHAIN_GRID_64, CHAIN_GRID_32,
+	CHAIN_ROWS, CHAIN_PLAIN, CHAIN_PALETTE,
 	CHAIN_XOR, CHAIN_XOR_ZEROS, CHAIN_SUB, CHAIN_SUB_ZEROS,
 	CHAIN_XOR_ZREF, CHAIN_SUB_ZREF, CHAIN_ZEROS, CHAIN_ZEROS_TIGHT,
 	CHAIN_PLANES, CHAIN_FOLD, CHAIN_PLANES_TIGHT, CHAIN_MODEL,
 	CHAIN_OFFSETS,
 };
-_Static_assert(CHAIN_COUNT == 21, "try_order lists every chain once");
+_Static_assert(CHAIN_COUNT == 22, "try_order lists every chain once");
 
 /*
  * Large chunks are judged on a sample.  Each candidate is built on the
@@ -655,12 +657,12 @@ narrow(struct z4_frame *f, int level, unsigned set, unsigned *keep,
 		return 0;
 	if (f->kind == Z4_FRAME_GLUE)
 		unit = 4;	/* whole elements of both views */
-	if (set & (1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_64 |
-	    1u << CHAIN_GRID_32)) {
+	if (set & (1u << CHAIN_GRID_ROW | 1u << CHAIN_GRID_128 |
+	    1u << CHAIN_GRID_64 | 1u << CHAIN_GRID_32)) {
 		size_t row = t->ndim >= 2 ? (size_t)t->shape[t->ndim - 1] : 1;
 		if (row == 0 || row > SAMPLE_PIECE)
 			return 0;
-		unit = row / gcd(row, 64) * 64 * w;
+		unit = row / gcd(row, 128) * 128 * w;
 	}
 	if (unit > SAMPLE_PIECE)
 		return 0;

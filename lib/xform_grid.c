@@ -1,15 +1,17 @@
 /*
  * xform_grid.c - values that lie on an integer grid with one scale per
  * group of elements: INT8 weights with a scale per output row, or INT4
- * with a scale per group of 64 inputs, dequantised into F32 or BF16.
+ * with a scale per group of 64 or 128 inputs, dequantised into F32, BF16
+ * or F16.
  *
  * Each element is the product of a small integer k and its group's scale
- * s, computed in IEEE single precision and, for BF16, rounded to nearest
- * even.  The encoder looks for such an (s, k) for every group and keeps
- * the transform only if every element comes back bit for bit; anything
- * else (a NaN, a value off the grid) leaves the chunk to other chains.
+ * s, computed in IEEE single precision and, for BF16 and F16, rounded to
+ * nearest even.  The encoder looks for such an (s, k) for every group and
+ * keeps the transform only if every element comes back bit for bit;
+ * anything else (a NaN, a value off the grid) leaves the chunk to other
+ * chains.
  *
- * Parameters: Dtype (F32 or BF16), Scale (0: fp32 bits, 1: fp16 bits),
+ * Parameters: Dtype (F32, BF16 or F16), Scale (0: fp32 bits, 1: fp16 bits),
  * G (u32, elements per group, from the start of the chunk; the last
  * group may be shorter).  Planes: the scales, one per group (4 or 2
  * bytes, little-endian); the integers k, one signed byte per element,
@@ -121,18 +123,39 @@ bf16_of(float f)
 	return u >> 16;
 }
 
+/*
+ * A finite float rounded to fp16, nearest even, as a conversion does:
+ * past the largest fp16 (65504) by half a step or more, infinity; below
+ * 2^-14, a multiple of 2^-24, which the scaling by 2^24 leaves exact
+ * for rintf() to round.
+ */
+static unsigned
+f16_of(float f)
+{
+	uint32_t u = bits_of(f), sign = u >> 16 & 0x8000, a = u & 0x7fffffff;
+	if (a >= 0x477ff000)		/* 65520 */
+		return sign | 0x7c00;
+	if (a >= 0x38800000) {		/* 2^-14: normal */
+		a += 0xfff + (a >> 13 & 1);
+		return sign | (a - 0x38000000) >> 13;
+	}
+	return sign | (uint32_t)rintf(f32_of(a) * 0x1p24f);
+}
+
 /* The stored bits of k * s in dtype; k = -128 is -0.0. */
 static uint32_t
 product(int k, float s, unsigned dtype)
 {
 	float v = k == -128 ? -0.0f : (float)k * s;
-	return dtype == Z4_DT_F32 ? bits_of(v) : bf16_of(v);
+	return dtype == Z4_DT_F32 ? bits_of(v) : dtype == Z4_DT_BF16 ?
+	    bf16_of(v) : f16_of(v);
 }
 
 static float
 value(uint32_t bits, unsigned dtype)
 {
-	return dtype == Z4_DT_F32 ? f32_of(bits) : f32_of(bits << 16);
+	return dtype == Z4_DT_F32 ? f32_of(bits) : dtype == Z4_DT_BF16 ?
+	    f32_of(bits << 16) : f16_to_f32(bits);
 }
 
 struct grid {
@@ -148,8 +171,9 @@ parse_params(const struct z4_xform_step *s, struct grid *p)
 	p->dtype = s->param[0];
 	p->scale_fmt = s->param[1];
 	p->g = z4_get32(s->param + 2);
-	if ((p->dtype != Z4_DT_F32 && p->dtype != Z4_DT_BF16) ||
-	    p->scale_fmt > 1 || p->g == 0 || p->g > Z4_CHUNK_MAX)
+	if ((p->dtype != Z4_DT_F32 && p->dtype != Z4_DT_BF16 &&
+	    p->dtype != Z4_DT_F16) || p->scale_fmt > 1 || p->g == 0 ||
+	    p->g > Z4_CHUNK_MAX)
 		return Z4_E_CORRUPT;
 	p->w = z4_dtype_width(p->dtype);
 	return 0;
@@ -246,8 +270,9 @@ grid_decode(struct z4_frame *f, const struct z4_xform_step *s,
 		size_t end = (g + 1) * p.g < n ? (g + 1) * p.g : n;
 		size_t i = g * p.g;
 #ifdef __SSE2__
-		i = products4(out->rbuf, (const int8_t *)kp->raw, i, end, scale,
-		    p.dtype);
+		if (p.dtype != Z4_DT_F16)
+			i = products4(out->rbuf, (const int8_t *)kp->raw, i,
+			    end, scale, p.dtype);
 #endif
 		for (; i < end; i++)
 			store_elem(out->rbuf + i * p.w,
@@ -326,7 +351,8 @@ fits(const uint8_t *src, size_t a, size_t b, float s, unsigned dtype,
     unsigned w, int8_t *k)
 {
 #ifdef __SSE2__
-	if ((a = fits4(src, a, b, s, dtype, w, k)) == SIZE_MAX)
+	if (dtype != Z4_DT_F16 &&
+	    (a = fits4(src, a, b, s, dtype, w, k)) == SIZE_MAX)
 		return 0;
 #endif
 	for (size_t i = a; i < b; i++) {
@@ -356,8 +382,9 @@ try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 {
 	float s0 = amax / (float)top;
 	int span = p->scale_fmt == 1 ? 8 : 2;
+	/* amax is an element's magnitude: exact in its dtype. */
 	uint32_t top_bits = p->dtype == Z4_DT_F32 ? bits_of(amax) :
-	    bits_of(amax) >> 16;
+	    p->dtype == Z4_DT_BF16 ? bits_of(amax) >> 16 : f16_of(amax);
 	for (int d = -span; d <= span; d++) {
 		float s = p->scale_fmt == 1 ? f16_near(s0, d) :
 		    f32_of(bits_of(s0) + (uint32_t)d);
@@ -380,6 +407,49 @@ try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 	return 0;
 }
 
+#ifdef __SSE2__
+/*
+ * The largest magnitude of the F32 or BF16 elements a to b into *amax
+ * and the least but 0 into *amin, four at a time; returns where it
+ * stopped, less than 4 before b, or SIZE_MAX at a NaN or an infinity.
+ */
+static size_t
+extremes4(const uint8_t *src, size_t a, size_t b, unsigned w, float *amax,
+    float *amin)
+{
+	const __m128i expo = _mm_set1_epi32(0x7f800000);
+	const __m128i abs = _mm_set1_epi32(0x7fffffff);
+	__m128 hi = _mm_setzero_ps(), lo = _mm_set1_ps(INFINITY);
+	__m128i bad = _mm_setzero_si128();
+	size_t i = a;
+	for (; i + 4 <= b; i += 4) {
+		__m128i bits = w == 4 ?
+		    _mm_loadu_si128((const __m128i *)(src + 4 * i)) :
+		    _mm_unpacklo_epi16(_mm_setzero_si128(),
+		    _mm_loadl_epi64((const __m128i *)(src + 2 * i)));
+		bits = _mm_and_si128(bits, abs);
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi32(_mm_and_si128(bits,
+		    expo), expo));
+		__m128 v = _mm_castsi128_ps(bits);
+		__m128i zero = _mm_cmpeq_epi32(bits, _mm_setzero_si128());
+		hi = _mm_max_ps(hi, v);
+		lo = _mm_min_ps(lo, _mm_castsi128_ps(_mm_or_si128(
+		    _mm_andnot_si128(zero, bits), _mm_and_si128(zero,
+		    expo))));
+	}
+	if (_mm_movemask_epi8(bad))
+		return SIZE_MAX;
+	float his[4], los[4];
+	_mm_storeu_ps(his, hi);
+	_mm_storeu_ps(los, lo);
+	for (unsigned j = 0; j < 4; j++) {
+		*amax = his[j] > *amax ? his[j] : *amax;
+		*amin = los[j] < *amin ? los[j] : *amin;
+	}
+	return i;
+}
+#endif
+
 /*
  * A scale for one group, from its largest magnitude taken as top times
  * the scale.  Any scale that puts every element on the grid will do, as
@@ -396,35 +466,10 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 	float amax = 0, amin = INFINITY;
 	size_t i = a;
 #ifdef __SSE2__
-	/* Four at a time: magnitudes, with 0 left out of the least. */
-	const __m128i expo = _mm_set1_epi32(0x7f800000);
-	const __m128i abs = _mm_set1_epi32(0x7fffffff);
-	__m128 hi = _mm_setzero_ps(), lo = _mm_set1_ps(INFINITY);
-	__m128i bad = _mm_setzero_si128();
-	for (; i + 4 <= b; i += 4) {
-		__m128i bits = p->w == 4 ?
-		    _mm_loadu_si128((const __m128i *)(src + 4 * i)) :
-		    _mm_unpacklo_epi16(_mm_setzero_si128(),
-		    _mm_loadl_epi64((const __m128i *)(src + 2 * i)));
-		bits = _mm_and_si128(bits, abs);
-		bad = _mm_or_si128(bad, _mm_cmpeq_epi32(_mm_and_si128(bits,
-		    expo), expo));
-		__m128 v = _mm_castsi128_ps(bits);
-		__m128i zero = _mm_cmpeq_epi32(bits, _mm_setzero_si128());
-		hi = _mm_max_ps(hi, v);
-		lo = _mm_min_ps(lo, _mm_castsi128_ps(_mm_or_si128(
-		    _mm_andnot_si128(zero, bits), _mm_and_si128(zero,
-		    expo))));
-	}
-	if (_mm_movemask_epi8(bad))
+	/* F32 and BF16 have the bits of a float: four at a time. */
+	if (p->dtype != Z4_DT_F16 &&
+	    (i = extremes4(src, a, b, p->w, &amax, &amin)) == SIZE_MAX)
 		return 0;
-	float his[4], los[4];
-	_mm_storeu_ps(his, hi);
-	_mm_storeu_ps(los, lo);
-	for (unsigned j = 0; j < 4; j++) {
-		amax = his[j] > amax ? his[j] : amax;
-		amin = los[j] < amin ? los[j] : amin;
-	}
 #endif
 	for (; i < b; i++) {
 		float v = fabsf(value(load_elem(src + i * p->w, p->w),
@@ -470,12 +515,12 @@ grid_encode(struct z4_frame *f, struct z4_xform_step *st, const uint8_t *src,
 	struct grid p = { .dtype = f->tensor.dtype, .g = g };
 	int err;
 
-	if ((p.dtype != Z4_DT_F32 && p.dtype != Z4_DT_BF16) || g == 0 ||
-	    first + 2 > Z4_PLANE_MAX)
+	if ((p.dtype != Z4_DT_F32 && p.dtype != Z4_DT_BF16 &&
+	    p.dtype != Z4_DT_F16) || g == 0 || first + 2 > Z4_PLANE_MAX)
 		return 1;
 	p.w = z4_dtype_width(p.dtype);
-	/* BF16 grids come from fp16 scales (GPTQ, AWQ); F32 from fp32. */
-	p.scale_fmt = p.dtype == Z4_DT_BF16;
+	/* 2-byte grids come from fp16 scales (GPTQ, AWQ); F32 from fp32. */
+	p.scale_fmt = p.w == 2;
 	if (size % p.w)
 		return 1;
 	size_t n = size / p.w, groups = n / g + (n % g != 0);
@@ -521,7 +566,15 @@ grid_row_encode(struct z4_frame *f, struct z4_xform_step *st,
 	    (uint32_t)t->shape[t->ndim - 1]);
 }
 
-/* Groups of 64 consecutive inputs, the common GPTQ and AWQ size. */
+/* Groups of 128 consecutive inputs, GPTQ's and AWQ's default. */
+static int
+grid_128_encode(struct z4_frame *f, struct z4_xform_step *st,
+    const uint8_t *src, size_t size, unsigned first)
+{
+	return grid_encode(f, st, src, size, first, 128);
+}
+
+/* Groups of 64, the other common GPTQ and AWQ size. */
 static int
 grid_64_encode(struct z4_frame *f, struct z4_xform_step *st,
     const uint8_t *src, size_t size, unsigned first)
@@ -545,6 +598,14 @@ const struct z4_xform z4_xform_grid_row = {
 	.name = "grid",
 	.inputs = grid_inputs,
 	.encode = grid_row_encode,
+	.decode = grid_decode,
+};
+
+const struct z4_xform z4_xform_grid_128 = {
+	.id = Z4_XF_GRID,
+	.name = "grid",
+	.inputs = grid_inputs,
+	.encode = grid_128_encode,
 	.decode = grid_decode,
 };
 

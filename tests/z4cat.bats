@@ -344,10 +344,10 @@ load helper
 @test "z4cat: an unsupported version is rejected" {
 	random_bytes 10 r
 	z4split r >r.z4
-	# Version 0.5 with a correct header checksum cannot be made without
+	# Version 0.6 with a correct header checksum cannot be made without
 	# XXH3 here; a changed version byte fails the header checksum.
 	cp r.z4 v.z4
-	put_byte v.z4 5 5
+	put_byte v.z4 5 6
 	run -1 --separate-stderr z4cat v.z4
 	assert_data_error z4cat v.z4
 	[[ $stderr == "z4cat: 'v.z4': stream header: "* ]]
@@ -459,7 +459,7 @@ load helper
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4cat -V
-	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.4)" ]
+	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.5)" ]
 	run -2 --separate-stderr z4cat -T 257 /dev/null
 	[ "$stderr" = "z4cat: bad thread count '257'" ]
 }

@@ -99,9 +99,32 @@ weights() {
 		}
 	}'
 }
+# n bytes of F16 integers -7 to 7 times a power of two per group of 64:
+# a chunk GRID codes.
+grid16() {
+	awk -v n="$1" 'BEGIN {
+		srand(17)
+		for (i = 0; i < n / 2; i++) {
+			if (i % 64 == 0)
+				p = -6 - int(rand() * 4)
+			k = int(rand() * 15) - 7
+			if (k == 0) {
+				printf "%c%c", 0, 0
+				continue
+			}
+			a = k < 0 ? -k : k
+			e = int(log(a) / log(2) + 1e-9)
+			m = (a / 2 ^ e - 1) * 1024
+			ex = e + p + 15
+			printf "%c%c", m % 256, (k < 0) * 128 + ex * 4 + \
+			    int(m / 256)
+		}
+	}'
+}
 gen 600 1 > "$t/skewed"
 gen 512 2 > "$t/floats"
 weights 16384 > "$t/weights"
+grid16 4096 > "$t/grid16"
 gen 400 3 > "$t/text"
 : > "$t/empty"
 { gen 300 0; gen 300 0; gen 100 1; gen 300 0; } > "$t/repeats"
@@ -120,6 +143,7 @@ z "$t/st-rows" > "$t/s-rows"
 z -9 -D bf16 "$t/weights" > "$t/s-fold"
 "$bin/z4split" -c -D f32 -B 64 "$t/floats" | "$bin/z4plane" -c > "$t/s-f32"
 z -D f64 "$t/floats" > "$t/s-f64"
+z -D f16 "$t/grid16" > "$t/s-grid16"
 z "$t/raw" > "$t/s-raw"
 z -D u8 "$t/skewed" > "$t/s-u8"
 z -B 100 "$t/text" > "$t/s-text"
@@ -193,6 +217,7 @@ rt repeats 3 13 300 "$t/repeats"
 rt repeats-stored 0 10 300 "$t/repeats"
 rt rows 0 9 200 "$t/st-rows"
 rt fold 8 9 16384 "$t/weights"
+rt grid16 7 3 4096 "$t/grid16"
 
 # Coders: decoded size, selector, coded bytes.  The plane of the first
 # frame of a u8 stream (its coder is rANS) and a zstd frame; then

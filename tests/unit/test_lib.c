@@ -341,14 +341,14 @@ test_crafted(void)
 	m.p[5] = 1;	/* the draft before frames lost Payload_Checksum */
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
-	m.p[5] = 5;
+	m.p[5] = 6;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
 	/*
-	 * 0.3 is 0.4 without digrams, 0.2 is 0.3 without 64 rANS states:
-	 * both still read.
+	 * 0.4 is 0.5 without F16 grids, 0.3 is 0.4 without digrams, 0.2 is
+	 * 0.3 without 64 rANS states: all still read.
 	 */
-	for (uint8_t minor = 2; minor <= 3; minor++) {
+	for (uint8_t minor = 2; minor <= 4; minor++) {
 		m.p[5] = minor;
 		z4_put64(m.p + 8, z4_hash64(m.p, 8));
 		CHECK(decode(&m, NULL) == 0);
@@ -1041,6 +1041,40 @@ xform_roundtrip(const struct z4_xform *x, unsigned dtype, unsigned cols,
 	return ok;
 }
 
+/*
+ * A finite float rounded to binary16, ties to even, worked out apart from
+ * the library: the quantum of a's binade (2^-24 below 2^-14), the
+ * quotient rounded in the default mode, a carry into the next binade.
+ */
+static uint16_t
+ref_f16(float f)
+{
+	uint16_t sign = signbit(f) ? 0x8000 : 0;
+	double a = fabs((double)f);
+	int e;
+	if (a == 0)
+		return sign;
+	frexp(a, &e);
+	int E = e - 1 < -14 ? -14 : e - 1;	/* a = 1.m * 2^E, or subnormal */
+	double m = nearbyint(a / ldexp(1, E - 10));
+	if (m >= 2048)
+		m /= 2, E++;
+	if (E > 15)
+		return sign | 0x7c00;
+	if (m < 1024)
+		return sign | (uint16_t)m;
+	return sign | (uint16_t)((E + 15) << 10 | ((int)m - 1024));
+}
+
+/* The value of finite binary16 bits. */
+static float
+ref_f16_value(uint16_t h)
+{
+	int e = h >> 10 & 31, m = h & 1023;
+	float v = e ? ldexpf((float)(1024 + m), e - 25) : ldexpf((float)m, -24);
+	return h & 0x8000 ? -v : v;
+}
+
 /* Grids: signed zeros, a group of zeros, values off the grid. */
 static void
 test_grid(void)
@@ -1133,6 +1167,66 @@ test_grid(void)
 	CHECK(z4_chain_decode(&f) == 0 && memcmp(f.raw, mx, 2 * MX * NMX) == 0);
 	z4_frame_release(&f);
 	free(mx);
+
+	/*
+	 * F16: every k from -127 to 127 and -0.0 times scales from the
+	 * smallest subnormal to 256, each product rounded to binary16 by
+	 * ref_f16.  The grid must take each row whole, its decoder rounding
+	 * as IEEE 754 does, subnormals, ties and carries into the exponent
+	 * included.
+	 */
+	static const uint16_t f16_scales[] = { 0x0001, 0x0155, 0x03ff, 0x0400,
+	    0x1555, 0x2e66, 0x3c00, 0x3c01, 0x4d55, 0x57ff, 0x5a00, 0x5c00 };
+	for (size_t j = 0; j < sizeof f16_scales / sizeof f16_scales[0]; j++) {
+		uint8_t row[2 * 256];
+		float sh = ref_f16_value(f16_scales[j]);
+		for (int i = 0; i < 256; i++)
+			z4_put16(row + 2 * i, i == 255 ? 0x8000 :
+			    ref_f16((float)(i - 127) * sh));
+		CHECK(xform_roundtrip(&z4_xform_grid_row, Z4_DT_F16, 256, row,
+		    sizeof row));
+	}
+	/*
+	 * The decoder alone on what no encoder writes, F16 from binary32
+	 * scales, whose products round below 2^-14 as well as above.
+	 */
+	static const float scales32[] = { 3.3e-9f, 1.7e-7f, 0.1f, 1.0f / 3,
+	    100.3f };
+	for (size_t j = 0; j < sizeof scales32 / sizeof scales32[0]; j++) {
+		uint8_t scale[4], ks[255];
+		uint32_t sb;
+		memcpy(&sb, &scales32[j], 4);
+		z4_put32(scale, sb);
+		for (int i = 0; i < 255; i++)
+			ks[i] = (uint8_t)(i - 127);
+		frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_F16, NULL, 2 * 255);
+		f.nxform = 1;
+		f.xform[0] = (struct z4_xform_step){ .id = Z4_XF_GRID,
+		    .param_size = 6, .param = { Z4_DT_F16, 0 } };
+		z4_put32(f.xform[0].param + 2, 255);
+		f.nplane = 2;
+		f.plane[0].raw = scale;
+		f.plane[0].raw_size = 4;
+		f.plane[1].raw = ks;
+		f.plane[1].raw_size = 255;
+		int same = z4_chain_decode(&f) == 0;
+		for (int i = 0; i < 255 && same; i++)
+			same = z4_get16(f.raw + 2 * i) ==
+			    ref_f16((float)(i - 127) * scales32[j]);
+		CHECK(same);
+		z4_frame_release(&f);
+	}
+	/* GPTQ-like groups of 64 in F16: the grid finds the integers. */
+	for (size_t g = 0; g < NG; g++) {
+		float scale = 0.001953125f * (float)(1000 + 37 * g) / 1024;
+		for (size_t i = 0; i < G; i++)
+			z4_put16(q + 2 * (g * G + i),
+			    ref_f16((float)want[g * G + i] * scale));
+	}
+	frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_F16, q, sizeof q);
+	CHECK(z4_chain_push(&f, &z4_xform_grid_64) == 0 && f.nplane == 2 &&
+	    memcmp(f.plane[1].raw, want, G * NG) == 0);
+	z4_frame_release(&f);
 }
 
 /* ------------------------------------------------------------------
