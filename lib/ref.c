@@ -66,7 +66,10 @@ same(const struct z4_tensor *t, const struct ref_tensor *e)
 	    memcmp(t->shape, e->shape, t->ndim * sizeof *t->shape) == 0;
 }
 
-/* A new tensor, the fields of t and its name listed; NULL out of memory. */
+/*
+ * A new tensor of these fields, its name added to the block of names;
+ * NULL when out of memory.
+ */
 static struct ref_tensor *
 add(struct z4_ref *r, const char *name, size_t name_len, unsigned dtype,
     unsigned flags, unsigned ndim, const uint64_t *shape)
