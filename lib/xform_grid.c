@@ -44,14 +44,19 @@ bits_of(float f)
 	return u;
 }
 
-/* fp16 bits to float; every fp16 value is exact in float. */
+/*
+ * fp16 bits to float; every fp16 value is exact in float.  Bits, not
+ * ldexpf(): the grid's search converts every element many times.
+ */
 static float
 f16_to_f32(unsigned h)
 {
-	unsigned e = h >> 10 & 31, m = h & 1023;
-	float v = e == 0 ? ldexpf((float)m, -24) :
-	    e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 1024), (int)e - 25);
-	return h & 0x8000 ? -v : v;
+	uint32_t e = h >> 10 & 31, m = h & 1023;
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	if (e == 0)		/* subnormal: m * 2^-24, exact */
+		return f32_of(bits_of((float)m * 0x1p-24f) | sign);
+	return f32_of(sign | (e == 31 ? 0x7f800000 | m << 13 :
+	    (e + 112) << 23 | m << 13));
 }
 
 /* float to fp16 bits, when exact; returns -1 otherwise. */
@@ -376,11 +381,97 @@ fits(const uint8_t *src, size_t a, size_t b, float s, unsigned dtype,
  * its neighbours.  BF16 keeps 8 significant bits and an fp16 scale has
  * 11, so the scale may lie several fp16 steps from the estimate.
  */
+/*
+ * Half the distance from the magnitude of 2-byte element bits (not 0) to
+ * its neighbours below and above: the reals between round to it.
+ */
+static void
+half_steps(uint32_t bits, unsigned dtype, double *below, double *above)
+{
+	uint32_t mag = bits & 0x7fff;
+	double x = value(mag, dtype), up = value(mag + 1, dtype);
+	*below = (x - value(mag - 1, dtype)) / 2;
+	*above = isfinite(up) ? (up - x) / 2 : *below;
+}
+
+/*
+ * The scales whose products with the integers k = rint(|x| / s0), those
+ * over qmin up to qmax, round to the 2-byte elements x from a to b: the
+ * interval (*lo, *hi), narrowed element by element.  Returns 0 once it
+ * is empty, or at an element that is no number or needs a k past 127.
+ */
+static int
+narrow_scales(const uint8_t *src, size_t a, size_t b, const struct grid *p,
+    double s0, double qmin, double qmax, double *lo, double *hi)
+{
+	/*
+	 * BF16 takes several passes: an element whose magnitude's bits lie
+	 * outside those of (qmin - 1) s0 to (qmax + 1) s0, a little more
+	 * than the band, is passed over on sight.
+	 */
+	uint32_t from = 0, to = UINT32_MAX;
+	if (p->dtype == Z4_DT_BF16 && qmin > 1)
+		from = bits_of((float)((qmin - 1) * s0)) >> 16;
+	if (p->dtype == Z4_DT_BF16 && qmax < GRID_KMAX)
+		to = (bits_of((float)((qmax + 1) * s0)) >> 16) + 1;
+	double inv = 1 / s0;
+	for (size_t i = a; i < b; i++) {
+		uint32_t bits = load_elem(src + i * p->w, p->w);
+		if ((bits & 0x7fff) < from || (bits & 0x7fff) > to)
+			continue;
+		double x = fabs((double)value(bits, p->dtype)), below, above;
+		double q = rint(x * inv);
+		if (!isfinite(x) || q > GRID_KMAX)
+			return 0;
+		if (q <= qmin || q > qmax)
+			continue;	/* a zero: fits() sees to it */
+		half_steps(bits, p->dtype, &below, &above);
+		double l = (x - below) / q, h = (x + above) / q;
+		*lo = l > *lo ? l : *lo;
+		*hi = h < *hi ? h : *hi;
+		if (!(*lo < *hi))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * try_top for 2-byte elements from binary32 scales.  The estimate s0 is
+ * the largest element over its integer, and an element keeps 11 (F16)
+ * or 8 (BF16) significant bits: for F16 it gives every integer up to
+ * 127 at once (an error under 127 * 2^-10), but for BF16 it may be off
+ * by one at the top.  There the integers up to 8 narrow the scale
+ * first, then with the middle of that those up to 32, then the rest,
+ * each estimate good enough for four times the integers.  The middle
+ * of what is left is checked.
+ */
+static int
+try_interval(const uint8_t *src, size_t a, size_t b, const struct grid *p,
+    int8_t *k, float *scale, float s0)
+{
+	double lo = 0, hi = INFINITY, qmin = 0;
+	for (double qmax = p->dtype == Z4_DT_F16 ? GRID_KMAX : 8; ;
+	    qmin = qmax, qmax *= 2) {
+		if (!narrow_scales(src, a, b, p, isfinite(hi) ? (lo + hi) / 2 :
+		    s0, qmin, qmax, &lo, &hi))
+			return 0;
+		if (qmax >= GRID_KMAX)
+			break;
+	}
+	float s = (float)((lo + hi) / 2);
+	if (!(s > 0) || !isfinite(s) || !fits(src, a, b, s, p->dtype, p->w, k))
+		return 0;
+	*scale = s;
+	return 1;
+}
+
 static int
 try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
     int8_t *k, float *scale, float amax, int top)
 {
 	float s0 = amax / (float)top;
+	if (p->w == 2 && p->scale_fmt == 0)
+		return try_interval(src, a, b, p, k, scale, s0);
 	int span = p->scale_fmt == 1 ? 8 : 2;
 	/* amax is an element's magnitude: exact in its dtype. */
 	uint32_t top_bits = p->dtype == Z4_DT_F32 ? bits_of(amax) :
@@ -508,6 +599,37 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 	return 0;
 }
 
+/*
+ * A scale for every group of the n elements at src, into plane first,
+ * and the integers into the plane after it; 1 if some group has none.
+ */
+static int
+all_scales(struct z4_frame *f, const struct grid *p, const uint8_t *src,
+    size_t n, unsigned first)
+{
+	size_t groups = n / p->g + (n % p->g != 0);
+	unsigned sw = p->scale_fmt ? 2 : 4;
+	struct z4_plane *sc = &f->plane[first], *kp = &f->plane[first + 1];
+	int err, last_top = 0;
+
+	if ((err = z4_plane_reserve_raw(sc, groups * sw)) ||
+	    (err = z4_plane_reserve_raw(kp, n)))
+		return err;
+	for (size_t i = 0; i < groups; i++) {
+		size_t a = i * p->g, b = a + p->g < n ? a + p->g : n;
+		float s;
+		if (!find_scale(src, a, b, p, (int8_t *)kp->rbuf, &s,
+		    &last_top))
+			return 1;
+		if (sw == 4)
+			z4_put32(sc->rbuf + 4 * i, bits_of(s));
+		else
+			z4_put16(sc->rbuf + 2 * i,
+			    (uint16_t)f32_to_f16_exact(s));
+	}
+	return 0;
+}
+
 static int
 grid_encode(struct z4_frame *f, struct z4_xform_step *st, const uint8_t *src,
     size_t size, unsigned first, uint32_t g)
@@ -519,29 +641,23 @@ grid_encode(struct z4_frame *f, struct z4_xform_step *st, const uint8_t *src,
 	    p.dtype != Z4_DT_F16) || g == 0 || first + 2 > Z4_PLANE_MAX)
 		return 1;
 	p.w = z4_dtype_width(p.dtype);
-	/* 2-byte grids come from fp16 scales (GPTQ, AWQ); F32 from fp32. */
-	p.scale_fmt = p.w == 2;
 	if (size % p.w)
 		return 1;
+	/*
+	 * 2-byte grids come from fp16 scales (GPTQ, AWQ), or else from fp32
+	 * ones (INT8 per channel, dequantised in single precision and then
+	 * rounded); F32 grids from fp32.
+	 */
+	p.scale_fmt = p.w == 2;
 	size_t n = size / p.w, groups = n / g + (n % g != 0);
+	if ((err = all_scales(f, &p, src, n, first)) == 1 && p.w == 2) {
+		p.scale_fmt = 0;
+		err = all_scales(f, &p, src, n, first);
+	}
+	if (err)
+		return err;
 	unsigned sw = p.scale_fmt ? 2 : 4;
 	struct z4_plane *sc = &f->plane[first], *kp = &f->plane[first + 1];
-	if ((err = z4_plane_reserve_raw(sc, groups * sw)) ||
-	    (err = z4_plane_reserve_raw(kp, n)))
-		return err;
-	int last_top = 0;
-	for (size_t i = 0; i < groups; i++) {
-		size_t a = i * g, b = a + g < n ? a + g : n;
-		float s;
-		if (!find_scale(src, a, b, &p, (int8_t *)kp->rbuf, &s,
-		    &last_top))
-			return 1;
-		if (sw == 4)
-			z4_put32(sc->rbuf + 4 * i, bits_of(s));
-		else
-			z4_put16(sc->rbuf + 2 * i,
-			    (uint16_t)f32_to_f16_exact(s));
-	}
 	sc->raw = sc->rbuf;
 	sc->raw_size = groups * sw;
 	kp->raw = kp->rbuf;

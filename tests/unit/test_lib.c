@@ -1216,6 +1216,38 @@ test_grid(void)
 		CHECK(same);
 		z4_frame_release(&f);
 	}
+	/*
+	 * INT8 per row from a binary32 scale, dequantised in single
+	 * precision, then rounded to BF16 or F16: no binary16 scale gives
+	 * those roundings, so the grid takes binary32 scales, found from
+	 * the intervals the elements allow.
+	 */
+	enum { R8 = 8, C8 = 512 };
+	uint8_t *i8 = malloc(2 * R8 * C8);
+	for (int d = 0; d < 2; d++) {
+		unsigned dt = d ? Z4_DT_F16 : Z4_DT_BF16;
+		for (size_t r = 0; r < R8; r++) {
+			float s8 = (0.0131f + 0.0017f * (float)r) / 127;
+			for (size_t i = 0; i < C8; i++) {
+				int kk = i == 0 ? 127 : i == 1 ? -1 :
+				    (int)(rnd(&seed) % 255) - 127;
+				float v = (float)kk * s8;
+				uint32_t u;
+				memcpy(&u, &v, 4);
+				z4_put16(i8 + 2 * (r * C8 + i), d ? ref_f16(v) :
+				    (uint16_t)((u + 0x7fff + (u >> 16 & 1)) >> 16));
+			}
+		}
+		matrix_with(&f, dt, i8, 2 * R8 * C8, R8, C8);
+		CHECK(z4_frame_encode(&f, &o) == 0 && f.nxform == 1 &&
+		    f.xform[0].id == Z4_XF_GRID && f.xform[0].param[1] == 0);
+		memset(f.raw, 0, f.raw_size);
+		CHECK(z4_chain_decode(&f) == 0 &&
+		    memcmp(f.raw, i8, 2 * R8 * C8) == 0);
+		z4_frame_release(&f);
+	}
+	free(i8);
+
 	/* GPTQ-like groups of 64 in F16: the grid finds the integers. */
 	for (size_t g = 0; g < NG; g++) {
 		float scale = 0.001953125f * (float)(1000 + 37 * g) / 1024;
