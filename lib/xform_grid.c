@@ -585,8 +585,14 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 			return 1;
 		}
 	}
+	/*
+	 * Binary32 scales for 2-byte elements cost a pass or more over the
+	 * group a try, and come from INT8 weights scaled by their largest:
+	 * the common tops only.
+	 */
 	static const int common[] = { 127, 15, 7, 8, 1 };
-	for (int t = 0; t < 5 + GRID_KMAX; t++) {
+	int tries = p->w == 2 && p->scale_fmt == 0 ? 5 : 5 + GRID_KMAX;
+	for (int t = 0; t < tries; t++) {
 		int top = t < 5 ? common[t] : t - 4;
 		if (t >= 5 && (top == 127 || top == 15 || top == 7 || top == 8 ||
 		    top == 1))
