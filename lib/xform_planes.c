@@ -137,20 +137,39 @@ one_run_shifts(const struct layout *l)
 }
 
 #ifdef __SSE2__
-/* The packed form of 8 2-byte elements of a one-run layout. */
-static inline __m128i
-pack16(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+/*
+ * Shifts of the 16-bit (W 2) or 32-bit (W 4) lanes of v by the count c:
+ * the SSE2 loops below are written once for both widths, W a constant
+ * where they are inlined.
+ */
+static inline __attribute__((always_inline)) __m128i
+srl_w(__m128i v, __m128i c, const unsigned W)
 {
-	v = _mm_or_si128(_mm_sll_epi16(v, r), _mm_srl_epi16(v, unr));
-	return _mm_sll_epi16(_mm_srl_epi16(v, from), pad);
+	return W == 2 ? _mm_srl_epi16(v, c) : _mm_srl_epi32(v, c);
 }
 
-/* pack16 for 4 4-byte elements. */
-static inline __m128i
-pack32(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
+static inline __attribute__((always_inline)) __m128i
+sll_w(__m128i v, __m128i c, const unsigned W)
 {
-	v = _mm_or_si128(_mm_sll_epi32(v, r), _mm_srl_epi32(v, unr));
-	return _mm_sll_epi32(_mm_srl_epi32(v, from), pad);
+	return W == 2 ? _mm_sll_epi16(v, c) : _mm_sll_epi32(v, c);
+}
+
+/* The packed form of the W-byte elements v of a one-run layout. */
+static inline __attribute__((always_inline)) __m128i
+pack_one_run(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad,
+    const unsigned W)
+{
+	v = _mm_or_si128(sll_w(v, r, W), srl_w(v, unr, W));
+	return sll_w(srl_w(v, from, W), pad, W);
+}
+
+/* The inverse of pack_one_run. */
+static inline __attribute__((always_inline)) __m128i
+unpack_one_run(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad,
+    const unsigned W)
+{
+	v = sll_w(srl_w(v, pad, W), from, W);
+	return _mm_or_si128(srl_w(v, r, W), sll_w(v, unr, W));
 }
 #endif
 
@@ -178,8 +197,8 @@ split16_or(const struct layout *l, const uint8_t *src, size_t n,
 		__m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i +
 		    16));
 		or = _mm_or_si128(or, _mm_or_si128(a, b));
-		a = pack16(a, r, unr, from, pad);
-		b = pack16(b, r, unr, from, pad);
+		a = pack_one_run(a, r, unr, from, pad, 2);
+		b = pack_one_run(b, r, unr, from, pad, 2);
 		_mm_storeu_si128((__m128i *)(lo + i), _mm_packus_epi16(
 		    _mm_and_si128(a, low8), _mm_and_si128(b, low8)));
 		_mm_storeu_si128((__m128i *)(hi + i), _mm_packus_epi16(
@@ -221,7 +240,7 @@ split32_or(const struct layout *l, const uint8_t *src, size_t n,
 			x[j] = _mm_loadu_si128((const __m128i *)(src + 4 * i +
 			    16 * j));
 			or = _mm_or_si128(or, x[j]);
-			x[j] = pack32(x[j], r, unr, from, pad);
+			x[j] = pack_one_run(x[j], r, unr, from, pad, 4);
 		}
 		/* Byte k of each element, below 256: packing saturates none. */
 		for (unsigned k = 0; k < 4; k++) {
@@ -276,6 +295,31 @@ lanes_init(struct lanes *s, const struct layout *l)
 	}
 }
 
+/* The W-byte elements v rotated, their NR runs of live bits packed. */
+static inline __attribute__((always_inline)) __m128i
+pack_runs(__m128i v, const struct lanes *s, const unsigned NR,
+    const unsigned W)
+{
+	__m128i x = _mm_setzero_si128();
+	v = _mm_or_si128(sll_w(v, s->rot, W), srl_w(v, s->unrot, W));
+	for (unsigned k = 0; k < NR; k++)
+		x = _mm_or_si128(x, sll_w(_mm_and_si128(srl_w(v, s->from[k],
+		    W), s->mask[k]), s->to[k], W));
+	return x;
+}
+
+/* The inverse of pack_runs. */
+static inline __attribute__((always_inline)) __m128i
+unpack_runs(__m128i p, const struct lanes *s, const unsigned NR,
+    const unsigned W)
+{
+	__m128i v = _mm_setzero_si128();
+	for (unsigned k = 0; k < NR; k++)
+		v = _mm_or_si128(v, sll_w(_mm_and_si128(srl_w(p, s->to[k], W),
+		    s->mask[k]), s->from[k], W));
+	return _mm_or_si128(srl_w(v, s->rot, W), sll_w(v, s->unrot, W));
+}
+
 /*
  * The elements at src into the planes, 16 at a time; returns how many.
  * Inlined with NR, the number of runs, a constant where it is small.
@@ -292,17 +336,9 @@ split4_runs(const struct layout *l, const uint8_t *src, size_t n,
 	for (; i + 16 <= n; i += 16) {
 		const uint8_t *in = src + 4 * i;
 		__m128i x[4];
-		for (unsigned j = 0; j < 4; j++) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(in +
-			    16 * j));
-			v = _mm_or_si128(_mm_sll_epi32(v, s.rot),
-			    _mm_srl_epi32(v, s.unrot));
-			x[j] = _mm_setzero_si128();
-			for (unsigned k = 0; k < NR; k++)
-				x[j] = _mm_or_si128(x[j], _mm_sll_epi32(
-				    _mm_and_si128(_mm_srl_epi32(v, s.from[k]),
-				    s.mask[k]), s.to[k]));
-		}
+		for (unsigned j = 0; j < 4; j++)
+			x[j] = pack_runs(_mm_loadu_si128((const __m128i *)(in +
+			    16 * j)), &s, NR, 4);
 		/* Byte k of each element, below 256: no packing saturates. */
 		for (unsigned k = 0; k < l->nplane; k++) {
 			__m128i by = _mm_cvtsi32_si128((int)(8 * k)), b[4];
@@ -343,16 +379,9 @@ merge4_runs(const struct layout *l, uint8_t *dst, size_t n,
 				p[j] = _mm_or_si128(p[j], _mm_sll_epi32(w[j],
 				    by));
 		}
-		for (unsigned j = 0; j < 4; j++) {
-			__m128i v = zero;
-			for (unsigned k = 0; k < NR; k++)
-				v = _mm_or_si128(v, _mm_sll_epi32(
-				    _mm_and_si128(_mm_srl_epi32(p[j], s.to[k]),
-				    s.mask[k]), s.from[k]));
-			v = _mm_or_si128(_mm_srl_epi32(v, s.rot),
-			    _mm_sll_epi32(v, s.unrot));
-			_mm_storeu_si128((__m128i *)(dst + 4 * i + 16 * j), v);
-		}
+		for (unsigned j = 0; j < 4; j++)
+			_mm_storeu_si128((__m128i *)(dst + 4 * i + 16 * j),
+			    unpack_runs(p[j], &s, NR, 4));
 	}
 	return i;
 }
@@ -369,17 +398,9 @@ split2_runs(const struct layout *l, const uint8_t *src, size_t n,
 	lanes_init(&s, l);
 	for (; i + 16 <= n; i += 16) {
 		__m128i x[2];
-		for (unsigned j = 0; j < 2; j++) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(src +
-			    2 * i + 16 * j));
-			v = _mm_or_si128(_mm_sll_epi16(v, s.rot),
-			    _mm_srl_epi16(v, s.unrot));
-			x[j] = _mm_setzero_si128();
-			for (unsigned k = 0; k < NR; k++)
-				x[j] = _mm_or_si128(x[j], _mm_sll_epi16(
-				    _mm_and_si128(_mm_srl_epi16(v, s.from[k]),
-				    s.mask[k]), s.to[k]));
-		}
+		for (unsigned j = 0; j < 2; j++)
+			x[j] = pack_runs(_mm_loadu_si128((const __m128i *)(src +
+			    2 * i + 16 * j)), &s, NR, 2);
 		_mm_storeu_si128((__m128i *)(planes[0] + i), _mm_packus_epi16(
 		    _mm_and_si128(x[0], low8), _mm_and_si128(x[1], low8)));
 		if (l->nplane == 2)
@@ -406,16 +427,9 @@ merge2_runs(const struct layout *l, uint8_t *dst, size_t n,
 		    (const __m128i *)(planes[1] + i)) : zero;
 		__m128i p[2] = { _mm_unpacklo_epi8(lo, hi),
 		    _mm_unpackhi_epi8(lo, hi) };
-		for (unsigned j = 0; j < 2; j++) {
-			__m128i v = zero;
-			for (unsigned k = 0; k < NR; k++)
-				v = _mm_or_si128(v, _mm_sll_epi16(
-				    _mm_and_si128(_mm_srl_epi16(p[j], s.to[k]),
-				    s.mask[k]), s.from[k]));
-			v = _mm_or_si128(_mm_srl_epi16(v, s.rot),
-			    _mm_sll_epi16(v, s.unrot));
-			_mm_storeu_si128((__m128i *)(dst + 2 * i + 16 * j), v);
-		}
+		for (unsigned j = 0; j < 2; j++)
+			_mm_storeu_si128((__m128i *)(dst + 2 * i + 16 * j),
+			    unpack_runs(p[j], &s, NR, 2));
 	}
 	return i;
 }
@@ -545,24 +559,6 @@ merge2_avx2(uint8_t *out, const uint8_t *lo, const uint8_t *hi, size_t n,
 }
 #endif
 
-#ifdef __SSE2__
-/* The inverse of pack16. */
-static inline __m128i
-unpack16(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
-{
-	v = _mm_sll_epi16(_mm_srl_epi16(v, pad), from);
-	return _mm_or_si128(_mm_srl_epi16(v, r), _mm_sll_epi16(v, unr));
-}
-
-/* The inverse of pack32. */
-static inline __m128i
-unpack32(__m128i v, __m128i r, __m128i unr, __m128i from, __m128i pad)
-{
-	v = _mm_sll_epi32(_mm_srl_epi32(v, pad), from);
-	return _mm_or_si128(_mm_srl_epi32(v, r), _mm_sll_epi32(v, unr));
-}
-#endif
-
 /* The kernel, inverse. */
 static void
 merge(const struct layout *l, uint8_t *dst, size_t n,
@@ -590,11 +586,12 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 		for (; i + 16 <= n; i += 16) {
 			__m128i a = _mm_loadu_si128((const __m128i *)(lo + i));
 			__m128i b = _mm_loadu_si128((const __m128i *)(hi + i));
-			_mm_storeu_si128((__m128i *)(out + 2 * i), unpack16(
-			    _mm_unpacklo_epi8(a, b), r, unr, from, pad));
+			_mm_storeu_si128((__m128i *)(out + 2 * i),
+			    unpack_one_run(_mm_unpacklo_epi8(a, b), r, unr,
+			    from, pad, 2));
 			_mm_storeu_si128((__m128i *)(out + 2 * i + 16),
-			    unpack16(_mm_unpackhi_epi8(a, b), r, unr, from,
-			    pad));
+			    unpack_one_run(_mm_unpackhi_epi8(a, b), r, unr,
+			    from, pad, 2));
 		}
 #endif
 		for (; i < n; i++) {
@@ -625,7 +622,8 @@ merge(const struct layout *l, uint8_t *dst, size_t n,
 			e[3] = _mm_unpackhi_epi16(hi01, hi23);
 			for (unsigned k = 0; k < 4; k++)
 				_mm_storeu_si128((__m128i *)(dst + 4 * i +
-				    16 * k), unpack32(e[k], r, unr, from, pad));
+				    16 * k), unpack_one_run(e[k], r, unr, from, pad,
+				    4));
 		}
 #endif
 		for (; i < n; i++) {
