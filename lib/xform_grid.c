@@ -473,9 +473,8 @@ try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 	if (p->w == 2 && p->scale_fmt == 0)
 		return try_interval(src, a, b, p, k, scale, s0);
 	int span = p->scale_fmt == 1 ? 8 : 2;
-	/* amax is an element's magnitude: exact in its dtype. */
-	uint32_t top_bits = p->dtype == Z4_DT_F32 ? bits_of(amax) :
-	    p->dtype == Z4_DT_BF16 ? bits_of(amax) >> 16 : f16_of(amax);
+	/* amax is an element's magnitude, exact in its dtype: 1 * amax. */
+	uint32_t top_bits = product(1, amax, p->dtype);
 	for (int d = -span; d <= span; d++) {
 		float s = p->scale_fmt == 1 ? f16_near(s0, d) :
 		    f32_of(bits_of(s0) + (uint32_t)d);
@@ -607,7 +606,8 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 
 /*
  * A scale for every group of the n elements at src, into plane first,
- * and the integers into the plane after it; 1 if some group has none.
+ * and the integers into the plane after it, both made the planes' raw
+ * bytes; 1 if some group has none.
  */
 static int
 all_scales(struct z4_frame *f, const struct grid *p, const uint8_t *src,
@@ -633,6 +633,10 @@ all_scales(struct z4_frame *f, const struct grid *p, const uint8_t *src,
 			z4_put16(sc->rbuf + 2 * i,
 			    (uint16_t)f32_to_f16_exact(s));
 	}
+	sc->raw = sc->rbuf;
+	sc->raw_size = groups * sw;
+	kp->raw = kp->rbuf;
+	kp->raw_size = n;
 	return 0;
 }
 
@@ -655,19 +659,13 @@ grid_encode(struct z4_frame *f, struct z4_xform_step *st, const uint8_t *src,
 	 * rounded); F32 grids from fp32.
 	 */
 	p.scale_fmt = p.w == 2;
-	size_t n = size / p.w, groups = n / g + (n % g != 0);
+	size_t n = size / p.w;
 	if ((err = all_scales(f, &p, src, n, first)) == 1 && p.w == 2) {
 		p.scale_fmt = 0;
 		err = all_scales(f, &p, src, n, first);
 	}
 	if (err)
 		return err;
-	unsigned sw = p.scale_fmt ? 2 : 4;
-	struct z4_plane *sc = &f->plane[first], *kp = &f->plane[first + 1];
-	sc->raw = sc->rbuf;
-	sc->raw_size = groups * sw;
-	kp->raw = kp->rbuf;
-	kp->raw_size = n;
 	f->nplane = first + 2;
 	st->param_size = 6;
 	st->param[0] = (uint8_t)p.dtype;
