@@ -28,7 +28,7 @@
 
 #include "internal.h"
 
-#define DEDUPE_MIN 256		/* a REF frame costs about 80 bytes */
+#define DEDUPE_MIN 256		/* a REF frame costs about 30 bytes */
 /* Each of the three sampled pieces; the fuzzing build makes it small. */
 #ifndef Z4_DEDUPE_PIECE
 #define Z4_DEDUPE_PIECE 4096

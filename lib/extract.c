@@ -35,6 +35,26 @@ read_trailer(struct z4_in *in, uint64_t end, uint64_t *start,
 	return 0;
 }
 
+int
+z4_in_stream_minor(struct z4_in *in, uint64_t start)
+{
+	uint8_t h[Z4_STREAM_HEADER_SIZE];
+	uint64_t back = in->offset;
+	int err;
+
+	if (in->minor_known && in->minor_start == start)
+		return 0;
+	if ((err = z4_in_seek(in, start)) ||
+	    (err = z4_in_read(in, h, sizeof h)) ||
+	    (err = z4_stream_header_parse(h)) ||
+	    (err = z4_in_seek(in, back)))
+		return err;
+	in->minor = h[5];
+	in->minor_start = start;
+	in->minor_known = 1;
+	return 0;
+}
+
 static int
 named(const struct z4_index_entry *e, unsigned kind, const char *name)
 {
@@ -57,14 +77,16 @@ search_index(struct z4_in *in, uint64_t start, uint64_t end_at,
 	struct z4_cursor c;
 	int err, have_member = 0;
 
-	if ((err = z4_in_seek(in, start + end_at)) ||
+	if ((err = z4_in_stream_minor(in, start)) ||
+	    (err = z4_in_seek(in, start + end_at)) ||
 	    (err = z4_frame_read(in, f, &h, 0)))
 		return err;
 	if (f->kind != Z4_FRAME_END)
 		return Z4_E_TRAILER;
 	/* Members are listed after their tensors: the member first. */
 	for (int pass = member ? 0 : 1; pass < 2; pass++) {
-		struct z4_index_ends ends = { 0, 0 };
+		struct z4_index_ends ends;
+		z4_index_ends_init(&ends, in->minor);
 		z4_cursor_init(&c, f->raw, f->raw_size);
 		for (uint32_t i = 0; i < h.entry_count; i++) {
 			if ((err = z4_index_parse(&c, &ends, e)))
@@ -134,6 +156,10 @@ read_framed(struct seek_source *ss, struct z4_frame *f,
 			err = read_at(&inner, h->ref_target, f->raw,
 			    f->raw_size, h->raw_checksum, 1);
 	}
+	/* The frames read on the way had names of their own. */
+	if (!err && (f->kind == Z4_FRAME_CHUNK || f->kind == Z4_FRAME_REF))
+		z4_name_base_set(&ss->in->names, f->tensor.name,
+		    f->tensor.name_len);
 	f->source = NULL;
 	return err;
 }
@@ -152,6 +178,8 @@ read_at(struct seek_source *ss, uint64_t offset, uint8_t *dst, size_t n,
 	int err;
 
 	z4_frame_init(&t);
+	/* Only its bytes count: the name it builds on is not at hand. */
+	ss->in->names.unknown = 1;
 	if (ss->start + offset >= back)
 		err = Z4_E_REF;
 	else if (!(err = z4_in_seek(ss->in, ss->start + offset)) &&
@@ -174,7 +202,8 @@ z4_frame_read_resolved(struct z4_in *in, uint64_t start, struct z4_frame *f,
     struct z4_frame_head *h)
 {
 	struct seek_source ss = { .in = in, .start = start, .depth = 0 };
-	return read_framed(&ss, f, h);
+	int err = z4_in_stream_minor(in, start);
+	return err ? err : read_framed(&ss, f, h);
 }
 
 /*
@@ -189,6 +218,9 @@ copy_tensor(struct z4_in *in, uint64_t start, const struct z4_index_entry *e,
 	struct z4_frame_head h;
 	uint64_t done = 0;
 	int err = z4_in_seek(in, start + e->frame_offset), first = 1;
+
+	/* The first frame's name is coded against the one before it. */
+	z4_name_base_set(&in->names, e->tensor.name, e->tensor.name_len);
 
 	while (!err && (done < e->data_size || first)) {
 		if ((err = z4_frame_read_resolved(in, start, f, &h)))
@@ -287,6 +319,7 @@ z4_stream_entries(struct z4_in *in, uint64_t size,
 	z4_frame_init(&f);
 	for (uint64_t end = size; end > 0 && !err; end = start) {
 		if ((err = read_trailer(in, end, &start, &end_at)) ||
+		    (err = z4_in_stream_minor(in, start)) ||
 		    (err = z4_in_seek(in, start + end_at)) ||
 		    (err = z4_frame_read(in, &f, &h, 0)))
 			break;
@@ -295,7 +328,8 @@ z4_stream_entries(struct z4_in *in, uint64_t size,
 			break;
 		}
 		struct z4_cursor c;
-		struct z4_index_ends ends = { 0, 0 };
+		struct z4_index_ends ends;
+		z4_index_ends_init(&ends, in->minor);
 		z4_cursor_init(&c, f.raw, f.raw_size);
 		for (uint32_t i = 0; i < h.entry_count && !err; i++)
 			if (!(err = z4_index_parse(&c, &ends, &e)))

@@ -14,6 +14,16 @@
 
 #include "internal.h"
 
+/* The Ndim byte of tensor fields from 0.6 on. */
+#define NDIM_COUNT 0x0fu
+#define NDIM_RESERVED 0x70u
+#define NDIM_SHAPE_UNKNOWN 0x80u
+
+/* The Coder byte of a plane from 0.6 on. */
+#define CODER_ID 0x0fu
+#define CODER_RESERVED 0x70u
+#define CODER_SAME_SIZE 0x80u	/* Plane_Raw_Size is the plane before's */
+
 void
 z4_frame_init(struct z4_frame *f)
 {
@@ -95,22 +105,60 @@ z4_plane_copy(struct z4_plane *p, const uint8_t *src, size_t n)
 	return 0;
 }
 
-int
-z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t)
+void
+z4_name_base_set(struct z4_name_base *base, const char *name, size_t len)
 {
-	int err = z4_buf_add16(b, (unsigned)t->name_len);
-	err = err ? err : z4_buf_add(b, t->name, t->name_len);
-	err = err ? err : z4_buf_add8(b, t->dtype);
-	err = err ? err : z4_buf_add8(b, t->flags);
-	err = err ? err : z4_buf_add8(b, t->ndim);
+	assert(len <= Z4_NAME_MAX);
+	memcpy(base->name, name, len);
+	base->len = len;
+	base->unknown = 0;
+}
+
+/* Shape, with the unknown-shape flag in the top bit of Ndim from 0.6. */
+static int
+shape_put(struct z4_buf *b, const struct z4_tensor *t, unsigned minor)
+{
+	int unknown = (t->flags & Z4_TENSOR_SHAPE_UNKNOWN) != 0;
+	int err = z4_buf_add8(b, t->dtype);
+	if (minor < Z4_MINOR_COMPACT) {
+		err = err ? err : z4_buf_add8(b, t->flags);
+		err = err ? err : z4_buf_add8(b, t->ndim);
+	} else {
+		err = err ? err : z4_buf_add8(b, t->ndim |
+		    (unknown ? NDIM_SHAPE_UNKNOWN : 0));
+	}
 	for (unsigned i = 0; i < t->ndim && !err; i++)
 		err = z4_buf_addv(b, t->shape[i]);
 	return err;
 }
 
-/* Parse tensor fields; on a bad field returns its error, else 0. */
 int
-z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t)
+z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t,
+    struct z4_name_base *base, unsigned minor)
+{
+	int err;
+
+	if (minor >= Z4_MINOR_COMPACT) {
+		/* The bytes it shares with the name before, then the rest. */
+		size_t shared = 0;
+		while (shared < t->name_len && shared < base->len &&
+		    t->name[shared] == base->name[shared])
+			shared++;
+		err = z4_buf_addv(b, shared);
+		err = err ? err : z4_buf_addv(b, t->name_len - shared);
+		err = err ? err : z4_buf_add(b, t->name + shared,
+		    t->name_len - shared);
+		z4_name_base_set(base, t->name, t->name_len);
+	} else {
+		err = z4_buf_add16(b, (unsigned)t->name_len);
+		err = err ? err : z4_buf_add(b, t->name, t->name_len);
+	}
+	return err ? err : shape_put(b, t, minor);
+}
+
+/* The name as 0.2 to 0.5 lay it out: its size and all of it. */
+static int
+name_parse_05(struct z4_cursor *c, struct z4_tensor *t)
 {
 	t->name_len = z4_cur16(c);
 	if (t->name_len > Z4_NAME_MAX)
@@ -119,10 +167,81 @@ z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t)
 	if (!c->ok)
 		return Z4_E_CORRUPT;
 	memcpy(t->name, name, t->name_len);
+	return 0;
+}
+
+/* The bytes shared with base, then the rest. */
+static int
+name_parse(struct z4_cursor *c, struct z4_tensor *t,
+    const struct z4_name_base *base)
+{
+	uint64_t shared = z4_curv(c), rest = z4_curv(c);
+	if (!c->ok)
+		return Z4_E_CORRUPT;
+	if (shared > Z4_NAME_MAX || rest > Z4_NAME_MAX - shared)
+		return Z4_E_LIMIT;
+	if (!base->unknown && shared > base->len)
+		return Z4_E_CORRUPT;
+	const uint8_t *suffix = z4_cur_bytes(c, (size_t)rest);
+	if (!c->ok)
+		return Z4_E_CORRUPT;
+	if (base->unknown)
+		memset(t->name, '?', (size_t)shared);
+	else
+		memcpy(t->name, base->name, (size_t)shared);
+	memcpy(t->name + shared, suffix, (size_t)rest);
+	t->name_len = (size_t)(shared + rest);
+	return 0;
+}
+
+/* A MEMBER frame's name: its size, a varint from 0.6, and all of it. */
+static int
+member_name_parse(struct z4_cursor *c, struct z4_tensor *t, unsigned minor)
+{
+	int err = 0;
+	if (minor < Z4_MINOR_COMPACT) {
+		err = name_parse_05(c, t);
+	} else {
+		uint64_t len = z4_curv(c);
+		const uint8_t *name = NULL;
+		if (c->ok && len <= Z4_NAME_MAX)
+			name = z4_cur_bytes(c, (size_t)len);
+		if (!c->ok)
+			err = Z4_E_CORRUPT;
+		else if (len > Z4_NAME_MAX)
+			err = Z4_E_LIMIT;
+		else
+			memcpy(t->name, name, (size_t)(t->name_len = len));
+	}
+	if (!err)
+		t->name[t->name_len] = '\0';
+	return err;
+}
+
+/* Parse tensor fields; on a bad field returns its error, else 0. */
+int
+z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t,
+    struct z4_name_base *base, unsigned minor)
+{
+	int compact = minor >= Z4_MINOR_COMPACT;
+	int err = compact ? name_parse(c, t, base) : name_parse_05(c, t);
+	if (err)
+		return err;
 	t->name[t->name_len] = '\0';
+	if (compact && !base->unknown)
+		z4_name_base_set(base, t->name, t->name_len);
 	t->dtype = z4_cur8(c);
-	t->flags = z4_cur8(c);
-	t->ndim = z4_cur8(c);
+	if (compact) {
+		unsigned ndim = z4_cur8(c);
+		if (ndim & NDIM_RESERVED)
+			return Z4_E_RESERVED;
+		t->flags = ndim & NDIM_SHAPE_UNKNOWN ?
+		    Z4_TENSOR_SHAPE_UNKNOWN : 0;
+		t->ndim = ndim & NDIM_COUNT;
+	} else {
+		t->flags = z4_cur8(c);
+		t->ndim = z4_cur8(c);
+	}
 	if (t->dtype >= Z4_DT_COUNT)
 		return Z4_E_RESERVED;
 	if (t->flags & ~(unsigned)Z4_TENSOR_SHAPE_UNKNOWN)
@@ -162,17 +281,43 @@ body_put(struct z4_buf *b, const struct z4_frame *f)
 	}
 	err = err ? err : z4_buf_add8(b, f->nplane);
 	for (unsigned i = 0; i < f->nplane && !err; i++) {
-		err = z4_buf_add8(b, f->plane[i].coder);
-		err = err ? err : z4_buf_addv(b, f->plane[i].raw_size);
-		err = err ? err : z4_buf_addv(b,
-		    (uint32_t)f->plane[i].coded_size);
+		const struct z4_plane *p = &f->plane[i];
+		/* Sizes that something else already says are left out. */
+		int same = i > 0 && p->raw_size == p[-1].raw_size;
+		err = z4_buf_add8(b, p->coder | (same ? CODER_SAME_SIZE : 0));
+		if (!err && f->nxform > 0 && !same)
+			err = z4_buf_addv(b, p->raw_size);
+		if (!err && p->coder != Z4_CODER_STORED)
+			err = z4_buf_addv(b, (uint32_t)p->coded_size);
 	}
 	return err;
 }
 
+/* A plane's coder and sizes, as 0.6 and later lay them out. */
+static int
+plane_parse(struct z4_cursor *c, struct z4_frame *f, unsigned i,
+    const struct z4_frame_head *h, uint64_t *raw, uint64_t *csize)
+{
+	unsigned coder = z4_cur8(c);
+	int same = (coder & CODER_SAME_SIZE) != 0;
+	if (!c->ok)
+		return Z4_E_CORRUPT;
+	if (coder & CODER_RESERVED)
+		return Z4_E_RESERVED;
+	if (z4_coder_get(coder & CODER_ID) == NULL)
+		return Z4_E_CODER;
+	if (same && (i == 0 || f->nxform == 0))
+		return Z4_E_CORRUPT;
+	f->plane[i].coder = coder & CODER_ID;
+	*raw = f->nxform == 0 ? h->raw_size :
+	    same ? f->plane[i - 1].raw_size : z4_curv(c);
+	*csize = f->plane[i].coder == Z4_CODER_STORED ? *raw : z4_curv(c);
+	return 0;
+}
+
 static int
 body_parse(struct z4_cursor *c, struct z4_frame *f,
-    const struct z4_frame_head *h)
+    const struct z4_frame_head *h, unsigned minor)
 {
 	f->nxform = z4_cur8(c);
 	if (f->nxform > Z4_XFORM_MAX)
@@ -196,8 +341,16 @@ body_parse(struct z4_cursor *c, struct z4_frame *f,
 	size_t coded = 0, planes_raw = 0;
 	for (unsigned i = 0; i < f->nplane; i++) {
 		struct z4_plane *p = &f->plane[i];
-		p->coder = z4_cur8(c);
-		uint64_t raw = z4_curv(c), csize = z4_curv(c);
+		uint64_t raw, csize;
+		if (minor >= Z4_MINOR_COMPACT) {
+			int err = plane_parse(c, f, i, h, &raw, &csize);
+			if (err)
+				return err;
+		} else {
+			p->coder = z4_cur8(c);
+			raw = z4_curv(c);
+			csize = z4_curv(c);
+		}
 		if (!c->ok)
 			return Z4_E_CORRUPT;
 		if (z4_coder_get(p->coder) == NULL)
@@ -238,7 +391,7 @@ head_hash(const uint8_t *p, size_t n)
 
 int
 z4_frame_write(struct z4_out *out, const struct z4_frame *f,
-    const struct z4_frame_head *h)
+    const struct z4_frame_head *h, struct z4_name_base *names)
 {
 	struct z4_buf b = { 0 };
 	size_t payload = 0;
@@ -253,22 +406,26 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	if (err)
 		return err;
 	b.len = Z4_FRAME_FIXED_SIZE;
+	err = z4_buf_addv(&b, payload);
+	err = err ? err : z4_buf_addv(&b, f->raw_size);
 	if (f->kind == Z4_FRAME_CHUNK || f->kind == Z4_FRAME_REF) {
-		err = z4_tensor_put(&b, &f->tensor);
+		err = err ? err : z4_tensor_put(&b, &f->tensor, names,
+		    Z4_FORMAT_MINOR);
 		err = err ? err : z4_buf_addv(&b, f->chunk_offset);
 	}
 	if (f->kind == Z4_FRAME_MEMBER) {
-		err = z4_buf_add16(&b, (unsigned)f->tensor.name_len);
+		names->len = 0;
+		err = err ? err : z4_buf_addv(&b, f->tensor.name_len);
 		err = err ? err : z4_buf_add(&b, f->tensor.name,
 		    f->tensor.name_len);
 		err = err ? err : z4_buf_addv(&b, f->member_size);
 	} else if (f->kind == Z4_FRAME_REF) {
 		err = err ? err : z4_buf_addv(&b, h->ref_target);
 	} else if (f->kind == Z4_FRAME_END) {
-		err = z4_buf_add64(&b, h->original_size);
+		err = err ? err : z4_buf_addv(&b, h->original_size);
 		err = err ? err : z4_buf_add64(&b, h->original_checksum);
-		err = err ? err : z4_buf_add32(&b, h->frame_count);
-		err = err ? err : z4_buf_add32(&b, h->entry_count);
+		err = err ? err : z4_buf_addv(&b, h->frame_count);
+		err = err ? err : z4_buf_addv(&b, h->entry_count);
 	}
 	if (f->kind != Z4_FRAME_REF && f->kind != Z4_FRAME_MEMBER)
 		err = err ? err : body_put(&b, f);
@@ -279,10 +436,8 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 	b.p[0] = (uint8_t)f->kind;
 	b.p[1] = (uint8_t)f->flags;
 	z4_put16(b.p + 2, (uint16_t)(b.len - Z4_FRAME_FIXED_SIZE));
-	z4_put32(b.p + 4, (uint32_t)payload);
-	z4_put32(b.p + 8, (uint32_t)f->raw_size);
 	/* A frame coded on a thread was checksummed there. */
-	z4_put64(b.p + 12, f->sums_ready ? f->raw_sum :
+	z4_put64(b.p + 4, f->sums_ready ? f->raw_sum :
 	    z4_hash64(f->raw, f->raw_size));
 	err = z4_buf_add32(&b, head_hash(b.p, b.len));
 	err = err ? err : z4_out_write(out, b.p, b.len);
@@ -294,29 +449,77 @@ out:
 	return err;
 }
 
-/* Read the fixed fields, meta and header checksum; parse and check them. */
+/*
+ * The fixed fields and the sizes: from 0.6 the sizes are varints at the
+ * start of Meta, before they were fixed fields.  Leaves c past them.
+ */
 static int
-head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
+fixed_read(struct z4_in *in, uint8_t *head, struct z4_frame_head *h,
+    struct z4_cursor *c)
 {
-	uint8_t head[Z4_FRAME_FIXED_SIZE + Z4_META_MAX + 4];
-	struct z4_cursor c;
+	int compact = in->minor >= Z4_MINOR_COMPACT;
+	size_t fixed = compact ? Z4_FRAME_FIXED_SIZE : Z4_FRAME_FIXED_SIZE_05;
 	int err;
 
-	if ((err = z4_in_read(in, head, Z4_FRAME_FIXED_SIZE)))
+	if ((err = z4_in_read(in, head, fixed)))
 		return err;
 	h->meta_size = z4_get16(head + 2);
-	h->head_size = Z4_FRAME_FIXED_SIZE + h->meta_size + 4;
-	if ((err = z4_in_read(in, head + Z4_FRAME_FIXED_SIZE,
-	    h->meta_size + 4)))
+	h->head_size = fixed + h->meta_size + 4;
+	if ((err = z4_in_read(in, head + fixed, h->meta_size + 4)))
 		return err;
 	if (head_hash(head, h->head_size - 4) !=
 	    z4_get32(head + h->head_size - 4))
 		return Z4_E_HEADER_CHECKSUM;
 	h->kind = head[0];
 	h->flags = head[1];
-	h->payload_size = z4_get32(head + 4);
-	h->raw_size = z4_get32(head + 8);
-	h->raw_checksum = z4_get64(head + 12);
+	z4_cursor_init(c, head + fixed, h->meta_size);
+	if (compact) {
+		uint64_t payload = z4_curv(c), raw = z4_curv(c);
+		if (!c->ok)
+			return Z4_E_CORRUPT;
+		if (raw > Z4_CHUNK_MAX || payload > Z4_PAYLOAD_MAX)
+			return Z4_E_LIMIT;
+		h->payload_size = (size_t)payload;
+		h->raw_size = (size_t)raw;
+		h->raw_checksum = z4_get64(head + 4);
+	} else {
+		h->payload_size = z4_get32(head + 4);
+		h->raw_size = z4_get32(head + 8);
+		h->raw_checksum = z4_get64(head + 12);
+	}
+	return 0;
+}
+
+/* The END frame's totals, varints from 0.6 and fixed before. */
+static void
+end_parse(struct z4_cursor *c, struct z4_frame_head *h, unsigned minor)
+{
+	if (minor >= Z4_MINOR_COMPACT) {
+		h->original_size = z4_curv(c);
+		h->original_checksum = z4_cur64(c);
+		uint64_t frames = z4_curv(c), entries = z4_curv(c);
+		if (frames > UINT32_MAX || entries > UINT32_MAX)
+			c->ok = 0;
+		h->frame_count = (uint32_t)frames;
+		h->entry_count = (uint32_t)entries;
+	} else {
+		h->original_size = z4_cur64(c);
+		h->original_checksum = z4_cur64(c);
+		h->frame_count = z4_cur32(c);
+		h->entry_count = z4_cur32(c);
+	}
+}
+
+/* Read the fixed fields, meta and header checksum; parse and check them. */
+static int
+head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
+{
+	uint8_t head[Z4_FRAME_FIXED_SIZE_05 + Z4_META_MAX + 4];
+	struct z4_cursor c;
+	int err;
+
+	if ((err = fixed_read(in, head, h, &c)))
+		return err;
 	if (h->flags & ~(unsigned)Z4_FRAME_KEEP ||
 	    (h->flags && h->kind != Z4_FRAME_GLUE &&
 	    h->kind != Z4_FRAME_CHUNK && h->kind != Z4_FRAME_REF))
@@ -325,13 +528,13 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 		return Z4_E_LIMIT;
 	f->kind = h->kind;
 	f->flags = h->flags;
-	z4_cursor_init(&c, head + Z4_FRAME_FIXED_SIZE, h->meta_size);
 	switch (h->kind) {
 	case Z4_FRAME_GLUE:
 		break;
 	case Z4_FRAME_CHUNK:
 	case Z4_FRAME_REF:
-		if ((err = z4_tensor_parse(&c, &f->tensor)))
+		if ((err = z4_tensor_parse(&c, &f->tensor, &in->names,
+		    in->minor)))
 			return err;
 		f->chunk_offset = z4_curv(&c);
 		if (f->chunk_offset > INT64_MAX)
@@ -346,17 +549,11 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 		return 0;
 	case Z4_FRAME_MEMBER:
 		/* A name and a size: no planes, no payload, no bytes. */
-		f->tensor.name_len = z4_cur16(&c);
-		if (f->tensor.name_len > Z4_NAME_MAX)
-			return Z4_E_LIMIT;
-		{
-			const uint8_t *name = z4_cur_bytes(&c,
-			    f->tensor.name_len);
-			if (!c.ok)
-				return Z4_E_CORRUPT;
-			memcpy(f->tensor.name, name, f->tensor.name_len);
-			f->tensor.name[f->tensor.name_len] = '\0';
-		}
+		if ((err = member_name_parse(&c, &f->tensor, in->minor)))
+			return err;
+		/* Its tensors' names start afresh, so it can be read alone. */
+		in->names.len = 0;
+		in->names.unknown = 0;
 		f->member_size = z4_curv(&c);
 		f->tensor.dtype = f->tensor.flags = f->tensor.ndim = 0;
 		f->nxform = f->nplane = 0;
@@ -365,15 +562,12 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 			return Z4_E_CORRUPT;
 		return 0;
 	case Z4_FRAME_END:
-		h->original_size = z4_cur64(&c);
-		h->original_checksum = z4_cur64(&c);
-		h->frame_count = z4_cur32(&c);
-		h->entry_count = z4_cur32(&c);
+		end_parse(&c, h, in->minor);
 		break;
 	default:
 		return Z4_E_RESERVED;
 	}
-	if ((err = body_parse(&c, f, h)))
+	if ((err = body_parse(&c, f, h, in->minor)))
 		return err;
 	if (!c.ok || c.pos != c.len)
 		return Z4_E_CORRUPT;

@@ -16,7 +16,17 @@ int
 z4_index_init(struct z4_index_builder *b)
 {
 	memset(b, 0, sizeof *b);
+	b->ends.minor = Z4_FORMAT_MINOR;
 	return 0;
+}
+
+void
+z4_index_ends_init(struct z4_index_ends *ends, unsigned minor)
+{
+	ends->data = ends->frame = 0;
+	ends->minor = minor;
+	ends->names.len = 0;
+	ends->names.unknown = 0;
 }
 
 void
@@ -33,7 +43,7 @@ z4_index_reset(struct z4_index_builder *b)
 	b->member_open = 0;
 	b->entries = 0;
 	b->original_size = 0;
-	b->ends.data = b->ends.frame = 0;
+	z4_index_ends_init(&b->ends, b->ends.minor);
 }
 
 /* x - from as a zigzag varint: 2d for d >= 0, -2d - 1 for d < 0. */
@@ -58,7 +68,8 @@ append(struct z4_index_builder *b, const struct z4_index_entry *e)
 {
 	size_t before = b->out.len;
 	int err = z4_buf_add8(&b->out, e->kind);
-	err = err ? err : z4_tensor_put(&b->out, &e->tensor);
+	err = err ? err : z4_tensor_put(&b->out, &e->tensor, &b->ends.names,
+	    b->ends.minor);
 	err = err ? err : z4_buf_addv(&b->out,
 	    zigzag(e->data_offset, b->ends.data));
 	err = err ? err : z4_buf_addv(&b->out, e->data_size);
@@ -177,7 +188,7 @@ z4_index_parse(struct z4_cursor *c, struct z4_index_ends *ends,
 	if (e->kind != 1 && e->kind != 2)
 		return c->ok ? Z4_E_RESERVED : Z4_E_CORRUPT;
 	/* The tensor fields are parsed as in a CHUNK frame's meta. */
-	int err = z4_tensor_parse(c, &e->tensor);
+	int err = z4_tensor_parse(c, &e->tensor, &ends->names, ends->minor);
 	if (err)
 		return err;
 	uint64_t data_delta = z4_curv(c);

@@ -11,7 +11,8 @@
 
 /* Fixed sizes of the wire structures (z4-frame(5)). */
 #define Z4_STREAM_HEADER_SIZE 16
-#define Z4_FRAME_FIXED_SIZE 20	/* Frame_Kind .. Raw_Checksum */
+#define Z4_FRAME_FIXED_SIZE 12	/* Frame_Kind .. Raw_Checksum */
+#define Z4_FRAME_FIXED_SIZE_05 20	/* with the sizes, before 0.6 */
 #define Z4_TRAILER_SIZE 32
 #define Z4_META_MAX 65535u
 #define Z4_PAYLOAD_MAX (Z4_CHUNK_MAX + 65536u)
@@ -423,6 +424,13 @@ int z4_stream_entries(struct z4_in *in, uint64_t size,
  * Check a trailer's magic, checksum and reserved field; give its
  * End_Offset and Stream_Size.
  */
+/* Check a stream header; its version is h[5], its source h[6]. */
+int z4_stream_header_parse(const uint8_t *h);
+/*
+ * Take in->minor from the header of the stream at start, if it is not
+ * from there already, and go back to where the input was.
+ */
+int z4_in_stream_minor(struct z4_in *in, uint64_t start);
 int z4_trailer_parse(const uint8_t *t, uint64_t *end_at, uint64_t *size);
 
 /*
@@ -430,7 +438,7 @@ int z4_trailer_parse(const uint8_t *t, uint64_t *end_at, uint64_t *size);
  * checksums z4_frame_sum made if it did.
  */
 int z4_frame_write(struct z4_out *out, const struct z4_frame *f,
-    const struct z4_frame_head *end_fields);
+    const struct z4_frame_head *end_fields, struct z4_name_base *names);
 /* Checksum a coded frame's raw and coded bytes for z4_frame_write. */
 void z4_frame_sum(struct z4_frame *f);
 
@@ -443,8 +451,11 @@ void z4_frame_sum(struct z4_frame *f);
  * Where the previous entry's data and frames end.  An entry's offsets are
  * coded as signed differences from there, mostly 0 (z4-frame(5), INDEX).
  */
+/* Where the previous entry ended, and its name: what the next builds on. */
 struct z4_index_ends {
 	uint64_t data, frame;
+	unsigned minor;			/* of the stream */
+	struct z4_name_base names;
 };
 
 struct z4_index_builder {
@@ -468,12 +479,23 @@ int z4_index_close(struct z4_index_builder *b);
 /* At the end of a stream: close all, fail if a member is not complete. */
 int z4_index_finish(struct z4_index_builder *b);
 /* Parse one entry at c into e; ends starts zeroed for the first entry. */
+void z4_index_ends_init(struct z4_index_ends *ends, unsigned minor);
 int z4_index_parse(struct z4_cursor *c, struct z4_index_ends *ends,
     struct z4_index_entry *e);
 
-/* Tensor fields shared by CHUNK meta and index entries. */
-int z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t);
-int z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t);
+/*
+ * Tensor fields shared by CHUNK and REF meta and index entries, laid out
+ * as the stream's minor version says; the name is coded against base,
+ * which then becomes it.
+ */
+int z4_tensor_put(struct z4_buf *b, const struct z4_tensor *t,
+    struct z4_name_base *base, unsigned minor);
+int z4_tensor_parse(struct z4_cursor *c, struct z4_tensor *t,
+    struct z4_name_base *base, unsigned minor);
+void z4_name_base_set(struct z4_name_base *base, const char *name,
+    size_t len);
+/* Minor versions from which frames take the compact layout. */
+#define Z4_MINOR_COMPACT 6
 
 uint64_t z4_hash64(const void *p, size_t n);
 

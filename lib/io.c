@@ -21,6 +21,7 @@ z4_in_init(struct z4_in *in, int fd)
 {
 	memset(in, 0, sizeof *in);
 	in->fd = fd;
+	in->minor = Z4_FORMAT_MINOR;
 	in->cap = IN_BUF_SIZE;
 	in->buf = malloc(in->cap);
 	if (in->buf == NULL)

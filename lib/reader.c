@@ -171,6 +171,21 @@ where(struct z4_reader *r, const char *what, const struct z4_frame *f)
 		    r->frame_no);
 }
 
+int
+z4_stream_header_parse(const uint8_t *h)
+{
+	if (memcmp(h, z4_stream_magic, 4) != 0)
+		return Z4_E_MAGIC;
+	if (z4_hash64(h, 8) != z4_get64(h + 8))
+		return Z4_E_HEADER_CHECKSUM;
+	if (h[4] != Z4_FORMAT_MAJOR || h[5] < Z4_FORMAT_MINOR_MIN ||
+	    h[5] > Z4_FORMAT_MINOR)
+		return Z4_E_VERSION;
+	if (h[6] > Z4_SRC_TAR || h[7] != 0)
+		return Z4_E_RESERVED;
+	return 0;
+}
+
 static int
 stream_header(struct z4_reader *r)
 {
@@ -184,19 +199,18 @@ stream_header(struct z4_reader *r)
 	if ((err = z4_in_read(r->in, h, sizeof h)))
 		return err == Z4_E_TRUNCATED && memcmp(h, z4_stream_magic,
 		    4) != 0 ? Z4_E_MAGIC : err;
-	if (memcmp(h, z4_stream_magic, 4) != 0)
-		return Z4_E_MAGIC;
-	if (z4_hash64(h, 8) != z4_get64(h + 8))
-		return Z4_E_HEADER_CHECKSUM;
-	if (h[4] != Z4_FORMAT_MAJOR || h[5] < Z4_FORMAT_MINOR_MIN ||
-	    h[5] > Z4_FORMAT_MINOR)
-		return Z4_E_VERSION;
-	if (h[6] > Z4_SRC_TAR || h[7] != 0)
-		return Z4_E_RESERVED;
+	if ((err = z4_stream_header_parse(h)))
+		return err;
 	r->source = h[6];
+	r->in->minor = h[5];
+	r->in->minor_start = r->start;
+	r->in->minor_known = 1;
+	r->in->names.len = 0;
+	r->in->names.unknown = 0;
 	r->in_stream = 1;
 	r->stats.streams++;
 	z4_index_reset(&r->index);
+	z4_index_ends_init(&r->index.ends, h[5]);
 	z4_keep_reset(r->keep);
 	XXH3_64bits_reset(r->whole);
 	return 0;

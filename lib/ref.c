@@ -224,6 +224,8 @@ next_frame(struct z4_ref *r)
 	const struct ref_tensor *t = r->cur;
 	int err;
 
+	/* Any of its frames may come first: each builds on its name. */
+	z4_name_base_set(&r->in.names, t->name, t->name_len);
 	if ((err = z4_in_seek(&r->in, r->next)) ||
 	    (err = z4_frame_read_resolved(&r->in, t->start, &r->f, &h)))
 		return err;

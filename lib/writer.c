@@ -17,6 +17,7 @@ struct z4_writer {
 	struct z4_index_builder index;
 	XXH3_state_t *whole;		/* checksum of the original */
 	uint32_t frames;
+	struct z4_name_base names;	/* the last tensor name written */
 	struct z4_frame end;		/* the END frame, built at finish */
 	struct kept_at {		/* KEEP frames: key -> stream offset */
 		uint64_t key, at;
@@ -133,7 +134,7 @@ z4_writer_put(struct z4_writer *w, struct z4_frame *f)
 			return err;
 		z4_put64(f->xform[0].param + 19, target);
 	}
-	err = z4_frame_write(w->out, f, &h);
+	err = z4_frame_write(w->out, f, &h, &w->names);
 	f->sums_ready = 0;	/* the frame may be filled again */
 	if (err)
 		return err;
@@ -164,7 +165,7 @@ z4_writer_finish(struct z4_writer *w)
 	h.original_checksum = XXH3_64bits_digest(w->whole);
 	h.frame_count = w->frames;
 	h.entry_count = w->index.entries;
-	err = err ? err : z4_frame_write(w->out, e, &h);
+	err = err ? err : z4_frame_write(w->out, e, &h, &w->names);
 	e->raw = NULL;	/* borrowed from the index builder */
 	if (err)
 		return err;

@@ -15,7 +15,7 @@
 
 #define Z4_VERSION_STRING "0.1.0"	/* library version */
 #define Z4_FORMAT_MAJOR 0		/* frame format this library writes */
-#define Z4_FORMAT_MINOR 5
+#define Z4_FORMAT_MINOR 6
 #define Z4_FORMAT_MINOR_MIN 2		/* oldest minor version it reads */
 
 /* Limits written down in z4-frame(5). */
@@ -283,6 +283,19 @@ int z4_pool_take(struct z4_pool *p, struct z4_frame **f);
 int z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o);
 
 /*
+ * What the next tensor name of a stream is coded against (z4-frame(5),
+ * Tensor fields): the previous one, or for a reader that jumps to a
+ * frame, the name its index entry gives.  A frame read only for its bytes
+ * may have none known, and gets '?' for the bytes it shares.  All zeros
+ * is the empty name, where a stream starts.
+ */
+struct z4_name_base {
+	size_t len;
+	int unknown;
+	char name[Z4_NAME_MAX];
+};
+
+/*
  * Buffered input over a file descriptor.  It counts the bytes read from
  * the descriptor so tools can show how little random access reads.
  */
@@ -296,6 +309,10 @@ struct z4_in {
 	int seekable;		/* a regular file: skips seek */
 	int exact;		/* read no more than asked (random access) */
 	struct z4_ref *ref;	/* the reference delta frames need, or NULL */
+	unsigned minor;		/* format minor version of the stream read */
+	uint64_t minor_start;	/* offset of the stream it was read from */
+	int minor_known;	/* minor was read from that stream's header */
+	struct z4_name_base names;
 };
 
 int z4_in_init(struct z4_in *in, int fd);

@@ -182,7 +182,7 @@ load helper
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4plane -V
-	[ "$output" = "z4plane 0.1.0 (libz4 0.1.0, format 0.5)" ]
+	[ "$output" = "z4plane 0.1.0 (libz4 0.1.0, format 0.6)" ]
 }
 
 @test "z4plane: a write error is exit 3" {

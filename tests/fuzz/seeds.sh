@@ -163,6 +163,9 @@ cp "$t/text" "$t/run/notes.txt"
 : > "$t/run/empty"
 tar -C "$t" --sort=name -cf "$t/run.tar" run
 "$bin/z4pack" -c -q < "$t/run.tar" > "$t/s-tar"
+# Streams that format 0.5 wrote, which decoders read in its layout.
+cp tests/golden/v0.5/model.z4 "$t/s-v05-model"
+cp tests/golden/v0.5/run.z4a "$t/s-v05-run"
 cat "$t/s-split" "$t/s-st64" > "$t/s-cat"
 cat "$t/s-empty" "$t/s-text" "$t/s-empty" > "$t/s-cat3"
 
