@@ -18,6 +18,7 @@ split(const uint8_t *p, size_t n, size_t chunk, int dtype)
 	struct z4_tensor t;
 	struct z4_cursor c;
 	struct z4_buf b = { 0 };
+	struct z4_name_base put_names = { 0 }, parse_names = { 0 };
 	size_t done = 0;
 	int fd = fuzz_file(p, n), ret;
 
@@ -36,10 +37,13 @@ split(const uint8_t *p, size_t n, size_t chunk, int dtype)
 		done += f.raw_size;
 		if (f.kind == Z4_FRAME_CHUNK) {
 			b.len = 0;
-			if (z4_tensor_put(&b, &f.tensor))
+			/* Each name coded against the one before. */
+			if (z4_tensor_put(&b, &f.tensor, &put_names,
+			    Z4_FORMAT_MINOR))
 				abort();
 			z4_cursor_init(&c, b.p, b.len);
-			if (z4_tensor_parse(&c, &t) || c.pos != b.len ||
+			if (z4_tensor_parse(&c, &t, &parse_names,
+			    Z4_FORMAT_MINOR) || c.pos != b.len ||
 			    !z4_tensor_same(&t, &f.tensor))
 				abort();
 		} else if (f.kind != Z4_FRAME_GLUE) {

@@ -741,6 +741,96 @@ put_bits_lsb(uint8_t *p, size_t *at, uint32_t v, unsigned k)
 		p[*at / 8] |= (uint8_t)((v >> i & 1) << *at % 8);
 }
 
+/* A Rice code with parameter k, as z4-frame(5)'s Freqs has them. */
+static void
+put_rice_lsb(uint8_t *p, size_t *at, uint32_t v, unsigned k)
+{
+	put_bits_lsb(p, at, (1u << (v >> k)) - 1, v >> k);
+	put_bits_lsb(p, at, 0, 1);
+	put_bits_lsb(p, at, v, k);
+}
+
+/*
+ * A plane whose table gives roots, made here from z4-frame(5) alone:
+ * bytes 5, 6 and 7 with roots 10, 20 and 7, so counts 100, 400 and 49,
+ * which scale to 187, 746 and 91 of 1024; one state.  Then the damage a
+ * decoder must refuse: a root of 0, one over 8192, roots in a table of
+ * digrams.
+ */
+static void
+test_rans_roots_spec(void)
+{
+	static const uint32_t freq[3] = { 187, 746, 91 }, start[3] = { 0, 187,
+	    933 };
+	enum { N = 3000 };
+	uint8_t src[N], back[N], plane[64 + 2 * N];
+	uint16_t words[N];
+	void *state = NULL;
+	uint32_t seed = 9, x = 1u << 15;
+	size_t h = 0, bit = 0, nw = 0;
+
+	for (size_t i = 0; i < N; i++) {
+		seed = seed * 1103515245 + 12345;
+		uint32_t r = (seed >> 16) % 1024;
+		src[i] = (uint8_t)(r < 187 ? 5 : r < 933 ? 6 : 7);
+	}
+	memset(plane, 0, sizeof plane);
+	plane[h++] = 0;			/* B 10, one state */
+	plane[h++] = 2;			/* K - 1 */
+	plane[h++] = 5;			/* Lo */
+	plane[h++] = 2;			/* Span: 5, 6, 7, no bitmap */
+	plane[h++] = 0x10 | 3;		/* ROOTS, k 3 */
+	put_rice_lsb(plane + h, &bit, 10 - 1, 3);
+	put_rice_lsb(plane + h, &bit, 2 * (20 - 10), 3);
+	put_rice_lsb(plane + h, &bit, 2 * (20 - 7) - 1, 3);
+	h += (bit + 7) / 8;
+	for (size_t i = N; i-- > 0;) {
+		unsigned d = src[i] - 5u;
+		if (x >= freq[d] << (31 - 10)) {
+			words[nw++] = (uint16_t)x;
+			x >>= 16;
+		}
+		x = x / freq[d] * 1024 + x % freq[d] + start[d];
+	}
+	z4_put32(plane + h, x);
+	h += 4;
+	while (nw > 0)
+		z4_put16(plane + h, words[--nw]), h += 2;
+	CHECK(z4_coder_rans.decode(&state, back, N, plane, h) == 0 &&
+	    memcmp(back, src, N) == 0);
+
+	/*
+	 * One byte value, 5, of root r: any root gives it all of 2^10, and
+	 * the state stays 2^15.  8192 is the largest root.
+	 */
+	for (uint32_t r = 8190; r <= 8194; r++) {
+		uint8_t only[16] = { 0, 0, 5, 0, 0x10 | 13 };
+		bit = 0;
+		put_rice_lsb(only + 5, &bit, r - 1, 13);
+		size_t at = 5 + (bit + 7) / 8;
+		z4_put32(only + at, 1u << 15);
+		int err = z4_coder_rans.decode(&state, back, 3, only, at + 4);
+		CHECK(r <= 8192 ? err == 0 && back[0] == 5 && back[2] == 5 :
+		    err == Z4_E_DECODE);
+	}
+	/*
+	 * Bytes 5 and 6 of roots 1 and 1, 512 of 1024 each: the byte 5 is
+	 * the state 2^16.  A second root 1 below the first, 0, is refused.
+	 */
+	uint8_t two[] = { 0, 1, 5, 1, 0x10, 0x00, 0, 0, 1, 0 };
+	CHECK(z4_coder_rans.decode(&state, back, 1, two, sizeof two) == 0 &&
+	    back[0] == 5);
+	two[5] = 0x02;		/* bits 0: root 1; then 1, 0: down by 1 */
+	CHECK(z4_coder_rans.decode(&state, back, 1, two, sizeof two) ==
+	    Z4_E_DECODE);
+	/* ROOTS in a table of digrams: one digram of bytes 5 and 6. */
+	uint8_t one[] = { 0x08, 1, 5, 1, 0, 0, 0x02, 0x10, 7, 0x00, 0x80,
+	    0, 0 };
+	CHECK(z4_coder_rans.decode(&state, back, 3, one, sizeof one) ==
+	    Z4_E_DECODE);
+	z4_coder_rans.free_state(state);
+}
+
 /*
  * A plane of digrams made here from z4-frame(5) alone, with each state
  * count a decoder must take (the z4 encoder gives digrams 64): Lo 5, W
@@ -2982,6 +3072,7 @@ main(void)
 	test_rans_table();
 	test_rans_digrams();
 	test_rans_digram_spec();
+	test_rans_roots_spec();
 	test_packed();
 	test_grid();
 	test_roundtrips();
