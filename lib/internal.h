@@ -341,9 +341,10 @@ int z4_chain_decode(struct z4_frame *f);
 
 /*
  * z4_xform_planes_tight drops unused top exponent bits only for chunks
- * of this many elements or more; smaller ones pay more in tables.
+ * of this many elements or more; smaller ones pay more in tables.  With
+ * tables of roots that is 1024, where it was 4096.
  */
-#define Z4_TIGHT_MIN 4096
+#define Z4_TIGHT_MIN 1024
 
 extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
     z4_xform_palette,
