@@ -743,7 +743,14 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	uint32_t fixed[256];
 	const uint32_t *count = in->count;
 	/* Finer tables than the SIMD decoder's where speed matters least. */
-	unsigned maxb = z4_small_plane(in->level, n) ? 15 : 12;
+	int small = z4_small_plane(in->level, n);
+	unsigned maxb = small ? 15 : 12;
+	/*
+	 * Roots cost the same at any precision, and the finest comes
+	 * nearest them but for a few bytes: only small planes, where the
+	 * time is little, try them at every precision.
+	 */
+	unsigned root_b = small ? 10 : maxb;
 	struct choice best = { .bits = INFINITY };
 
 	(void)state;
@@ -791,7 +798,7 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 				root[s] += c[s] && !root[s];
 			}
 			k = best_roots_k(root, &tbits);
-			for (unsigned b = 10; b <= maxb; b++) {
+			for (unsigned b = root_b; b <= maxb; b++) {
 				const uint32_t *use = root;
 				if (!roots_fit(&use, fixed, count, as_pairs,
 				    1u << b, f))
