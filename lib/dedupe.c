@@ -18,7 +18,9 @@
  * max_depth deltas behind them, so reading a member never undoes more
  * than max_depth deltas.  With none, the member is coded on its own.
  * Each chunk then has the matching chunk of that member as its
- * reference, which is marked KEEP.
+ * reference, which is marked KEEP.  Last, small float chunks left on
+ * their own are matched with near copies earlier in their member or
+ * file (plan_near).
  */
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -50,6 +52,7 @@ struct frame_info {
 	uint64_t tensor;	/* hash of name, dtype and shape; 0: not a chunk */
 	uint64_t chunk_offset, in_offset;
 	size_t size;
+	unsigned dtype;
 };
 
 struct z4_dedupe {
@@ -271,6 +274,7 @@ scan(struct z4_dedupe *d, int fd, const struct z4_split_opts *o)
 			.member = member, .chunk_offset = f.chunk_offset,
 			.in_offset = offset, .size = f.raw_size,
 			.tensor = f.kind == Z4_FRAME_CHUNK ? tensor_key(&f) : 0,
+			.dtype = f.tensor.dtype,
 		};
 		if (f.kind == Z4_FRAME_CHUNK && f.raw_size >= DEDUPE_MIN) {
 			uint64_t match;
@@ -428,6 +432,93 @@ plan_members(struct z4_dedupe *d, int fd, unsigned max_depth)
 	return err;
 }
 
+/*
+ * Near copies: a small float chunk that agrees with an earlier chunk of
+ * its member (or file) of the same type, size and place in its tensor in
+ * most of its bytes, where unrelated weights agree in a few per cent, is
+ * coded against it: the norms' weights of a checkpoint, all near 1, the
+ * biases of layers that start as copies of each other.  Only chunks
+ * coded on their own are references, so a chunk never waits on more
+ * than one other, and each is compared with the last NEAR_TRIES
+ * candidates only.  Large chunks are left alone: a delta decodes at tens
+ * of MB/s, which a file's own tensors should not cost.
+ */
+#define NEAR_TRIES 4
+#define NEAR_AGREE 0.4		/* of the bytes sampled */
+#define NEAR_MAX (64u << 10)	/* bytes of a chunk */
+
+struct near_slot {
+	int32_t member;
+	unsigned dtype;
+	size_t size;
+	uint64_t chunk_offset;
+	uint64_t frame[NEAR_TRIES];	/* 1 + frame number, newest first */
+};
+
+static struct near_slot *
+near_find(struct near_slot *v, size_t size, const struct frame_info *fi)
+{
+	uint64_t h = (fi->size * 0x9E3779B97F4A7C15ull) ^
+	    (fi->chunk_offset * 0xC2B2AE3D27D4EB4Full) ^
+	    ((uint64_t)fi->member << 8 | fi->dtype);
+	size_t i = (size_t)(h ^ h >> 31) & (size - 1);
+	for (;; i = (i + 1) & (size - 1)) {
+		struct near_slot *e = &v[i];
+		if (e->frame[0] == 0 || (e->member == fi->member &&
+		    e->dtype == fi->dtype && e->size == fi->size &&
+		    e->chunk_offset == fi->chunk_offset))
+			return e;
+	}
+}
+
+static int
+plan_near(struct z4_dedupe *d, int fd)
+{
+	size_t size = 1024;
+	while (size < 2 * d->nframe)
+		size *= 2;
+	struct near_slot *v = calloc(size, sizeof *v);
+	int err = v ? 0 : Z4_E_NOMEM;
+
+	for (uint64_t i = 0; i < d->nframe && !err; i++) {
+		const struct frame_info *fi = &d->info[i];
+		if (fi->tensor == 0 || fi->size < DEDUPE_MIN ||
+		    fi->size > NEAR_MAX || d->ref[i] ||
+		    d->dref[i] || (fi->dtype != Z4_DT_BF16 &&
+		    fi->dtype != Z4_DT_F16 && fi->dtype != Z4_DT_F32))
+			continue;
+		struct near_slot *e = near_find(v, size, fi);
+		uint64_t best = 0;
+		double best_score = NEAR_AGREE;
+		for (unsigned t = 0; t < NEAR_TRIES && e->frame[t] && !err;
+		    t++) {
+			uint64_t j = e->frame[t] - 1, equal = 0, seen = 0;
+			if (d->dref[j])
+				continue;
+			err = agreement(fd, fi, &d->info[j], &equal, &seen);
+			double score = seen ? (double)equal / (double)seen : 0;
+			if (!err && score >= best_score) {
+				best_score = score;
+				best = j + 1;
+			}
+		}
+		if (best) {
+			d->dref[i] = best;
+			d->keep[best - 1] = 1;
+			continue;
+		}
+		e->member = fi->member;
+		e->dtype = fi->dtype;
+		e->size = fi->size;
+		e->chunk_offset = fi->chunk_offset;
+		memmove(e->frame + 1, e->frame, (NEAR_TRIES - 1) *
+		    sizeof *e->frame);
+		e->frame[0] = i + 1;
+	}
+	free(v);
+	return err;
+}
+
 int
 z4_dedupe_new(struct z4_dedupe **dp, int fd, const struct z4_split_opts *o,
     unsigned max_depth)
@@ -439,7 +530,8 @@ z4_dedupe_new(struct z4_dedupe **dp, int fd, const struct z4_split_opts *o,
 	if (d == NULL)
 		return Z4_E_NOMEM;
 	if ((err = scan(d, fd, o)) ||
-	    (err = plan_members(d, fd, max_depth))) {
+	    (err = plan_members(d, fd, max_depth)) ||
+	    (max_depth > 0 && (err = plan_near(d, fd)))) {
 		z4_dedupe_free(d);
 		return err;
 	}

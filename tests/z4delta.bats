@@ -163,3 +163,42 @@ big_chain() {
 	run -3 --separate-stderr z4ai compress -r nope -c next.st
 	[ "$stderr" = "z4ai: cannot read 'nope': No such file or directory" ]
 }
+
+# mk_near OUT FAR: OUT holds tensors a and b of 256 F32 elements, b a
+# with the low byte of each element changed; FAR the same with b
+# unrelated to a.
+mk_near() {
+	local json='{"a":{"dtype":"F32","shape":[256],"data_offsets":[0,1024]},"b":{"dtype":"F32","shape":[256],"data_offsets":[1024,2048]}}'
+	random_bytes 1024 a.bin
+	od -An -v -tu1 a.bin | LC_ALL=C awk '{
+		for (i = 1; i <= NF; i++) {
+			v = $i
+			if (n++ % 4 == 0)
+				v = (v + 77) % 256
+			printf "%c", v
+		}
+	}' >b.bin
+	cat a.bin b.bin >near.data
+	st_assemble "$1" "$json" near.data
+	random_bytes 1024 c.bin
+	cat a.bin c.bin >far.data
+	st_assemble "$2" "$json" far.data
+}
+
+@test "z4ai: a small tensor near an earlier one is coded against it" {
+	mk_near near.st far.st
+	[ "$(fsize b.bin)" -eq 1024 ]
+	cmp -s a.bin b.bin && false
+	z4ai compress -q -c near.st >near.z4
+	z4ai compress -q -c far.st >far.z4
+	run -0 --separate-stderr z4info near.z4
+	[[ ${lines[2]} == *" delta-model+"*" b" ]]
+	run -0 --separate-stderr z4info far.z4
+	[[ ${lines[2]} != *delta* ]]
+	# Three bytes in four of b are a's: b alone takes over 1024 bytes,
+	# coded against a under 500.
+	(($(fsize near.z4) + 500 < $(fsize far.z4)))
+	z4ai decompress -q -c near.z4 | cmp - near.st
+	z4cat -n b near.z4 | cmp - b.bin
+	z4cat <near.z4 | cmp - near.st
+}
