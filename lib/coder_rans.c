@@ -87,17 +87,18 @@ put_rice(struct bitw *w, uint32_t v, unsigned k)
 }
 
 /*
- * Scale the size counts, adding up to n, to frequencies summing to m,
- * none of them 0.
+ * Scale the counts of symbols lo to end - 1, adding up to n, to
+ * frequencies summing to m, none of them 0 where the count is not; the
+ * frequencies of other symbols are left alone.
  */
 static void
-normalise(const uint32_t *count, unsigned size, uint64_t n, uint32_t m,
-    uint32_t *freq)
+normalise_span(const uint32_t *count, unsigned lo, unsigned end, uint64_t n,
+    uint32_t m, uint32_t *freq)
 {
 	uint32_t sum = 0;
-	unsigned top = 0;
+	unsigned top = lo;
 
-	for (unsigned s = 0; s < size; s++) {
+	for (unsigned s = lo; s < end; s++) {
 		freq[s] = 0;
 		if (!count[s])
 			continue;
@@ -118,7 +119,7 @@ normalise(const uint32_t *count, unsigned size, uint64_t n, uint32_t m,
 	}
 	while (sum > m) {
 		unsigned big = top;
-		for (unsigned s = 0; s < size; s++)
+		for (unsigned s = lo; s < end; s++)
 			if (freq[s] > freq[big])
 				big = s;
 		uint32_t take = (freq[big] - 1) / 8 + 1;
@@ -127,6 +128,14 @@ normalise(const uint32_t *count, unsigned size, uint64_t n, uint32_t m,
 		freq[big] -= take;
 		sum -= take;
 	}
+}
+
+/* The same for all size symbols. */
+static void
+normalise(const uint32_t *count, unsigned size, uint64_t n, uint32_t m,
+    uint32_t *freq)
+{
+	normalise_span(count, 0, size, n, m, freq);
 }
 
 /* The Rice parameter of a frequency, from the frequency before it. */
@@ -245,14 +254,14 @@ zigzag32(uint32_t r, uint32_t prev)
 	return r >= prev ? 2 * (r - prev) : 2 * (prev - r) - 1;
 }
 
-/* The bits of the roots of the size symbols present in root with k. */
+/* The bits of the roots of the symbols lo to end - 1 with k. */
 static double
-roots_bits(const uint32_t *root, unsigned size, unsigned k)
+roots_bits(const uint32_t *root, unsigned lo, unsigned end, unsigned k)
 {
 	double b = 8;
 	uint32_t prev = 0;
 
-	for (unsigned s = 0; s < size; s++)
+	for (unsigned s = lo; s < end; s++)
 		if (root[s]) {
 			b += rice_bits(prev ? zigzag32(root[s], prev) :
 			    root[s] - 1, k);
@@ -277,16 +286,20 @@ put_roots(uint8_t *dst, const uint32_t *root, unsigned size, unsigned k)
 	return 1 + (w.n + 7) / 8;
 }
 
-/* The frequencies, summing to m, that the roots of a table give. */
+/*
+ * The frequencies, summing to m, that the roots of a table give, of the
+ * symbols lo to end - 1, where all its roots are.
+ */
 static void
-roots_freqs(const uint32_t *root, uint32_t m, uint32_t *freq)
+roots_freqs(const uint32_t *root, unsigned lo, unsigned end, uint32_t m,
+    uint32_t *freq)
 {
 	uint32_t count[256];
 	uint64_t n = 0;
 
-	for (unsigned s = 0; s < 256; s++)
+	for (unsigned s = lo; s < end; s++)
 		n += count[s] = root[s] * root[s];
-	normalise(count, 256, n, m, freq);
+	normalise_span(count, lo, end, n, m, freq);
 }
 
 /*
@@ -640,6 +653,16 @@ done:
 	return err;
 }
 
+/*
+ * A plane's counts, and the symbols, bytes or pairs, that may be present:
+ * lo to end - 1 of each.  The loops that try tables keep to them.
+ */
+struct span {
+	const uint32_t *count;
+	unsigned lo, end;		/* bytes */
+	unsigned plo, pend;		/* pairs */
+};
+
 /* A table the encoder may send, and what it costs with the data. */
 struct choice {
 	double bits;		/* table and data, estimated */
@@ -654,10 +677,11 @@ struct choice {
  * is what the table costs.
  */
 static void
-consider(struct choice *best, const uint32_t *count, const uint32_t *sent,
+consider(struct choice *best, const struct span *sp, const uint32_t *sent,
     const uint32_t *f, unsigned b, unsigned pairs, unsigned roots,
     unsigned k, double tbits)
 {
+	const uint32_t *count = sp->count;
 	uint32_t fp[256];
 	const uint32_t *use = f;
 	double total = tbits;
@@ -666,7 +690,7 @@ consider(struct choice *best, const uint32_t *count, const uint32_t *sent,
 		split_pairs(f, fp);
 		use = fp;
 	}
-	for (unsigned s = 0; s < 256 && total < INFINITY; s++)
+	for (unsigned s = sp->lo; s < sp->end && total < INFINITY; s++)
 		if (count[s])
 			total += use[s] ? count[s] * (b - log2(use[s])) :
 			    INFINITY;
@@ -688,18 +712,19 @@ consider(struct choice *best, const uint32_t *count, const uint32_t *sent,
  * 0 if it cannot grow enough.
  */
 static int
-roots_fit(const uint32_t **root, uint32_t *fixed, const uint32_t *count,
+roots_fit(const uint32_t **root, uint32_t *fixed, const struct span *sp,
     unsigned pairs, uint32_t m, uint32_t *f)
 {
-	roots_freqs(*root, m, f);
-	for (unsigned j = 0; pairs && j < 128; j++)
-		while (f[j] < 2 && count[2 * j + 1]) {
+	unsigned lo = pairs ? sp->plo : sp->lo, end = pairs ? sp->pend : sp->end;
+	roots_freqs(*root, lo, end, m, f);
+	for (unsigned j = lo; pairs && j < end; j++)
+		while (f[j] < 2 && sp->count[2 * j + 1]) {
 			if (*root != fixed)
 				*root = memcpy(fixed, *root, 256 * sizeof *fixed);
 			if (fixed[j] >= ROOT_MAX / 2)
 				return 0;
 			fixed[j] *= 2;
-			roots_freqs(fixed, m, f);
+			roots_freqs(fixed, lo, end, m, f);
 		}
 	return 1;
 }
@@ -709,13 +734,13 @@ roots_fit(const uint32_t **root, uint32_t *fixed, const uint32_t *count,
  * mean coded value; *bits gets their cost.
  */
 static unsigned
-best_roots_k(const uint32_t *root, double *bits)
+best_roots_k(const uint32_t *root, unsigned lo, unsigned end, double *bits)
 {
 	uint64_t sum = 0;
 	uint32_t prev = 0;
 	unsigned n = 0, best = 0;
 
-	for (unsigned s = 0; s < 256; s++)
+	for (unsigned s = lo; s < end; s++)
 		if (root[s]) {
 			sum += prev ? zigzag32(root[s], prev) : root[s] - 1;
 			prev = root[s];
@@ -724,7 +749,7 @@ best_roots_k(const uint32_t *root, double *bits)
 	unsigned mid = 32 - (unsigned)__builtin_clz((uint32_t)(sum / n) + 1);
 	*bits = INFINITY;
 	for (unsigned k = mid > 1 ? mid - 2 : 0; k <= mid && k < 16; k++) {
-		double b = roots_bits(root, 256, k);
+		double b = roots_bits(root, lo, end, k);
 		if (b < *bits) {
 			*bits = b;
 			best = k;
@@ -762,12 +787,19 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 		count = own;
 	}
 	unsigned nsyms[2] = { 0, 0 };	/* present: symbols, pairs */
+	struct span sp = { count, 256, 0, 0, 0 };
 	for (unsigned s = 0; s < 256; s++)
 		pair[s / 2] += count[s];
 	for (unsigned s = 0; s < 256; s++) {
 		nsyms[0] += count[s] != 0;
 		nsyms[1] += pair[s] != 0;
+		if (count[s]) {
+			sp.lo = sp.lo < s ? sp.lo : s;
+			sp.end = s + 1;
+		}
 	}
+	sp.plo = sp.lo / 2;
+	sp.pend = (sp.end + 1) / 2;
 	/*
 	 * The precision, whether the table gives pairs, and whether it
 	 * gives frequencies or roots, that make table and data smallest
@@ -776,38 +808,42 @@ rans_encode(void **state, uint8_t *dst, size_t cap, size_t *out,
 	for (unsigned as_pairs = 0; as_pairs < 2; as_pairs++) {
 		const uint32_t *c = as_pairs ? pair : count;
 		unsigned nsym = nsyms[as_pairs], lo, span, k;
+		unsigned slo = as_pairs ? sp.plo : sp.lo;
+		unsigned send = as_pairs ? sp.pend : sp.end;
 		double head = 8.0 * present_size(c, nsym, &lo, &span), tbits;
 		double sq[256];
+		memset(f, 0, sizeof f);
+		memset(root, 0, sizeof root);
 		for (unsigned b = 10; b <= maxb; b++) {
-			normalise(c, 256, n, 1u << b, f);
+			normalise_span(c, slo, send, n, 1u << b, f);
 			if (as_pairs)
 				widen_pairs(f, count);
 			k = best_rice(f, 256, nsym, &tbits);
-			consider(&best, count, f, f, b, as_pairs, 0, k,
+			consider(&best, &sp, f, f, b, as_pairs, 0, k,
 			    head + tbits);
 		}
 		/*
 		 * The decoder scales the roots' squares to 2^B, so roots
 		 * may be scaled down: coarser, they cost fewer bits.
 		 */
-		for (unsigned s = 0; s < 256; s++)
+		for (unsigned s = slo; s < send; s++)
 			sq[s] = sqrt((double)c[s]);
 		for (double sc = 1; sc > 0.2; sc *= M_SQRT1_2) {
-			for (unsigned s = 0; s < 256; s++) {
+			for (unsigned s = slo; s < send; s++) {
 				root[s] = (uint32_t)(sc * sq[s] + 0.5);
 				root[s] += c[s] && !root[s];
 			}
-			k = best_roots_k(root, &tbits);
+			k = best_roots_k(root, slo, send, &tbits);
 			for (unsigned b = root_b; b <= maxb; b++) {
 				const uint32_t *use = root;
-				if (!roots_fit(&use, fixed, count, as_pairs,
+				if (!roots_fit(&use, fixed, &sp, as_pairs,
 				    1u << b, f))
 					continue;
 				unsigned kk = k;
 				double tb = tbits;
 				if (use != root)
-					kk = best_roots_k(use, &tb);
-				consider(&best, count, use, f, b, as_pairs, 1,
+					kk = best_roots_k(use, slo, send, &tb);
+				consider(&best, &sp, use, f, b, as_pairs, 1,
 				    kk, head + tb);
 			}
 		}
@@ -909,7 +945,7 @@ read_roots(struct bitr *r, const uint8_t *present, unsigned k, uint32_t m,
 			return Z4_E_DECODE;
 		prev = root[s];
 	}
-	roots_freqs(root, m, freq);
+	roots_freqs(root, 0, 256, m, freq);
 	return 0;
 }
 
