@@ -493,8 +493,6 @@ plan_near(struct z4_dedupe *d, int fd)
 		for (unsigned t = 0; t < NEAR_TRIES && e->frame[t] && !err;
 		    t++) {
 			uint64_t j = e->frame[t] - 1, equal = 0, seen = 0;
-			if (d->dref[j])
-				continue;
 			err = agreement(fd, fi, &d->info[j], &equal, &seen);
 			double score = seen ? (double)equal / (double)seen : 0;
 			if (!err && score >= best_score) {

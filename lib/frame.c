@@ -206,12 +206,14 @@ member_name_parse(struct z4_cursor *c, struct z4_tensor *t, unsigned minor)
 		const uint8_t *name = NULL;
 		if (c->ok && len <= Z4_NAME_MAX)
 			name = z4_cur_bytes(c, (size_t)len);
-		if (!c->ok)
+		if (!c->ok) {
 			err = Z4_E_CORRUPT;
-		else if (len > Z4_NAME_MAX)
+		} else if (len > Z4_NAME_MAX) {
 			err = Z4_E_LIMIT;
-		else
-			memcpy(t->name, name, (size_t)(t->name_len = len));
+		} else {
+			t->name_len = (size_t)len;
+			memcpy(t->name, name, t->name_len);
+		}
 	}
 	if (!err)
 		t->name[t->name_len] = '\0';
@@ -414,7 +416,7 @@ z4_frame_write(struct z4_out *out, const struct z4_frame *f,
 		err = err ? err : z4_buf_addv(&b, f->chunk_offset);
 	}
 	if (f->kind == Z4_FRAME_MEMBER) {
-		names->len = 0;
+		z4_name_base_set(names, "", 0);
 		err = err ? err : z4_buf_addv(&b, f->tensor.name_len);
 		err = err ? err : z4_buf_add(&b, f->tensor.name,
 		    f->tensor.name_len);
@@ -552,8 +554,7 @@ head_read(struct z4_in *in, struct z4_frame *f, struct z4_frame_head *h)
 		if ((err = member_name_parse(&c, &f->tensor, in->minor)))
 			return err;
 		/* Its tensors' names start afresh, so it can be read alone. */
-		in->names.len = 0;
-		in->names.unknown = 0;
+		z4_name_base_set(&in->names, "", 0);
 		f->member_size = z4_curv(&c);
 		f->tensor.dtype = f->tensor.flags = f->tensor.ndim = 0;
 		f->nxform = f->nplane = 0;

@@ -25,8 +25,7 @@ z4_index_ends_init(struct z4_index_ends *ends, unsigned minor)
 {
 	ends->data = ends->frame = 0;
 	ends->minor = minor;
-	ends->names.len = 0;
-	ends->names.unknown = 0;
+	z4_name_base_set(&ends->names, "", 0);
 }
 
 void

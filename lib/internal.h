@@ -421,10 +421,6 @@ int z4_stream_entries(struct z4_in *in, uint64_t size,
     int (*fn)(void *ctx, uint64_t start, const struct z4_index_entry *e),
     void *ctx);
 
-/*
- * Check a trailer's magic, checksum and reserved field; give its
- * End_Offset and Stream_Size.
- */
 /* Check a stream header; its version is h[5], its source h[6]. */
 int z4_stream_header_parse(const uint8_t *h);
 /*
@@ -432,6 +428,10 @@ int z4_stream_header_parse(const uint8_t *h);
  * from there already, and go back to where the input was.
  */
 int z4_in_stream_minor(struct z4_in *in, uint64_t start);
+/*
+ * Check a trailer's magic, checksum and reserved field; give its
+ * End_Offset and Stream_Size.
+ */
 int z4_trailer_parse(const uint8_t *t, uint64_t *end_at, uint64_t *size);
 
 /*
@@ -449,10 +449,10 @@ void z4_frame_sum(struct z4_frame *f);
  * Writer and reader share it, so a reader can compare bytes.
  */
 /*
- * Where the previous entry's data and frames end.  An entry's offsets are
- * coded as signed differences from there, mostly 0 (z4-frame(5), INDEX).
+ * Where the previous entry's data and frames end, and its name.  An
+ * entry's offsets are coded as signed differences from there, mostly 0,
+ * and its name against that one (z4-frame(5), INDEX).
  */
-/* Where the previous entry ended, and its name: what the next builds on. */
 struct z4_index_ends {
 	uint64_t data, frame;
 	unsigned minor;			/* of the stream */
@@ -479,8 +479,9 @@ int z4_index_add(struct z4_index_builder *b, const struct z4_frame *f,
 int z4_index_close(struct z4_index_builder *b);
 /* At the end of a stream: close all, fail if a member is not complete. */
 int z4_index_finish(struct z4_index_builder *b);
-/* Parse one entry at c into e; ends starts zeroed for the first entry. */
+/* Where the first entry of a stream of that minor version builds on. */
 void z4_index_ends_init(struct z4_index_ends *ends, unsigned minor);
+/* Parse one entry at c into e, and move ends past it. */
 int z4_index_parse(struct z4_cursor *c, struct z4_index_ends *ends,
     struct z4_index_entry *e);
 

@@ -205,12 +205,12 @@ stream_header(struct z4_reader *r)
 	r->in->minor = h[5];
 	r->in->minor_start = r->start;
 	r->in->minor_known = 1;
-	r->in->names.len = 0;
-	r->in->names.unknown = 0;
+	z4_name_base_set(&r->in->names, "", 0);
 	r->in_stream = 1;
 	r->stats.streams++;
+	/* The index it rebuilds is laid out as the stream's version says. */
+	r->index.ends.minor = h[5];
 	z4_index_reset(&r->index);
-	z4_index_ends_init(&r->index.ends, h[5]);
 	z4_keep_reset(r->keep);
 	XXH3_64bits_reset(r->whole);
 	return 0;
