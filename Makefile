@@ -45,7 +45,7 @@ endif
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:.c=.o)
 CMD_COMMON = cmd/util.o cmd/pipeline.o cmd/info.o cmd/recode.o
-TOOLS = z4split z4plane z4delta z4pack z4cat z4info z4ai
+TOOLS = z4split z4pal z4plane z4delta z4pack z4cat z4info z4ai
 BINS = $(TOOLS:%=bin/%)
 UNIT = tests/unit/test_lib
 NOTAR = tests/unit/test_notar

@@ -259,14 +259,16 @@ out:
 
 int
 run_recode(int in_fd, const char *in_name, int out_fd, const char *out_name,
-    int level, unsigned threads, struct z4_ref *ref, int delta,
+    int level, unsigned threads, struct z4_ref *ref, enum recode_mode mode,
     struct failure *fl)
 {
 	/*
-	 * The reference decodes deltas in the input; with delta, every chunk
+	 * The reference decodes deltas in the input; for z4delta, every chunk
 	 * is also coded afresh, deltas against it tried.
 	 */
-	struct z4_encode_opts eo = { .level = level, .recode = !delta };
+	int delta = mode == RECODE_DELTA;
+	struct z4_encode_opts eo = { .level = level, .recode = !delta,
+	    .detect = mode == RECODE_DETECT };
 	struct z4_stream_stats st;
 	struct stages s;
 	struct z4_frame *f;

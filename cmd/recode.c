@@ -1,7 +1,9 @@
 /*
- * recode.c - the main of z4plane and z4delta, which differ in one thing:
- * z4delta codes each chunk afresh against a reference it must be given,
- * z4plane codes what is stored and keeps every chain as it is.
+ * recode.c - the main of z4plane, z4delta and z4pal, which differ in what
+ * they do to a frame: z4delta codes each chunk afresh against a reference
+ * it must be given, z4plane codes what is stored and keeps every chain as
+ * it is, z4pal gives a chunk nothing has transformed the transforms that
+ * take out redundancy and codes nothing.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@ usage(int code)
 
 int
 recode_main(int argc, char *argv[], const char *name, const char *text,
-    int delta)
+    enum recode_mode mode)
 {
 	static const struct option longopts[] = {
 		{ "stdout", no_argument, NULL, 'c' },
@@ -63,7 +65,7 @@ recode_main(int argc, char *argv[], const char *name, const char *text,
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc > 1 || (delta && rflag == NULL))
+	if (argc > 1 || (mode == RECODE_DELTA && rflag == NULL))
 		usage(EXIT_USAGE);
 	if (threads == 0)
 		threads = all_cores();
@@ -82,7 +84,7 @@ recode_main(int argc, char *argv[], const char *name, const char *text,
 	if ((ret = output_open(&out, oflag, fflag)))
 		return ret;
 	int err = run_recode(fd, in_name, out.fd, oflag ? oflag : "(stdout)",
-	    level, threads, ref, delta, &fl);
+	    level, threads, ref, mode, &fl);
 	z4_ref_free(ref);
 	return output_finish(&out, err, &fl);
 }

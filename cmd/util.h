@@ -100,10 +100,16 @@ struct compress_opts {
 int run_compress(int in_fd, const char *in_name, int out_fd,
     const char *out_name, const struct compress_opts *o,
     struct failure *fl);
-/* frames -> frames with stored planes coded at level. */
+/*
+ * What run_recode does to frames: z4plane codes their stored planes,
+ * z4delta codes each chunk afresh against the reference, z4pal takes out
+ * redundancy and leaves planes stored.
+ */
+enum recode_mode { RECODE_PLANES, RECODE_DELTA, RECODE_DETECT };
+/* frames -> frames, at level, as mode says. */
 int run_recode(int in_fd, const char *in_name, int out_fd,
     const char *out_name, int level, unsigned threads, struct z4_ref *ref,
-    int delta, struct failure *fl);
+    enum recode_mode mode, struct failure *fl);
 /*
  * Option arguments, checked: a bad one is a usage error (exit 2) with the
  * same message in every tool.  -T 0 means every core.
@@ -120,9 +126,9 @@ int run_decompress(int in_fd, const char *in_name, int out_fd,
 /* Open a reference checkpoint for -r; exits with a message on failure. */
 struct z4_ref *open_ref(const char *path);
 
-/* The main of z4plane (delta 0) and z4delta (delta 1). */
+/* The main of z4plane, z4delta and z4pal. */
 int recode_main(int argc, char *argv[], const char *name, const char *text,
-    int delta);
+    enum recode_mode mode);
 
 /* The z4info report of one file; json selects JSON output. */
 int run_info(const char *path, int json, struct z4_ref *ref,

@@ -10,5 +10,5 @@ main(int argc, char *argv[])
 {
 	return recode_main(argc, argv, "z4delta",
 	    "usage: z4delta [-1..-9] [-cfhqVv] [-o file] [-T threads] -r ref "
-	    "[file]\n", 1);
+	    "[file]\n", RECODE_DELTA);
 }

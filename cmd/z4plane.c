@@ -10,5 +10,5 @@ main(int argc, char *argv[])
 {
 	return recode_main(argc, argv, "z4plane",
 	    "usage: z4plane [-1..-9] [-cfhqVv] [-o file] [-r ref] [-T threads] "
-	    "[file]\n", 0);
+	    "[file]\n", RECODE_PLANES);
 }

@@ -40,6 +40,8 @@ run_job(struct job *j)
 {
 	if (j->o == NULL)
 		return z4_frame_decode_deferred(j->f);
+	if (j->o->detect)
+		return z4_frame_detect(j->f, j->o);
 	return j->o->recode ? z4_frame_recode(j->f, j->o) :
 	    z4_frame_encode(j->f, j->o);
 }

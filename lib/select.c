@@ -807,3 +807,40 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 		z4_frame_sum(f);
 	return err;
 }
+
+/*
+ * The transforms that remove what an order-0 coder of the fields would
+ * pay for: few distinct values, integers on a grid, zeros.  The rest of
+ * a chain (fields, planes' coders) is what z4plane(1) adds.
+ */
+static int
+removes_redundancy(unsigned id)
+{
+	return id == Z4_XF_PALETTE || id == Z4_XF_GRID || id == Z4_XF_ZEROS;
+}
+
+int
+z4_frame_detect(struct z4_frame *f, const struct z4_encode_opts *o)
+{
+	int err;
+
+	f->sums_ready = 0;
+	if (f->kind != Z4_FRAME_CHUNK || f->nxform != 0 || f->nplane != 1 ||
+	    f->plane[0].coder != Z4_CODER_STORED)
+		return 0;
+	if ((err = z4_frame_encode(f, o)))
+		return err;
+	if (f->nxform == 0 || !removes_redundancy(f->xform[0].id)) {
+		f->nxform = 0;
+		f->nplane = 1;
+		f->plane[0].raw = f->raw;
+		f->plane[0].raw_size = f->raw_size;
+	}
+	for (unsigned i = 0; i < f->nplane; i++) {
+		struct z4_plane *p = &f->plane[i];
+		p->coder = Z4_CODER_STORED;
+		p->coded = p->raw;
+		p->coded_size = p->raw_size;
+	}
+	return 0;
+}

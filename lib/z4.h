@@ -241,6 +241,7 @@ int z4_frame_reserve(struct z4_frame *f, size_t n);
 struct z4_encode_opts {
 	int level;
 	int recode;	/* z4_encode_frames: z4_frame_recode() each frame */
+	int detect;	/* ... z4_frame_detect(), whatever recode says */
 };
 
 /*
@@ -281,6 +282,14 @@ int z4_pool_take(struct z4_pool *p, struct z4_frame **f);
  * transform chain: stored planes are entropy-coded where that shrinks them.
  */
 int z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o);
+
+/*
+ * Only the transforms that remove redundancy (PALETTE, GRID, ZEROS), with
+ * every plane left stored: a frame nothing has transformed gets the chain
+ * z4_frame_encode() finds if that starts with one of them, and stays as
+ * it is otherwise, as do all other frames.
+ */
+int z4_frame_detect(struct z4_frame *f, const struct z4_encode_opts *o);
 
 /*
  * What the next tensor name of a stream is coded against (z4-frame(5),

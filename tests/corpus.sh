@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round-trip every file of ../shared/corpus/data through `z4ai compress` /
-# `decompress` and through z4split | z4plane | z4cat, comparing bytes;
+# `decompress` and through z4split | z4plane | z4cat, comparing bytes, and
+# z4split | z4pal | z4plane with z4split | z4plane;
 # every checkpoint pair as a delta, against the reference file and against
 # its .z4; and extract every tensor of two corpus files with z4cat -n.
 set -euo pipefail
@@ -32,6 +33,9 @@ for f in "$data"/*; do
 	# as z4ai does with -K 0 (no near copies coded against each other).
 	check "$b same bytes" sh -c 'z4ai compress -q -K 0 -c "$1" > "$2/k.z4" &&
 		z4split < "$1" | z4plane | cmp -s - "$2/k.z4"' _ "$f" "$tmp"
+	# z4pal takes out what z4plane would, and codes nothing.
+	check "$b z4pal" sh -c 'z4split < "$1" | z4pal | z4plane |
+		cmp -s - "$2/k.z4"' _ "$f" "$tmp"
 done
 
 # The whole corpus as one tar stream, through z4pack and back.

@@ -3058,6 +3058,103 @@ test_fused_parts(void)
 	free(bf16);
 }
 
+/* Every plane of f is stored, its coded bytes its raw ones. */
+static int
+all_stored(const struct z4_frame *f)
+{
+	for (unsigned i = 0; i < f->nplane; i++)
+		if (f->plane[i].coder != Z4_CODER_STORED ||
+		    f->plane[i].coded != f->plane[i].raw ||
+		    f->plane[i].coded_size != f->plane[i].raw_size)
+			return 0;
+	return 1;
+}
+
+/*
+ * z4_frame_detect (z4pal): a palette, a grid and a pruned tensor get
+ * their transform with planes stored, and decode back; random floats,
+ * glue and a frame already coded are left as they are.
+ */
+static void
+test_detect(void)
+{
+	enum { N = 4096 };
+	struct z4_encode_opts o = { .level = 3, .detect = 1 };
+	static const uint16_t pal[5] = { 0x3f80, 0xbf80, 0x3f00, 0x0000,
+	    0x4000 };
+	uint8_t *src = malloc(2 * N), *grid = malloc(4 * N);
+	uint32_t seed = 77;
+	struct z4_frame f;
+
+	for (unsigned k = 0; k < 3; k++) {
+		const uint8_t *in = src;
+		size_t n = 2 * N;
+		unsigned dt = Z4_DT_BF16, id = Z4_XF_PALETTE;
+		for (size_t i = 0; i < N; i++) {
+			uint32_t r = rnd(&seed);
+			z4_put16(src + 2 * i, k == 0 ? pal[r % 5] :
+			    r % 2 ? 0 : (uint16_t)(0x3c00 + (r >> 8 & 0x7ff)));
+		}
+		if (k == 1)
+			id = Z4_XF_ZEROS;
+		if (k == 2) {
+			/* Integers -100..100 times a scale per row of 256. */
+			for (size_t i = 0; i < N; i++) {
+				float v = (float)((int)(rnd(&seed) % 201) - 100) *
+				    (0.01f + 0.001f * (float)(i / 256));
+				memcpy(grid + 4 * i, &v, 4);
+			}
+			in = grid;
+			n = 4 * N;
+			dt = Z4_DT_F32;
+			id = Z4_XF_GRID;
+		}
+		matrix_with(&f, dt, in, n, n / (dt == Z4_DT_F32 ? 1024 : 512),
+		    256);
+		CHECK(z4_frame_detect(&f, &o) == 0 && f.nxform >= 1 &&
+		    f.xform[0].id == id && all_stored(&f));
+		memset(f.raw, 0, n);
+		CHECK(z4_chain_decode(&f) == 0 && memcmp(f.raw, in, n) == 0);
+		z4_frame_release(&f);
+	}
+	/*
+	 * Floats of a few exponents, for PLANES and not a palette: the frame
+	 * is what it was.
+	 */
+	for (size_t i = 0; i < N; i++)
+		z4_put16(src + 2 * i, (uint16_t)(0x3c00 + rnd(&seed) % 0x400));
+	matrix_with(&f, Z4_DT_BF16, src, 2 * N, 16, 256);
+	struct z4_encode_opts full = { .level = 3 };
+	CHECK(z4_frame_encode(&f, &full) == 0 && f.nxform == 1 &&
+	    f.xform[0].id == Z4_XF_PLANES);
+	z4_frame_release(&f);
+	matrix_with(&f, Z4_DT_BF16, src, 2 * N, 16, 256);
+	CHECK(z4_frame_detect(&f, &o) == 0 && f.nxform == 0 &&
+	    f.nplane == 1 && f.plane[0].raw == f.raw &&
+	    f.plane[0].raw_size == 2 * N && all_stored(&f) &&
+	    memcmp(f.raw, src, 2 * N) == 0);
+	z4_frame_release(&f);
+	/* Glue of palette bytes is not a tensor: left alone. */
+	for (size_t i = 0; i < N; i++)
+		z4_put16(src + 2 * i, pal[rnd(&seed) % 5]);
+	frame_with(&f, Z4_FRAME_GLUE, 0, src, 2 * N);
+	f.plane[0].coded = f.raw;
+	f.plane[0].coded_size = 2 * N;
+	CHECK(z4_frame_detect(&f, &o) == 0 && f.nxform == 0 &&
+	    f.nplane == 1 && all_stored(&f));
+	z4_frame_release(&f);
+	/* A chunk coded already keeps its chain and its coded planes. */
+	matrix_with(&f, Z4_DT_BF16, src, 2 * N, 16, 256);
+	CHECK(z4_frame_encode(&f, &full) == 0 && f.nxform == 1 &&
+	    !all_stored(&f));
+	size_t coded = f.plane[1].coded_size;
+	CHECK(z4_frame_detect(&f, &o) == 0 && f.nxform == 1 &&
+	    f.plane[1].coded_size == coded && !all_stored(&f));
+	z4_frame_release(&f);
+	free(src);
+	free(grid);
+}
+
 int
 main(void)
 {
@@ -3089,6 +3186,7 @@ main(void)
 	test_model_selected();
 	test_model_damage();
 	test_model_one_coding();
+	test_detect();
 	printf("unit: %d passed, %d failed\n", checks - failures, failures);
 	return failures != 0;
 }
