@@ -89,6 +89,13 @@ all_stored() {
 		z4split $k.st | z4pal >once.z4
 		z4pal once.z4 | cmp - once.z4
 	done
+	# Deltas against a reference: decoded on the way with -r, kept.
+	mk_redundant rlbase base.st
+	mk_redundant rlnext next.st
+	z4split next.st | z4delta -r base.st >d.z4
+	z4pal -r base.st d.z4 | cmp - d.z4
+	run -1 --separate-stderr z4pal d.z4
+	[[ $stderr == "z4pal: 'd.z4': frame 2 (tensor 't0'): needs a reference with tensor 't0' "*": use -r" ]]
 }
 
 @test "z4pal -T: the output does not depend on the thread count" {
