@@ -156,7 +156,17 @@ write_done(struct stages *s, unsigned *n, size_t *bytes, int all,
     unsigned threads, struct failure *fl, const char *in_name,
     const char *out_name)
 {
-	while (*n > 0 && (all || *n == QUEUE_FRAMES ||
+	/*
+	 * A full queue of small frames is taken by halves: one wait for
+	 * each half, where waiting for each frame would switch threads as
+	 * often as there are frames.
+	 */
+	unsigned keep = *n;
+	if (!all && *n == QUEUE_FRAMES) {
+		keep = QUEUE_FRAMES / 2;
+		z4_pool_wait(s->pool, QUEUE_FRAMES - keep);
+	}
+	while (*n > 0 && (all || *n > keep ||
 	    *bytes >= QUEUE_BYTES * threads)) {
 		struct z4_frame *f;
 		int err = z4_pool_take(s->pool, &f);

@@ -26,9 +26,10 @@ struct job {
 struct z4_pool {
 	pthread_mutex_t mu;
 	pthread_cond_t work;	/* a job was queued, or the pool ends */
-	pthread_cond_t done;	/* a job was done */
+	pthread_cond_t done;	/* the jobs the caller waits for are done */
 	struct job jobs[Z4_POOL_MAX];
 	unsigned head, count;	/* the queue: its oldest job, its length */
+	unsigned want;		/* the caller waits for this many oldest */
 	unsigned taken;		/* jobs from the oldest on that a thread has */
 	int ending;
 	unsigned nthreads;
@@ -46,6 +47,17 @@ run_job(struct job *j)
 	    z4_frame_encode(j->f, j->o);
 }
 
+/* With the lock held: how many of the oldest jobs are done. */
+static unsigned
+oldest_done(const struct z4_pool *p)
+{
+	unsigned n = 0;
+	while (n < p->count && p->jobs[(p->head + n) % Z4_POOL_MAX].state ==
+	    DONE)
+		n++;
+	return n;
+}
+
 /*
  * With the lock held: run the oldest job no thread has yet, the lock let
  * go meanwhile, and mark it done.  Jobs are taken in order, so when the
@@ -61,7 +73,9 @@ run_next(struct z4_pool *p)
 	pthread_mutex_lock(&p->mu);
 	j->err = err;
 	j->state = DONE;
-	pthread_cond_broadcast(&p->done);
+	/* Waking the caller for less than it waits for costs a switch. */
+	if (p->want && oldest_done(p) >= p->want)
+		pthread_cond_broadcast(&p->done);
 }
 
 static void *
@@ -160,8 +174,10 @@ z4_pool_take(struct z4_pool *p, struct z4_frame **f)
 	/* No thread has it yet: better to code it than to wait. */
 	if (j->state == QUEUED)
 		run_next(p);
+	p->want = 1;
 	while (j->state != DONE)
 		pthread_cond_wait(&p->done, &p->mu);
+	p->want = 0;
 	*f = j->f;
 	int err = j->err;
 	p->head = (p->head + 1) % Z4_POOL_MAX;
@@ -169,6 +185,20 @@ z4_pool_take(struct z4_pool *p, struct z4_frame **f)
 	p->taken--;
 	pthread_mutex_unlock(&p->mu);
 	return err;
+}
+
+void
+z4_pool_wait(struct z4_pool *p, unsigned n)
+{
+	pthread_mutex_lock(&p->mu);
+	p->want = n < p->count ? n : p->count;
+	/* With no thread of its own, the pool codes them here. */
+	while (p->nthreads == 0 && p->taken < p->want)
+		run_next(p);
+	while (oldest_done(p) < p->want)
+		pthread_cond_wait(&p->done, &p->mu);
+	p->want = 0;
+	pthread_mutex_unlock(&p->mu);
 }
 
 int

@@ -276,6 +276,11 @@ void z4_pool_free(struct z4_pool *p);
 int z4_pool_put(struct z4_pool *p, struct z4_frame *f,
     const struct z4_encode_opts *o);
 int z4_pool_take(struct z4_pool *p, struct z4_frame **f);
+/*
+ * Wait until the n oldest frames queued (or all, if fewer) are coded, so
+ * that taking them does not wait: one wait for many small frames.
+ */
+void z4_pool_wait(struct z4_pool *p, unsigned n);
 
 /*
  * Re-code the planes of a frame that was read from a stream, keeping its

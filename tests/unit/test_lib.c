@@ -3155,6 +3155,53 @@ test_detect(void)
 	free(grid);
 }
 
+/*
+ * A pool with no thread, one and three: frames come back in order, each
+ * coded, whether or not the caller waits for some first; waiting for
+ * more than are queued, or with none queued, returns.
+ */
+static void
+test_pool(void)
+{
+	enum { NF = 20, N = 3000 };
+	static const unsigned threads[] = { 0, 1, 3 };
+	struct z4_encode_opts o = { .level = 1 };
+	struct z4_frame fr[NF];
+	uint8_t *src = malloc(2 * N);
+	uint32_t seed = 5;
+
+	for (size_t i = 0; i < N; i++)
+		z4_put16(src + 2 * i, (uint16_t)(0x3c00 + rnd(&seed) % 0x300));
+	for (unsigned t = 0; t < 3; t++) {
+		struct z4_pool *p;
+		CHECK(z4_pool_new(&p, threads[t]) == 0);
+		z4_pool_wait(p, 4);
+		for (unsigned i = 0; i < NF; i++) {
+			frame_with(&fr[i], Z4_FRAME_CHUNK, Z4_DT_BF16, src,
+			    2 * N - 2 * i);
+			CHECK(z4_pool_put(p, &fr[i], &o) == 0);
+		}
+		z4_pool_wait(p, 8);
+		for (unsigned i = 0; i < NF; i++) {
+			struct z4_frame *f;
+			if (i == 10)
+				z4_pool_wait(p, 100);
+			CHECK(z4_pool_take(p, &f) == 0 && f == &fr[i] &&
+			    f->nxform == 1);
+			memset(f->raw, 0, f->raw_size);
+			CHECK(z4_chain_decode(f) == 0 &&
+			    f->raw_size == 2 * N - 2 * i &&
+			    memcmp(f->raw, src, f->raw_size) == 0);
+		}
+		struct z4_frame *none;
+		CHECK(z4_pool_take(p, &none) == Z4_E_USAGE && none == NULL);
+		z4_pool_free(p);
+		for (unsigned i = 0; i < NF; i++)
+			z4_frame_release(&fr[i]);
+	}
+	free(src);
+}
+
 int
 main(void)
 {
@@ -3187,6 +3234,7 @@ main(void)
 	test_model_damage();
 	test_model_one_coding();
 	test_detect();
+	test_pool();
 	printf("unit: %d passed, %d failed\n", checks - failures, failures);
 	return failures != 0;
 }
