@@ -548,6 +548,21 @@ smallest_normal(unsigned dtype)
 }
 
 /*
+ * Whether top can be the integer of the largest magnitude amax when amin,
+ * the least but 0, is a normal number: then amin / amax is kmin / top to
+ * within the rounding of both, 2^-8 each at most, for some integer kmin
+ * of 1 or more.  Most tops fail at once, without a scale tried.
+ */
+static int
+plausible_top(float amax, float amin, int top, unsigned dtype)
+{
+	if (amin < smallest_normal(dtype))
+		return 1;
+	double q = (double)amin * top / amax, k = rint(q);
+	return fabs(q - (k < 1 ? 1 : k)) <= q * 0x1p-6 + 1e-9;
+}
+
+/*
  * A scale for one group, from its largest magnitude taken as top times
  * the scale.  Any scale that puts every element on the grid will do, as
  * fits() checks each one; the search only decides how soon one is found.
@@ -594,6 +609,7 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 	    *last_top };
 	for (unsigned j = 0; j < 2; j++) {
 		if (first[j] >= 1 &&
+		    plausible_top(amax, amin, first[j], p->dtype) &&
 		    try_top(src, a, b, p, k, scale, amax, first[j])) {
 			*last_top = first[j];
 			return 1;
@@ -611,7 +627,8 @@ find_scale(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 		if (t >= 5 && (top == 127 || top == 15 || top == 7 || top == 8 ||
 		    top == 1))
 			continue;
-		if (try_top(src, a, b, p, k, scale, amax, top)) {
+		if (plausible_top(amax, amin, top, p->dtype) &&
+		    try_top(src, a, b, p, k, scale, amax, top)) {
 			*last_top = top;
 			return 1;
 		}
