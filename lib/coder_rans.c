@@ -40,6 +40,7 @@
  * the scalar ones here code the same bytes.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -676,6 +677,29 @@ struct choice {
  * codes the plane's counts in fewer bits than the choice so far; tbits
  * is what the table costs.
  */
+/*
+ * log2 of the frequencies a table at 2^12 or less can have: the search
+ * weighs tens of tables a plane, and a plane of a small tensor costs
+ * less to code than to weigh them with log2() each time.  The values are
+ * log2()'s own, so the choice is the same.
+ */
+#define LOG2_TABLE (1u << 12)
+static double log2_of[LOG2_TABLE + 1];
+static pthread_once_t log2_once = PTHREAD_ONCE_INIT;
+
+static void
+log2_init(void)
+{
+	for (unsigned v = 1; v <= LOG2_TABLE; v++)
+		log2_of[v] = log2(v);
+}
+
+static inline double
+log2_freq(uint32_t f)
+{
+	return f <= LOG2_TABLE ? log2_of[f] : log2(f);
+}
+
 static void
 consider(struct choice *best, const struct span *sp, const uint32_t *sent,
     const uint32_t *f, unsigned b, unsigned pairs, unsigned roots,
@@ -690,9 +714,10 @@ consider(struct choice *best, const struct span *sp, const uint32_t *sent,
 		split_pairs(f, fp);
 		use = fp;
 	}
+	pthread_once(&log2_once, log2_init);
 	for (unsigned s = sp->lo; s < sp->end && total < INFINITY; s++)
 		if (count[s])
-			total += use[s] ? count[s] * (b - log2(use[s])) :
+			total += use[s] ? count[s] * (b - log2_freq(use[s])) :
 			    INFINITY;
 	if (total >= best->bits)
 		return;
