@@ -1123,6 +1123,8 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate,
 		split_pairs(table, freq);
 	else
 		memcpy(freq, table, sizeof freq);
+	/* Only the AVX2 decoder, for 8 states or more, reads packed. */
+	int pack = t->bits <= 12 && *nstate >= 8;
 	uint32_t start = 0;
 	for (unsigned s = 0; s < 256; s++) {
 		uint32_t f = freq[s];
@@ -1130,7 +1132,7 @@ read_table(struct z4_cursor *c, struct dec_table *t, unsigned *nstate,
 			t->sym[start + i] = (uint8_t)s;
 			t->fb[start + i] = f << 16 | i;
 		}
-		for (uint32_t i = 0; i < f && t->bits <= 12; i++)
+		for (uint32_t i = 0; i < f && pack; i++)
 			t->packed[start + i] = s << 24 | (f - 1) << 12 | i;
 		start += f;
 	}

@@ -465,6 +465,12 @@ next_ahead(struct z4_reader *r, struct z4_frame *f)
 	struct z4_frame *g = p->f;
 	int derr = 0;
 	if (p->pooled) {
+		/*
+		 * Small frames decode in less time than a thread takes to
+		 * wake: with the queue full, one wait for half of it.
+		 */
+		if (r->nahead == AHEAD_MAX)
+			z4_pool_wait(r->pool, AHEAD_MAX / 2);
 		derr = z4_pool_take(r->pool, &g);
 		r->ahead_bytes -= p->bytes;
 	}
