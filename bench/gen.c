@@ -16,6 +16,9 @@
  *   mxfp4    MXFP4 as the OCP MX format makes it, held in bf16: per
  *            block of 32, a power of two from the largest magnitude,
  *            and each value rounded to the nearest fp4 e2m1 multiple
+ *   small    bf16 in tensors of one row of 512 weights, 1 KiB each, as
+ *            the biases and norms of a model with very many layers are:
+ *            what each frame costs beyond its bytes
  *   bf16next the bf16 file a few hundred training steps later: each
  *            weight moved by a small Gaussian step, from a PRNG of its
  *            own, so that bf16 and bf16next of one size make a pair for
@@ -94,9 +97,9 @@ round_to(float x, int m, int emin)
 }
 
 enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16, BF16NEXT,
-	MXFP4 };
+	MXFP4, SMALL };
 static const char *const names[] = { "bf16", "f32", "int4", "int8row",
-	"g64", "prune50", "fp8", "f16", "bf16next", "mxfp4" };
+	"g64", "prune50", "fp8", "f16", "bf16next", "mxfp4", "small" };
 
 /* x / s rounded to the nearest fp4 e2m1 value (ties up), times s. */
 static float
@@ -220,32 +223,37 @@ main(int argc, char *argv[])
 			k = i;
 	if (k < 0) {
 		fputs("usage: gen bf16|f16|f32|int4|int8row|g64|prune50|fp8|"
-		    "mxfp4|bf16next SIZE_MIB\n", stderr);
+		    "mxfp4|small|bf16next SIZE_MIB\n", stderr);
 		return 2;
 	}
 	int wide = k == F32 || k == INT8ROW;
-	size_t width = wide ? 4 : 2, cols = 4096;
+	size_t width = wide ? 4 : 2, cols = k == SMALL ? 512 : 4096;
 	size_t bytes = (size_t)atol(argv[2]) << 20;
-	size_t tensors = bytes / (64u << 20) ? bytes / (64u << 20) : 1;
+	size_t per = k == SMALL ? cols * width : 64u << 20;
+	size_t tensors = bytes / per ? bytes / per : 1;
 	size_t rows = bytes / tensors / width / cols;
 	size_t tsize = rows * cols * width;
-	char head[1 << 16];
+	size_t cap = 128 * tensors + 16;
+	char *head = malloc(cap);
 	size_t n = 0;
 
-	n += (size_t)snprintf(head + n, sizeof head - n, "{");
+	if (head == NULL)
+		return 1;
+	n += (size_t)snprintf(head + n, cap - n, "{");
 	for (size_t t = 0; t < tensors; t++)
-		n += (size_t)snprintf(head + n, sizeof head - n,
+		n += (size_t)snprintf(head + n, cap - n,
 		    "%s\"layer.%zu.weight\":{\"dtype\":\"%s\",\"shape\":[%zu,%zu],"
 		    "\"data_offsets\":[%zu,%zu]}", t ? "," : "", t,
 		    wide ? "F32" : k == F16 ? "F16" : "BF16", rows, cols,
 		    t * tsize,
 		    (t + 1) * tsize);
-	n += (size_t)snprintf(head + n, sizeof head - n, "}");
+	n += (size_t)snprintf(head + n, cap - n, "}");
 	while (n % 8)
 		head[n++] = ' ';
 	uint64_t len = n;
 	fwrite(&len, 8, 1, stdout);
 	fwrite(head, 1, n, stdout);
+	free(head);
 	uint8_t *row = malloc(cols * width);
 	for (size_t t = 0; t < tensors; t++) {
 		/* int4's one scale: a tensor of 0.02 Gaussians over 3 sigma. */

@@ -21,7 +21,7 @@
 # process and its threads weighs on the decoding times.
 # Then dense f16 and each redundancy path (bench/gen's int4, int8row,
 # g64, prune50, fp8 and mxfp4) on a PATHS_MIB (64) MiB file, beside zstd -3
-# and zstd -d.
+# and zstd -d, and a SMALL_MIB (16) MiB file of tensors of 1 KiB each.
 # The last rows give the peak RSS of z4ai on a
 # 4 * BIG_MIB MiB bf16 file, one run each, to show whether memory grows
 # with the input.
@@ -155,6 +155,24 @@ for kind in f16 int4 int8row g64 prune50 fp8 mxfp4; do
 	line 'zstd -3 -T1' z3 z3 z3
 	rm -f "$tmp/o" "$in" "$tmp"/*.z4 "$tmp"/*.zst
 done
+
+# Very many small tensors, 1 KiB each, SMALL_MIB (16) MiB of them: what
+# a frame costs beyond its bytes, against zstd, which sees one stream.
+small=${SMALL_MIB:-16}
+in=$tmp/small.safetensors
+"$gen" small "$small" > "$in"
+n=$(stat -c %s "$in")
+A=(zstd -q -3 -T1 -c "$in") B=("$z4ai" compress -q -c -T1 "$in")
+measure_pair z3 "$tmp/z3.zst" c1 "$tmp/c1.z4"
+A=(zstd -q -d -T1 -c "$tmp/z3.zst")
+B=("$z4ai" decompress -q -c -T1 "$tmp/c1.z4")
+measure_pair zd "$tmp/o" d1 "$tmp/o"
+cmp -s "$tmp/o" "$in" || echo "bench: z4ai did not give small back" >&2
+name="small $small MiB"
+line 'z4ai compress -T1' c1 c1 z3
+line 'z4ai decompress -T1' d1 c1 zd
+line 'zstd -3 -T1' z3 z3 z3
+rm -f "$tmp/o" "$in" "$tmp"/*.z4 "$tmp"/*.zst
 
 # Memory on an input four times as large: one run each.
 in=$tmp/huge.safetensors
