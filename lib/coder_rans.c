@@ -673,11 +673,6 @@ struct choice {
 };
 
 /*
- * Make table f (of pairs, or of bytes), sent as sent, the choice if it
- * codes the plane's counts in fewer bits than the choice so far; tbits
- * is what the table costs.
- */
-/*
  * log2 of the frequencies a table at 2^12 or less can have: the search
  * weighs tens of tables a plane, and a plane of a small tensor costs
  * less to code than to weigh them with log2() each time.  The values are
@@ -700,6 +695,11 @@ log2_freq(uint32_t f)
 	return f <= LOG2_TABLE ? log2_of[f] : log2(f);
 }
 
+/*
+ * Make table f (of pairs, or of bytes), sent as sent, the choice if it
+ * codes the plane's counts in fewer bits than the choice so far; tbits
+ * is what the table costs.
+ */
 static void
 consider(struct choice *best, const struct span *sp, const uint32_t *sent,
     const uint32_t *f, unsigned b, unsigned pairs, unsigned roots,
