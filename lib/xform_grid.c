@@ -395,74 +395,80 @@ half_steps(uint32_t bits, unsigned dtype, double *below, double *above)
 }
 
 /*
- * The scales whose products with the integers k = rint(|x| / s0), those
- * over qmin up to qmax, round to the 2-byte elements x from a to b: the
- * interval (*lo, *hi), narrowed element by element.  Returns 0 once it
- * is empty, or at an element that is no number or needs a k past 127.
+ * The scales in [*lo, *hi] whose products with some integer round to each
+ * 2-byte element x from a to b: the interval narrowed with each element
+ * whose own interval over it, (x - below) / s to (x + above) / s, holds
+ * one integer k of 1 or more.  An element that allows two is passed
+ * over, and zeros are left to fits().  Returns 0 once the interval is
+ * empty, or at an element that is no number or needs a k past 127.
  */
 static int
 narrow_scales(const uint8_t *src, size_t a, size_t b, const struct grid *p,
-    double s0, double qmin, double qmax, double *lo, double *hi)
+    double *lo, double *hi)
 {
-	/*
-	 * BF16 takes several passes: an element whose magnitude's bits lie
-	 * outside those of (qmin - 1) s0 to (qmax + 1) s0, a little more
-	 * than the band, is passed over on sight.
-	 */
-	uint32_t from = 0, to = UINT32_MAX;
-	if (p->dtype == Z4_DT_BF16 && qmin > 1)
-		from = bits_of((float)((qmin - 1) * s0)) >> 16;
-	if (p->dtype == Z4_DT_BF16 && qmax < GRID_KMAX)
-		to = (bits_of((float)((qmax + 1) * s0)) >> 16) + 1;
-	double inv = 1 / s0;
 	for (size_t i = a; i < b; i++) {
 		uint32_t bits = load_elem(src + i * p->w, p->w);
-		if ((bits & 0x7fff) < from || (bits & 0x7fff) > to)
-			continue;
 		double x = fabs((double)value(bits, p->dtype)), below, above;
-		double q = rint(x * inv);
-		if (!isfinite(x) || q > GRID_KMAX)
+		if (!isfinite(x))
 			return 0;
-		if (q <= qmin || q > qmax)
-			continue;	/* a zero: fits() sees to it */
+		if (x == 0)
+			continue;
 		half_steps(bits, p->dtype, &below, &above);
-		double l = (x - below) / q, h = (x + above) / q;
+		double kl = ceil((x - below) / *hi), kh = floor((x + above) / *lo);
+		kl = kl < 1 ? 1 : kl;
+		if (kl > kh || kl > GRID_KMAX)
+			return 0;
+		if (kl < kh)
+			continue;
+		double l = (x - below) / kl, h = (x + above) / kl;
 		*lo = l > *lo ? l : *lo;
 		*hi = h < *hi ? h : *hi;
-		if (!(*lo < *hi))
+		if (!(*lo <= *hi))
 			return 0;
 	}
 	return 1;
 }
 
 /*
- * try_top for 2-byte elements from binary32 scales.  The estimate s0 is
- * the largest element over its integer, and an element keeps 11 (F16)
- * or 8 (BF16) significant bits: for F16 it gives every integer up to
- * 127 at once (an error under 127 * 2^-10), but for BF16 it may be off
- * by one at the top.  There the integers up to 8 narrow the scale
- * first, then with the middle of that those up to 32, then the rest,
- * each estimate good enough for four times the integers.  The middle
- * of what is left is checked.
+ * try_top for 2-byte elements from binary32 scales.  The largest element,
+ * amax, is taken as top times the scale: the reals that round to it, over
+ * top, are the scales it allows, an interval 2^-8 / top wide for BF16 and
+ * 2^-11 / top for F16.  Each element narrows it further, with the one
+ * integer that its own interval over the scale's holds; one that holds
+ * two is passed over, and looked at again once the others have narrowed
+ * the scale.  Rounding k s first to binary32 can move a product across
+ * the edge of an interval, so the interval is where to look, not the
+ * answer: its middle and a few scales across it are checked with fits().
  */
 static int
 try_interval(const uint8_t *src, size_t a, size_t b, const struct grid *p,
-    int8_t *k, float *scale, float s0)
+    int8_t *k, float *scale, float amax, int top)
 {
-	double lo = 0, hi = INFINITY, qmin = 0;
-	for (double qmax = p->dtype == Z4_DT_F16 ? GRID_KMAX : 8; ;
-	    qmin = qmax, qmax *= 2) {
-		if (!narrow_scales(src, a, b, p, isfinite(hi) ? (lo + hi) / 2 :
-		    s0, qmin, qmax, &lo, &hi))
+	uint32_t top_bits = p->dtype == Z4_DT_BF16 ? bits_of(amax) >> 16 :
+	    (uint32_t)f32_to_f16_exact(amax);
+	double below, above, lo, hi;
+	half_steps(top_bits, p->dtype, &below, &above);
+	lo = (amax - below) / top;
+	hi = (amax + above) / top;
+	for (int round = 0; round < 3; round++) {
+		double was_lo = lo, was_hi = hi;
+		if (!narrow_scales(src, a, b, p, &lo, &hi))
 			return 0;
-		if (qmax >= GRID_KMAX)
+		if (lo == was_lo && hi == was_hi)
 			break;
 	}
-	float s = (float)((lo + hi) / 2);
-	if (!(s > 0) || !isfinite(s) || !fits(src, a, b, s, p->dtype, p->w, k))
-		return 0;
-	*scale = s;
-	return 1;
+	enum { ACROSS = 8 };
+	for (int j = 0; j <= ACROSS; j++) {
+		/* The middle first, then from one end to the other. */
+		double at = j == 0 ? 0.5 : (double)(j - 1) / (ACROSS - 1);
+		float s = (float)(lo + at * (hi - lo));
+		if (s > 0 && isfinite(s) && fits(src, a, b, s, p->dtype, p->w,
+		    k)) {
+			*scale = s;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -471,7 +477,7 @@ try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
 {
 	float s0 = amax / (float)top;
 	if (p->w == 2 && p->scale_fmt == 0)
-		return try_interval(src, a, b, p, k, scale, s0);
+		return try_interval(src, a, b, p, k, scale, amax, top);
 	int span = p->scale_fmt == 1 ? 8 : 2;
 	/* amax is an element's magnitude, exact in its dtype: 1 * amax. */
 	uint32_t top_bits = product(1, amax, p->dtype);

@@ -1412,6 +1412,34 @@ test_grid(void)
 	}
 	free(i8);
 
+	/*
+	 * Rows of 32 holding 127 s and s, each rounded to BF16 by up to
+	 * 2^-8, over 2048 scales from 2^-20 to 2^20: the magnitudes span
+	 * up to 128 to 1, and the grid passes over no row of them.
+	 */
+	enum { RS = 2048, CS = 32 };
+	uint8_t *span = malloc(2 * RS * CS);
+	for (size_t r = 0; r < RS; r++) {
+		float sc = ldexpf(1 + (float)(rnd(&seed) % 4096) / 4096,
+		    (int)(rnd(&seed) % 41) - 20);
+		for (size_t i = 0; i < CS; i++) {
+			int kk = i == 0 ? 127 : i == 1 ? 1 :
+			    (int)(rnd(&seed) % 255) - 127;
+			float v = (float)kk * sc;
+			uint32_t u;
+			memcpy(&u, &v, 4);
+			z4_put16(span + 2 * (r * CS + i),
+			    (uint16_t)((u + 0x7fff + (u >> 16 & 1)) >> 16));
+		}
+	}
+	matrix_with(&f, Z4_DT_BF16, span, 2 * RS * CS, RS, CS);
+	CHECK(z4_chain_push(&f, &z4_xform_grid_row) == 0 && f.nplane == 2);
+	memset(f.raw, 0, f.raw_size);
+	CHECK(z4_chain_decode(&f) == 0 &&
+	    memcmp(f.raw, span, 2 * RS * CS) == 0);
+	z4_frame_release(&f);
+	free(span);
+
 	/* GPTQ-like groups of 64 in F16: the grid finds the integers. */
 	for (size_t g = 0; g < NG; g++) {
 		float scale = 0.001953125f * (float)(1000 + 37 * g) / 1024;
