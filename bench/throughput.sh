@@ -134,14 +134,12 @@ for dt in bf16 f32; do
 	rm -f "$tmp"/*.z4 "$tmp"/*.zst
 done
 
-# Dense f16, and the redundancy paths on synthetic files of PATHS_MIB
-# (64) MiB each: quantised weights dequantised into wide types (palette
-# and grid) and pruned ones (the zero mask), at the default level beside
-# zstd -3.
-paths=${PATHS_MIB:-64}
-for kind in f16 int4 int8row g64 prune50 fp8 mxfp4; do
+# default_rows KIND MIB: a generated file of KIND, z4ai at the default
+# level beside zstd -3 and zstd -d.
+default_rows() {
+	local kind=$1 mib=$2
 	in=$tmp/$kind.safetensors
-	"$gen" "$kind" "$paths" > "$in"
+	"$gen" "$kind" "$mib" > "$in"
 	n=$(stat -c %s "$in")
 	A=(zstd -q -3 -T1 -c "$in") B=("$z4ai" compress -q -c -T1 "$in")
 	measure_pair z3 "$tmp/z3.zst" c1 "$tmp/c1.z4"
@@ -149,30 +147,23 @@ for kind in f16 int4 int8row g64 prune50 fp8 mxfp4; do
 	B=("$z4ai" decompress -q -c -T1 "$tmp/c1.z4")
 	measure_pair zd "$tmp/o" d1 "$tmp/o"
 	cmp -s "$tmp/o" "$in" || echo "bench: z4ai did not give $kind back" >&2
-	name="$kind $paths MiB"
+	name="$kind $mib MiB"
 	line 'z4ai compress -T1' c1 c1 z3
 	line 'z4ai decompress -T1' d1 c1 zd
 	line 'zstd -3 -T1' z3 z3 z3
 	rm -f "$tmp/o" "$in" "$tmp"/*.z4 "$tmp"/*.zst
+}
+
+# Dense f16, and the redundancy paths on synthetic files of PATHS_MIB
+# (64) MiB each: quantised weights dequantised into wide types (palette
+# and grid) and pruned ones (the zero mask).
+for kind in f16 int4 int8row g64 prune50 fp8 mxfp4; do
+	default_rows "$kind" "${PATHS_MIB:-64}"
 done
 
 # Very many small tensors, 1 KiB each, SMALL_MIB (16) MiB of them: what
 # a frame costs beyond its bytes, against zstd, which sees one stream.
-small=${SMALL_MIB:-16}
-in=$tmp/small.safetensors
-"$gen" small "$small" > "$in"
-n=$(stat -c %s "$in")
-A=(zstd -q -3 -T1 -c "$in") B=("$z4ai" compress -q -c -T1 "$in")
-measure_pair z3 "$tmp/z3.zst" c1 "$tmp/c1.z4"
-A=(zstd -q -d -T1 -c "$tmp/z3.zst")
-B=("$z4ai" decompress -q -c -T1 "$tmp/c1.z4")
-measure_pair zd "$tmp/o" d1 "$tmp/o"
-cmp -s "$tmp/o" "$in" || echo "bench: z4ai did not give small back" >&2
-name="small $small MiB"
-line 'z4ai compress -T1' c1 c1 z3
-line 'z4ai decompress -T1' d1 c1 zd
-line 'zstd -3 -T1' z3 z3 z3
-rm -f "$tmp/o" "$in" "$tmp"/*.z4 "$tmp"/*.zst
+default_rows small "${SMALL_MIB:-16}"
 
 # Memory on an input four times as large: one run each.
 in=$tmp/huge.safetensors
