@@ -35,6 +35,14 @@ read_trailer(struct z4_in *in, uint64_t end, uint64_t *start,
 	return 0;
 }
 
+void
+z4_in_minor_take(struct z4_in *in, uint64_t start, const uint8_t *h)
+{
+	in->minor = h[5];
+	in->minor_start = start;
+	in->minor_known = 1;
+}
+
 int
 z4_in_stream_minor(struct z4_in *in, uint64_t start)
 {
@@ -49,9 +57,7 @@ z4_in_stream_minor(struct z4_in *in, uint64_t start)
 	    (err = z4_stream_header_parse(h)) ||
 	    (err = z4_in_seek(in, back)))
 		return err;
-	in->minor = h[5];
-	in->minor_start = start;
-	in->minor_known = 1;
+	z4_in_minor_take(in, start, h);
 	return 0;
 }
 

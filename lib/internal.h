@@ -428,6 +428,8 @@ int z4_stream_header_parse(const uint8_t *h);
  * from there already, and go back to where the input was.
  */
 int z4_in_stream_minor(struct z4_in *in, uint64_t start);
+/* Record the version of the stream at start, from its header h, parsed. */
+void z4_in_minor_take(struct z4_in *in, uint64_t start, const uint8_t *h);
 /*
  * Check a trailer's magic, checksum and reserved field; give its
  * End_Offset and Stream_Size.

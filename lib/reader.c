@@ -202,9 +202,7 @@ stream_header(struct z4_reader *r)
 	if ((err = z4_stream_header_parse(h)))
 		return err;
 	r->source = h[6];
-	r->in->minor = h[5];
-	r->in->minor_start = r->start;
-	r->in->minor_known = 1;
+	z4_in_minor_take(r->in, r->start, h);
 	z4_name_base_set(&r->in->names, "", 0);
 	r->in_stream = 1;
 	r->stats.streams++;

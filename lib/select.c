@@ -300,6 +300,15 @@ zstd_worth_trying(struct z4_frame *f, const struct z4_plane *p, int level,
 	return worth;
 }
 
+/* A plane's raw bytes as its coded ones. */
+static void
+store_plane(struct z4_plane *p)
+{
+	p->coder = Z4_CODER_STORED;
+	p->coded = p->raw;
+	p->coded_size = p->raw_size;
+}
+
 /* Code one plane with the smallest coder tried; stored if none helps. */
 static int
 code_plane(struct z4_frame *f, struct z4_plane *p, int level)
@@ -308,9 +317,7 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	struct plane_stats st;
 	int err = 0;
 
-	p->coder = Z4_CODER_STORED;
-	p->coded = p->raw;
-	p->coded_size = p->raw_size;
+	store_plane(p);
 	if (level <= 0 || p->raw_size < 16)
 		return 0;
 	/*
@@ -787,6 +794,14 @@ z4_frame_encode(struct z4_frame *f, const struct z4_encode_opts *o)
 	return err;
 }
 
+/* A frame as z4split writes it: no transform and one stored plane. */
+static int
+untransformed(const struct z4_frame *f)
+{
+	return f->nxform == 0 && f->nplane == 1 &&
+	    f->plane[0].coder == Z4_CODER_STORED;
+}
+
 int
 z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 {
@@ -797,8 +812,7 @@ z4_frame_recode(struct z4_frame *f, const struct z4_encode_opts *o)
 	if (f->kind == Z4_FRAME_REF || f->kind == Z4_FRAME_MEMBER)
 		return 0;
 	/* Frames nothing has transformed yet get the transforms too. */
-	if (f->nxform == 0 && f->nplane == 1 &&
-	    f->plane[0].coder == Z4_CODER_STORED)
+	if (untransformed(f))
 		return z4_frame_encode(f, o);
 	for (unsigned i = 0; i < f->nplane && !err; i++)
 		if (f->plane[i].coder == Z4_CODER_STORED)
@@ -825,8 +839,7 @@ z4_frame_detect(struct z4_frame *f, const struct z4_encode_opts *o)
 	int err;
 
 	f->sums_ready = 0;
-	if (f->kind != Z4_FRAME_CHUNK || f->nxform != 0 || f->nplane != 1 ||
-	    f->plane[0].coder != Z4_CODER_STORED)
+	if (f->kind != Z4_FRAME_CHUNK || !untransformed(f))
 		return 0;
 	if ((err = z4_frame_encode(f, o)))
 		return err;
@@ -836,11 +849,7 @@ z4_frame_detect(struct z4_frame *f, const struct z4_encode_opts *o)
 		f->plane[0].raw = f->raw;
 		f->plane[0].raw_size = f->raw_size;
 	}
-	for (unsigned i = 0; i < f->nplane; i++) {
-		struct z4_plane *p = &f->plane[i];
-		p->coder = Z4_CODER_STORED;
-		p->coded = p->raw;
-		p->coded_size = p->raw_size;
-	}
+	for (unsigned i = 0; i < f->nplane; i++)
+		store_plane(&f->plane[i]);
 	return 0;
 }

@@ -444,8 +444,8 @@ static int
 try_interval(const uint8_t *src, size_t a, size_t b, const struct grid *p,
     int8_t *k, float *scale, float amax, int top)
 {
-	uint32_t top_bits = p->dtype == Z4_DT_BF16 ? bits_of(amax) >> 16 :
-	    (uint32_t)f32_to_f16_exact(amax);
+	/* amax is an element's magnitude, exact in its dtype: 1 * amax. */
+	uint32_t top_bits = product(1, amax, p->dtype);
 	double below, above, lo, hi;
 	half_steps(top_bits, p->dtype, &below, &above);
 	lo = (amax - below) / top;
@@ -475,9 +475,9 @@ static int
 try_top(const uint8_t *src, size_t a, size_t b, const struct grid *p,
     int8_t *k, float *scale, float amax, int top)
 {
-	float s0 = amax / (float)top;
 	if (p->w == 2 && p->scale_fmt == 0)
 		return try_interval(src, a, b, p, k, scale, amax, top);
+	float s0 = amax / (float)top;
 	int span = p->scale_fmt == 1 ? 8 : 2;
 	/* amax is an element's magnitude, exact in its dtype: 1 * amax. */
 	uint32_t top_bits = product(1, amax, p->dtype);

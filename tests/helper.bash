@@ -446,6 +446,26 @@ assert_data_error() {
 	fi
 }
 
+# assert_damage_refused TOOL STREAM: TOOL -o out.z4 on STREAM less its
+# last byte, and on STREAM with a bit of its middle byte flipped: each is
+# exit 1 with one line, and leaves no output file, temporary or not.
+assert_damage_refused() {
+	local tool=$1 stream=$2 n
+	n=$(fsize "$stream")
+	head -c $((n - 1)) "$stream" >cut.z4
+	run -1 --separate-stderr "$tool" -o out.z4 cut.z4
+	assert_data_error "$tool" cut.z4
+	[ "$stderr" = "$tool: 'cut.z4': trailer: unexpected end of input" ]
+	[ ! -e out.z4 ]
+	assert_no_tmp
+	cp "$stream" bad.z4
+	flip_bit bad.z4 $((n / 2)) 3
+	run -1 --separate-stderr "$tool" -o out.z4 bad.z4
+	assert_data_error "$tool" bad.z4
+	[ ! -e out.z4 ]
+	assert_no_tmp
+}
+
 # usage_text TOOL: what TOOL -h prints (exit 0, nothing on stderr); sets
 # USAGE.  It must start "usage: TOOL".
 usage_text() {

@@ -125,20 +125,7 @@ load helper
 @test "z4plane: damaged input is exit 1, one line, no output file left" {
 	mk_safetensors st
 	z4split st >st.z4
-	local n
-	n=$(fsize st.z4)
-	head -c $((n - 1)) st.z4 >cut.z4
-	run -1 --separate-stderr z4plane -o out.z4 cut.z4
-	assert_data_error z4plane cut.z4
-	[ "$stderr" = "z4plane: 'cut.z4': trailer: unexpected end of input" ]
-	[ ! -e out.z4 ]
-	assert_no_tmp
-	cp st.z4 bad.z4
-	flip_bit bad.z4 $((n / 2)) 3
-	run -1 --separate-stderr z4plane -o out.z4 bad.z4
-	assert_data_error z4plane bad.z4
-	[ ! -e out.z4 ]
-	assert_no_tmp
+	assert_damage_refused z4plane st.z4
 }
 
 @test "z4plane: not a z4 stream" {
