@@ -4,28 +4,41 @@
  *
  * An element is zero when every bit of it is 0 (so -0.0 is not zero: the
  * result stays exact).  Parameters: W (1, 2, 4 or 8), T (0 .. W-1), U
- * (0 .. 7, the unused bits of the mask's last byte).  Planes: the mask,
- * bit i mod 8 of byte i / 8 set when element i is not zero, unused bits
- * 0; then, when T is not 0, the T bytes after the last whole element;
- * last the non-zero elements, W bytes each, in order (last, so that the
- * encoder can go on to split them into planes).  The mask's bytes are
- * what the entropy coder sees: 2:4 structured sparsity leaves each
- * nibble one of 6 patterns, so an order-0 coder of mask bytes reaches
- * log2(6)/4 bits per element.
+ * (the unused bits of the mask's last byte, below G), and G, the elements
+ * a mask byte holds: 8, or 4 in its low nibble when a fourth byte of
+ * parameters says so.  Planes: the mask, bit i mod G of byte i / G set
+ * when element i is not zero, unused bits 0; then, when T is not 0, the
+ * T bytes after the last whole element; last the non-zero elements, W
+ * bytes each, in order (last, so that the encoder can go on to split
+ * them into planes).
+ *
+ * The mask's bytes are what the entropy coder sees.  Under 2:4
+ * structured sparsity each nibble is one of 6 patterns: a byte of 8
+ * elements is one of 36 values spread over 154, whose table costs more
+ * than a mask of 4 KiB can spare, where a byte of 4 is one of 6 values
+ * with a table of a few bytes.  The encoder takes the layout whose
+ * order-0 cost, table included, it estimates the smaller.
  */
+#include <math.h>
+
 #include "internal.h"
+
+/* Elements a mask byte holds in the layout of a fourth parameter byte. */
+#define NIBBLES 4
 
 static int
 parse_params(const struct z4_xform_step *s, unsigned *w, unsigned *tail,
-    unsigned *unused)
+    unsigned *unused, unsigned *group)
 {
-	if (s->param_size != 3)
+	if (s->param_size != 3 && s->param_size != 4)
 		return Z4_E_CORRUPT;
 	*w = s->param[0];
 	*tail = s->param[1];
 	*unused = s->param[2];
+	*group = s->param_size == 4 ? s->param[3] : 8;
+	/* Bytes of 8 have the 3-byte form alone: one coding each. */
 	if ((*w != 1 && *w != 2 && *w != 4 && *w != 8) || *tail >= *w ||
-	    *unused > 7)
+	    (s->param_size == 4 && *group != NIBBLES) || *unused >= *group)
 		return Z4_E_CORRUPT;
 	return 0;
 }
@@ -33,8 +46,9 @@ parse_params(const struct z4_xform_step *s, unsigned *w, unsigned *tail,
 static unsigned
 zeros_inputs(const struct z4_xform_step *s)
 {
-	unsigned w, tail, unused;
-	return parse_params(s, &w, &tail, &unused) ? 0 : 2 + (tail != 0);
+	unsigned w, tail, unused, group;
+	return parse_params(s, &w, &tail, &unused, &group) ? 0 :
+	    2 + (tail != 0);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -166,24 +180,53 @@ bits_set(const uint8_t *p, size_t n)
 	return count;
 }
 
+/*
+ * The bit mask that expand() reads, of a mask of nibbles: two a byte,
+ * into the frame's scratch buffer, idle while transforms are undone.
+ */
+static int
+pack_nibbles(struct z4_frame *f, const struct z4_plane *mask,
+    const uint8_t **bits)
+{
+	size_t size = mask->raw_size;
+	int err;
+
+	if ((err = z4_frame_reserve_scratch(f, (size + 1) / 2)))
+		return err;
+	uint8_t *b = f->scratch;
+	for (size_t j = 0; j < size; j++) {
+		if (mask->raw[j] > 15)
+			return Z4_E_CORRUPT;
+		if (j % 2)
+			b[j / 2] |= (uint8_t)(mask->raw[j] << 4);
+		else
+			b[j / 2] = mask->raw[j];
+	}
+	*bits = b;
+	return 0;
+}
+
 static int
 zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
 {
-	unsigned w, tail, unused;
+	unsigned w, tail, unused, group;
 	int err;
 
-	if ((err = parse_params(s, &w, &tail, &unused)))
+	if ((err = parse_params(s, &w, &tail, &unused, &group)))
 		return err;
 	const struct z4_plane *mask = &f->plane[first];
 	const struct z4_plane *tp = &f->plane[first + 1];
 	const struct z4_plane *val = &f->plane[first + 1 + (tail != 0)];
 	if (mask->raw_size == 0 || (tail && tp->raw_size != tail))
 		return Z4_E_CORRUPT;
-	size_t n = 8 * mask->raw_size - unused, nz = 0;
-	if (mask->raw[mask->raw_size - 1] >> (8 - unused))
+	const uint8_t *bits = mask->raw;
+	if (group == NIBBLES && (err = pack_nibbles(f, mask, &bits)))
+		return err;
+	size_t n = group * mask->raw_size - unused, nz = 0;
+	if (mask->raw[mask->raw_size - 1] >> (group - unused))
 		return Z4_E_CORRUPT;	/* set bits past the last element */
-	nz = bits_set(mask->raw, mask->raw_size);
+	nz = bits_set(bits, (n + 7) / 8);
 	if (val->raw_size != nz * w)
 		return Z4_E_CORRUPT;
 	out->raw_size = n * w + tail;
@@ -192,15 +235,60 @@ zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
 	if ((err = z4_plane_reserve_raw(out, out->raw_size)))
 		return err;
 	switch (w) {
-	case 1: expand(out->rbuf, n, mask->raw, val->raw, nz, 1); break;
-	case 2: expand(out->rbuf, n, mask->raw, val->raw, nz, 2); break;
-	case 4: expand(out->rbuf, n, mask->raw, val->raw, nz, 4); break;
-	default: expand(out->rbuf, n, mask->raw, val->raw, nz, 8); break;
+	case 1: expand(out->rbuf, n, bits, val->raw, nz, 1); break;
+	case 2: expand(out->rbuf, n, bits, val->raw, nz, 2); break;
+	case 4: expand(out->rbuf, n, bits, val->raw, nz, 4); break;
+	default: expand(out->rbuf, n, bits, val->raw, nz, 8); break;
 	}
 	if (tail)
 		memcpy(out->rbuf + n * w, tp->raw, tail);
 	out->raw = out->rbuf;
 	return 0;
+}
+
+/*
+ * Bits a plane of the bytes counted takes: stored, or coded order-0 with
+ * a table as RANS codes one, roughly 6 bits a symbol present and a
+ * bitmap of the span between the first and the last where some inside
+ * are absent.
+ */
+static double
+order0_bits(const size_t *count, unsigned size)
+{
+	size_t total = 0;
+	unsigned lo = size, hi = 0, present = 0;
+	double bits = 0;
+
+	for (unsigned v = 0; v < size; v++)
+		if (count[v]) {
+			total += count[v];
+			present++;
+			lo = v < lo ? v : lo;
+			hi = v;
+		}
+	for (unsigned v = 0; v < size; v++)
+		if (count[v])
+			bits += (double)count[v] *
+			    log2((double)total / (double)count[v]);
+	bits += 6.0 * present;
+	if (present && present < hi - lo + 1)
+		bits += hi - lo - 1;
+	return bits < 8.0 * (double)total ? bits : 8.0 * (double)total;
+}
+
+/* Whether the mask of mbytes bytes costs less as nibbles, by estimate. */
+static int
+nibbles_pay(const uint8_t *mask, size_t mbytes)
+{
+	size_t count[256] = { 0 }, nibble[16] = { 0 };
+
+	for (size_t j = 0; j < mbytes; j++)
+		count[mask[j]]++;
+	for (unsigned v = 0; v < 256; v++) {
+		nibble[v & 15] += count[v];
+		nibble[v >> 4] += count[v];
+	}
+	return order0_bits(nibble, 16) < order0_bits(count, 256);
 }
 
 static int
@@ -217,7 +305,8 @@ zeros_encode(struct z4_frame *f, struct z4_xform_step *s,
 	struct z4_plane *tp = &f->plane[first + 1];
 	struct z4_plane *val = &f->plane[first + 1 + (tail != 0)];
 	size_t mbytes = (n + 7) / 8;
-	if ((err = z4_plane_reserve_raw(mask, mbytes)) ||
+	/* Room for the mask as nibbles, should they pay. */
+	if ((err = z4_plane_reserve_raw(mask, (n + NIBBLES - 1) / NIBBLES)) ||
 	    (err = z4_plane_reserve_raw(val, n * w)))
 		return err;
 	switch (w) {
@@ -237,6 +326,16 @@ zeros_encode(struct z4_frame *f, struct z4_xform_step *s,
 	s->param[0] = (uint8_t)w;
 	s->param[1] = (uint8_t)tail;
 	s->param[2] = (uint8_t)(8 * mbytes - n);
+	if (nibbles_pay(mask->rbuf, mbytes)) {
+		/* From the last down, so no byte is read after it is written. */
+		size_t nbytes = (n + NIBBLES - 1) / NIBBLES;
+		for (size_t j = nbytes; j-- > 0;)
+			mask->rbuf[j] = mask->rbuf[j / 2] >> 4 * (j % 2) & 15;
+		mask->raw_size = nbytes;
+		s->param_size = 4;
+		s->param[2] = (uint8_t)(NIBBLES * nbytes - n);
+		s->param[3] = NIBBLES;
+	}
 	return 0;
 }
 

@@ -31,21 +31,29 @@ load helper
 	done
 }
 
-@test "z4cat: streams of format 0.5 decode, whole and by tensor" {
-	# Made by format 0.5: a checkpoint with a repeated tensor, and an
-	# archive of it and a later step coded as a delta from it.
-	local g=$BATS_TEST_DIRNAME/golden/v0.5
-	z4cat "$g/model.z4" | cmp - "$g/model.safetensors"
-	z4ai test "$g/model.z4"
-	slice "$g/model.safetensors" 2688 1024 >w1
-	z4cat -n layer.1.weight "$g/model.z4" | cmp - w1
-	z4cat -m run/step1.safetensors "$g/run.z4a" | cmp - "$g/model.safetensors"
-	z4cat -m run/step2.safetensors "$g/run.z4a" | cmp - "$g/step2.safetensors"
-	z4cat -m run/step2.safetensors -n layer.1.weight "$g/run.z4a" | cmp - w1
-	z4cat "$g/run.z4a" | tar xOf - run/step2.safetensors |
-		cmp - "$g/step2.safetensors"
-	run -0 --separate-stderr z4info "$g/model.z4"
-	[[ $output == *"ref          layer.1.weight"* ]]
+@test "z4cat: streams of formats 0.5 and 0.6 decode, whole and by tensor" {
+	# Made by formats 0.5 and 0.6: a checkpoint with a repeated tensor,
+	# and an archive of it and a later step coded as a delta from it.
+	local o=$BATS_TEST_DIRNAME/golden/v0.5 v g
+	slice "$o/model.safetensors" 2688 1024 >w1
+	for v in 0.5 0.6; do
+		g=$BATS_TEST_DIRNAME/golden/v$v
+		[ "$(head -c 6 "$g/model.z4" | od -An -tx1 | tr -d ' ')" = \
+			"895a340a00$(printf %02x "${v#0.}")" ]
+		z4cat "$g/model.z4" | cmp - "$o/model.safetensors"
+		z4ai test "$g/model.z4"
+		z4cat -n layer.1.weight "$g/model.z4" | cmp - w1
+		z4cat -m run/step1.safetensors "$g/run.z4a" |
+			cmp - "$o/model.safetensors"
+		z4cat -m run/step2.safetensors "$g/run.z4a" |
+			cmp - "$o/step2.safetensors"
+		z4cat -m run/step2.safetensors -n layer.1.weight "$g/run.z4a" |
+			cmp - w1
+		z4cat "$g/run.z4a" | tar xOf - run/step2.safetensors |
+			cmp - "$o/step2.safetensors"
+		run -0 --separate-stderr z4info "$g/model.z4"
+		[[ $output == *"ref          layer.1.weight"* ]]
+	done
 }
 
 @test "z4cat: cat a.z4 b.z4 | z4cat is the concatenation of the originals" {
@@ -361,10 +369,10 @@ load helper
 @test "z4cat: an unsupported version is rejected" {
 	random_bytes 10 r
 	z4split r >r.z4
-	# Version 0.7 with a correct header checksum cannot be made without
+	# Version 0.8 with a correct header checksum cannot be made without
 	# XXH3 here; a changed version byte fails the header checksum.
 	cp r.z4 v.z4
-	put_byte v.z4 5 7
+	put_byte v.z4 5 8
 	run -1 --separate-stderr z4cat v.z4
 	assert_data_error z4cat v.z4
 	[[ $stderr == "z4cat: 'v.z4': stream header: "* ]]
@@ -476,7 +484,7 @@ load helper
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4cat -V
-	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.6)" ]
+	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.7)" ]
 	run -2 --separate-stderr z4cat -T 257 /dev/null
 	[ "$stderr" = "z4cat: bad thread count '257'" ]
 }

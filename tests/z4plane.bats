@@ -169,7 +169,7 @@ load helper
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4plane -V
-	[ "$output" = "z4plane 0.1.0 (libz4 0.1.0, format 0.6)" ]
+	[ "$output" = "z4plane 0.1.0 (libz4 0.1.0, format 0.7)" ]
 }
 
 @test "z4plane: a write error is exit 3" {

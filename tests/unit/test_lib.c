@@ -401,7 +401,7 @@ test_crafted(void)
 	m.p[5] = 1;	/* the draft before frames lost Payload_Checksum */
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
-	m.p[5] = 7;
+	m.p[5] = Z4_FORMAT_MINOR + 1;
 	z4_put64(m.p + 8, z4_hash64(m.p, 8));
 	CHECK(decode(&m, NULL) == Z4_E_VERSION);
 	/*
@@ -2784,6 +2784,84 @@ test_fold(void)
 }
 
 /*
+ * ZEROS in both mask layouts: BF16 elements under 2:4 sparsity get a
+ * mask byte for each 4, half zeros at random a bit each (stored, as
+ * random bytes are, they cost least so), and both decode back whatever
+ * bits the last mask byte has over and with a byte after the last
+ * element.  A nibble mask with a high bit set or a bit past the end, a
+ * layout byte other than 4, unused bits as many as the layout's, and
+ * other sizes of parameters are refused.
+ */
+static void
+test_zeros_layouts(void)
+{
+	enum { N = 4099 };
+	uint8_t *buf = malloc(2 * N + 1), *orig = malloc(2 * N + 1);
+	uint32_t seed = 2024;
+
+	for (unsigned k = 0; k < 2; k++)
+		for (size_t n = N - 3; n <= N; n++) {
+			size_t size = 2 * n + (n == N), groups = (n + 3) / 4;
+			for (size_t g = 0; g < groups; g++) {
+				/* The 6 ways of keeping 2 of 4. */
+				static const uint8_t keep[6] = { 3, 5, 6, 9,
+				    10, 12 };
+				uint32_t r = rnd(&seed);
+				for (size_t i = 4 * g; i < 4 * g + 4 && i < n;
+				    i++) {
+					unsigned on = k ? rnd(&seed) & 1 :
+					    keep[r % 6] >> (i % 4) & 1;
+					uint16_t v = (uint16_t)(0x3c00 +
+					    (rnd(&seed) & 0x83ff));
+					z4_put16(buf + 2 * i, on ? (i % 37 ?
+					    v : 0x8000) : 0);
+				}
+			}
+			buf[size - 1] = n == N ? 0x5a : buf[size - 1];
+			memcpy(orig, buf, size);
+			struct z4_frame f;
+			matrix_with(&f, Z4_DT_BF16, buf, size, 1, n);
+			CHECK(z4_chain_push(&f, &z4_xform_zeros) == 0);
+			uint8_t *pm = f.xform[0].param;
+			uint8_t *mask = (uint8_t *)f.plane[0].raw;
+			size_t mbytes = f.plane[0].raw_size;
+			CHECK(k ? f.xform[0].param_size == 3 &&
+			    mbytes == (n + 7) / 8 && pm[2] == 8 * mbytes - n :
+			    f.xform[0].param_size == 4 && pm[3] == 4 &&
+			    mbytes == groups && pm[2] == 4 * groups - n);
+			memset(f.raw, 0, size);
+			CHECK(z4_chain_decode(&f) == 0 && f.raw_size == size &&
+			    memcmp(f.raw, orig, size) == 0);
+			if (k == 0) {
+				uint8_t last = mask[mbytes - 1], p2 = pm[2];
+				mask[7] |= 0x40;
+				CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+				mask[7] &= 0x0f;
+				mask[mbytes - 1] |= (uint8_t)(1u << (4 - p2));
+				CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+				mask[mbytes - 1] = last;
+				pm[3] = 8;
+				CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+				pm[3] = 4;
+				pm[2] = 4;
+				CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+				pm[2] = p2;
+				f.xform[0].param_size = 5;
+				CHECK(z4_chain_decode(&f) == Z4_E_CORRUPT);
+				f.xform[0].param_size = 4;
+				CHECK(z4_chain_decode(&f) == 0 &&
+				    memcmp(f.raw, orig, size) == 0);
+			}
+			z4_frame_release(&f);
+			for (int level = 1; level <= 9; level += 4)
+				CHECK(roundtrips(orig, size, size, Z4_DT_BF16,
+				    level));
+		}
+	free(buf);
+	free(orig);
+}
+
+/*
  * Index entries code their offsets as zigzag differences from the end
  * of the previous entry: 0 and negative ones decode, and one that would
  * take an offset below 0 or an end past 2^64 - 1 is rejected.
@@ -3237,6 +3315,7 @@ main(void)
 	test_planes_runs();
 	test_rows();
 	test_fold();
+	test_zeros_layouts();
 	test_offsets();
 	test_fused_parts();
 	test_dtypes();
