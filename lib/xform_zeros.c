@@ -16,8 +16,8 @@
  * structured sparsity each nibble is one of 6 patterns: a byte of 8
  * elements is one of 36 values spread over 154, whose table costs more
  * than a mask of 4 KiB can spare, where a byte of 4 is one of 6 values
- * with a table of a few bytes.  The encoder takes the layout whose
- * order-0 cost, table included, it estimates the smaller.
+ * with a table of 9 bytes.  The encoder takes the layout it estimates
+ * the smaller as planes are coded below level 7.
  */
 #include <math.h>
 
@@ -247,13 +247,14 @@ zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
 }
 
 /*
- * Bits a plane of the bytes counted takes: stored, or coded order-0 with
- * a table as RANS codes one, roughly 6 bits a symbol present and a
- * bitmap of the span between the first and the last where some inside
- * are absent.
+ * Bits a plane of the bytes counted comes to as the encoder codes planes
+ * below level 7: RANS where its order-0 entropy and 64 bytes come under
+ * 99% of the fallback, the bits of the bytes stored or packed, with a
+ * table of roughly 6 bits a value present and a bit for each absent one
+ * between the first and the last present; else the fallback.
  */
 static double
-order0_bits(const size_t *count, unsigned size)
+plane_bits(const size_t *count, unsigned size, double fallback)
 {
 	size_t total = 0;
 	unsigned lo = size, hi = 0, present = 0;
@@ -270,10 +271,12 @@ order0_bits(const size_t *count, unsigned size)
 		if (count[v])
 			bits += (double)count[v] *
 			    log2((double)total / (double)count[v]);
+	if (bits + 8 * 64 >= 0.99 * fallback)
+		return fallback;
 	bits += 6.0 * present;
-	if (present && present < hi - lo + 1)
+	if (present < hi - lo + 1)
 		bits += hi - lo - 1;
-	return bits < 8.0 * (double)total ? bits : 8.0 * (double)total;
+	return bits < fallback ? bits : fallback;
 }
 
 /* Whether the mask of mbytes bytes costs less as nibbles, by estimate. */
@@ -288,7 +291,9 @@ nibbles_pay(const uint8_t *mask, size_t mbytes)
 		nibble[v & 15] += count[v];
 		nibble[v >> 4] += count[v];
 	}
-	return order0_bits(nibble, 16) < order0_bits(count, 256);
+	/* Stored as bytes; packed 4 bits a nibble, with a byte of mode. */
+	return plane_bits(nibble, 16, 8.0 * (double)mbytes + 8) <
+	    plane_bits(count, 256, 8.0 * (double)mbytes);
 }
 
 static int

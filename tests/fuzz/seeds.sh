@@ -121,10 +121,28 @@ grid16() {
 		}
 	}'
 }
+# n bytes of BF16 with 2 of each 4 elements zero: a chunk ZEROS codes
+# with a mask byte for each 4 elements.
+sparse24() {
+	awk -v n="$1" 'BEGIN {
+		srand(19)
+		split("3 5 6 9 10 12", keep, " ")
+		for (i = 0; i < n / 2; i++) {
+			if (i % 4 == 0)
+				k = keep[1 + int(rand() * 6)]
+			if (int(k / 2 ^ (i % 4)) % 2)
+				printf "%c%c", int(rand() * 256), \
+				    60 + int(rand() * 4)
+			else
+				printf "%c%c", 0, 0
+		}
+	}'
+}
 gen 600 1 > "$t/skewed"
 gen 512 2 > "$t/floats"
 weights 16384 > "$t/weights"
 grid16 4096 > "$t/grid16"
+sparse24 8192 > "$t/sparse24"
 gen 400 3 > "$t/text"
 : > "$t/empty"
 { gen 300 0; gen 300 0; gen 100 1; gen 300 0; } > "$t/repeats"
@@ -144,6 +162,7 @@ z -9 -D bf16 "$t/weights" > "$t/s-fold"
 "$bin/z4split" -c -D f32 -B 64 "$t/floats" | "$bin/z4plane" -c > "$t/s-f32"
 z -D f64 "$t/floats" > "$t/s-f64"
 z -D f16 "$t/grid16" > "$t/s-grid16"
+z -D bf16 "$t/sparse24" > "$t/s-sparse24"
 z "$t/raw" > "$t/s-raw"
 z -D u8 "$t/skewed" > "$t/s-u8"
 z -B 100 "$t/text" > "$t/s-text"
@@ -163,9 +182,12 @@ cp "$t/text" "$t/run/notes.txt"
 : > "$t/run/empty"
 tar -C "$t" --sort=name -cf "$t/run.tar" run
 "$bin/z4pack" -c -q < "$t/run.tar" > "$t/s-tar"
-# Streams that format 0.5 wrote, which decoders read in its layout.
+# Streams that formats 0.5 and 0.6 wrote, which decoders read in their
+# layouts.
 cp tests/golden/v0.5/model.z4 "$t/s-v05-model"
 cp tests/golden/v0.5/run.z4a "$t/s-v05-run"
+cp tests/golden/v0.6/model.z4 "$t/s-v06-model"
+cp tests/golden/v0.6/run.z4a "$t/s-v06-run"
 cat "$t/s-split" "$t/s-st64" > "$t/s-cat"
 cat "$t/s-empty" "$t/s-text" "$t/s-empty" > "$t/s-cat3"
 

@@ -1,7 +1,8 @@
 /*
  * samples.h - small safetensors files that make the encoder use one
  * transform each, for the mutation test and the fuzz harnesses: planes,
- * zeros, palette, grid, dup (a tensor twice: REF frames), base and next
+ * zeros, sparse24 (2:4 sparsity: a mask byte for each 4 elements),
+ * palette, grid, dup (a tensor twice: REF frames), base and next
  * (a checkpoint and one a step later: deltas), rlbase and rlnext (the
  * same with few, mostly small, weights changed: ZEROS-REF).
  */
@@ -56,6 +57,16 @@ make_sample(const char *kind, const char *path)
 		for (size_t i = 0; i < 1024; i += 4)
 			d[i] = d[i + 1] = 0;
 		write_st(path, "BF16", 1, 1024, d);
+	} else if (strcmp(kind, "sparse24") == 0) {
+		/* Two of each four elements zero, in one of the 6 ways. */
+		static const uint8_t keep[6] = { 3, 5, 6, 9, 10, 12 };
+		for (size_t g = 0; g < 4096; g += 8) {
+			unsigned k = keep[d[g + 1] % 6];
+			for (size_t i = 0; i < 8; i += 2)
+				if (!(k >> i / 2 & 1))
+					d[g + i] = d[g + i + 1] = 0;
+		}
+		write_st(path, "BF16", 1, 4096, d);
 	} else if (strcmp(kind, "palette") == 0) {
 		/* Six bf16 values with busy mantissas, as an INT3 would give. */
 		static const uint16_t six[6] = { 0x3c11, 0xbc57, 0x3d2b,
