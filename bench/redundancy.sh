@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2059 # the format is in $fmt
 # Ratios on the corpus files that carry a known redundancy, beside the
-# target for each: z4ai at the default level and at -9, and zstd -19.
+# target for each: z4ai at the default level and at -9, zstd -19, and
+# the bound that the corpus's BOUNDS.md gives (order-0 per tensor, fields
+# apart or a palette: a scale per row or group, a zero mask and a
+# repeated tensor are structure that goes past it).
 # Each target is marked "met" or "short": a bare target is for the default
 # level, one marked -9 for -9.  The dense targets at -9 are those for the
 # highest level; FP8 and the frankenmerge, whose targets give no level,
@@ -17,9 +20,21 @@ need_z4ai
 
 head -c 8388608 /dev/urandom > "$tmp/random_8MiB.bin"
 
-fmt='| %-56s | %8s | %8s | %6s | %7s | %7s | %-16s | %-11s |\n'
-printf "$fmt" file bytes 'z4ai B' z4ai 'z4ai -9' 'zstd-19' target status
-rule l56 r8 r8 r6 r7 r7 l16 l11
+fmt='| %-56s | %8s | %8s | %6s | %7s | %7s | %6s | %-16s | %-11s |\n'
+printf "$fmt" file bytes 'z4ai B' z4ai 'z4ai -9' 'zstd-19' bound target \
+	status
+rule l56 r8 r8 r6 r7 r7 r6 l16 l11
+
+bounds=$data/../BOUNDS.md
+# bound FILE: the ratio bound BOUNDS.md gives FILE, or - for none.
+bound() {
+	local b=
+	if [ -r "$bounds" ]; then
+		b=$(awk -F'|' -v f=" $(basename "$1") " \
+			'$2 == f { gsub(/ /, "", $4); print $4 }' "$bounds")
+	fi
+	echo "${b:--}"
+}
 
 # size F [OPTION...]: bytes of z4ai compress OPTION... F.
 size() {
@@ -28,16 +43,18 @@ size() {
 	"$z4ai" compress -q -c "$@" "$f" | wc -c
 }
 
-# Running sums for the group rows: bytes, z4ai bytes, -9, zstd -19.
-gn=0 gz=0 g9=0 gs=0
+# Running sums for the group rows: bytes, z4ai bytes, -9, zstd -19, and
+# the bytes of the bounds (- once a file has none).
+gn=0 gz=0 g9=0 gs=0 gb=0
 
 # mark BYTES PACKED TARGET: met or short.
 mark() { if meets "$@"; then echo met; else echo short; fi; }
 
 # row FILE TARGET TARGET9: one line; TARGET or TARGET9 may be -.
 row() {
-	local f=$1 t=$2 t9=$3 n z z9 zs st="" tgt=""
+	local f=$1 t=$2 t9=$3 n z z9 zs b st="" tgt=""
 	n=$(stat -c %s "$f")
+	b=$(bound "$f")
 	z=$(size "$f")
 	z9=$(size "$f" -9)
 	zs=$(zstd -q -19 -c "$f" | wc -c)
@@ -50,18 +67,26 @@ row() {
 	fi
 	printf "$fmt" "$(basename "$f")" "$n" "$z" "$(ratio "$n" "$z")" \
 		"$(ratio "$n" "$z9")" \
-		"$(ratio "$n" "$zs")" "$tgt" "$st"
+		"$(ratio "$n" "$zs")" "$b" "$tgt" "$st"
 	gn=$((gn + n)) gz=$((gz + z)) g9=$((g9 + z9)) gs=$((gs + zs))
+	if [ "$b" = - ] || [ "$gb" = - ]; then
+		gb=-
+	else
+		gb=$(awk -v s="$gb" -v n="$n" -v b="$b" \
+			'BEGIN { printf "%.1f", s + n / b }')
+	fi
 }
 
 # total NAME TARGET TARGET9: the group row of the rows since the last one.
 total() {
 	local st
 	st="$(mark "$gn" "$gz" "$2"), $(mark "$gn" "$g9" "$3")"
+	local b=-
+	[ "$gb" = - ] || b=$(ratio "$gn" "$gb")
 	printf "$fmt" "**$1**" "$gn" "$gz" "$(ratio "$gn" "$gz")" \
-		"$(ratio "$gn" "$g9")" "$(ratio "$gn" "$gs")" \
+		"$(ratio "$gn" "$g9")" "$(ratio "$gn" "$gs")" "$b" \
 		"$2, -9 $3" "$st"
-	gn=0 gz=0 g9=0 gs=0
+	gn=0 gz=0 g9=0 gs=0 gb=0
 }
 
 d=$data
@@ -90,11 +115,12 @@ st=met
 [ "$z" -le "$lim" ] || st=short
 printf "$fmt" "$(basename "$f")" "$n" "$z" "$(ratio "$n" "$z")" \
 	"$(ratio "$n" "$(size "$f" -9)")" \
-	"$(ratio "$n" "$(zstd -q -19 -c "$f" | wc -c)")" "<= $lim" "$st"
+	"$(ratio "$n" "$(zstd -q -19 -c "$f" | wc -c)")" "$(bound "$f")" \
+	"<= $lim" "$st"
 printf "$fmt" "(gpt_base_step300_bf16.safetensors)" \
 	"$(stat -c %s "$d/gpt_base_step300_bf16.safetensors")" "$base" \
-	"" "" "" "(base+0.1%+4096)" ""
-gn=0 gz=0 g9=0 gs=0
+	"" "" "" "" "(base+0.1%+4096)" ""
+gn=0 gz=0 g9=0 gs=0 gb=0
 
 for f in "$d"/gpt_base_step[0-9][0-9][0-9]_bf16.safetensors \
 	"$d"/gpt_sft_*_bf16.safetensors "$d"/gpt_rl_*_bf16.safetensors \
