@@ -2857,6 +2857,27 @@ test_zeros_layouts(void)
 				CHECK(roundtrips(orig, size, size, Z4_DT_BF16,
 				    level));
 		}
+
+	/* The example of z4-frame(5), in both layouts. */
+	static const uint8_t ten[20] = { 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00,
+	    0x00, 0x00, 0x00, 0x80, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00,
+	    0x00, 0x40, 0x40 };
+	static const uint8_t nibbles[3] = { 0x02, 0x03, 0x02 };
+	struct z4_frame f;
+	matrix_with(&f, Z4_DT_BF16, ten, sizeof ten, 1, 10);
+	CHECK(z4_chain_push(&f, &z4_xform_zeros) == 0 &&
+	    f.xform[0].param_size == 3 && f.xform[0].param[2] == 6 &&
+	    f.plane[0].raw_size == 2 && f.plane[0].raw[0] == 0x32 &&
+	    f.plane[0].raw[1] == 0x02);
+	f.xform[0].param_size = 4;
+	f.xform[0].param[2] = 2;
+	f.xform[0].param[3] = 4;
+	f.plane[0].raw = nibbles;
+	f.plane[0].raw_size = sizeof nibbles;
+	memset(f.raw, 0, sizeof ten);
+	CHECK(z4_chain_decode(&f) == 0 && f.raw_size == sizeof ten &&
+	    memcmp(f.raw, ten, sizeof ten) == 0);
+	z4_frame_release(&f);
 	free(buf);
 	free(orig);
 }
