@@ -160,6 +160,15 @@ z4_small_plane(int level, size_t n)
 	return level >= 7 && n < Z4_SMALL_PLANE;
 }
 
+/* Order-0 entropy, bits a symbol, of total symbols counted in size bins. */
+double z4_entropy(const uint32_t *count, unsigned size, size_t total);
+/*
+ * Whether RANS is tried on a plane other than a small one at levels 7 to
+ * 9 (z4_small_plane): its order-0 size, rans bytes, with 64 bytes for the
+ * table and states, under 99% of beat, the bytes stored or packed.
+ */
+int z4_rans_pays(double rans, double beat);
+
 /*
  * x - from as a sign and a magnitude, and back: from plus or minus mag
  * into *x, 0 if that leaves 0 .. 2^64 - 1.  Index entries and OFFSETS

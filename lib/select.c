@@ -47,16 +47,29 @@ histogram(const uint8_t *p, size_t n, uint32_t *count)
 		count[s] += c[0][s] + c[1][s] + c[2][s] + c[3][s];
 }
 
-static double
-entropy(const uint32_t *count, size_t n)
+double
+z4_entropy(const uint32_t *count, unsigned size, size_t total)
 {
 	double h = 0;
-	for (unsigned s = 0; s < 256; s++) {
-		double q = (double)count[s] / (double)n;
+	for (unsigned s = 0; s < size; s++) {
+		double q = (double)count[s] / (double)total;
 		if (q > 0)
 			h -= q * log2(q);
 	}
 	return h;
+}
+
+/*
+ * rANS pays when the entropy is a percent below the bits the bytes use.
+ * Below that, on a float's mantissa planes, it wins a tenth of a percent
+ * at best and halves the decoding speed, so only levels 7 to 9 try it,
+ * and only on planes below 256 KiB, whose decoding takes little time
+ * either way.
+ */
+int
+z4_rans_pays(double rans, double beat)
+{
+	return rans + 64 < 0.99 * beat;
 }
 
 /*
@@ -83,7 +96,7 @@ looks_random(const uint8_t *p, size_t n)
 	 * use); a sample of 16 KiB or more reads a little low, so the
 	 * margin is generous.
 	 */
-	return entropy(count, got) > __builtin_popcount(used) - 0.05;
+	return z4_entropy(count, 256, got) > __builtin_popcount(used) - 0.05;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -203,7 +216,7 @@ measure(const uint8_t *p, size_t n, struct plane_stats *st, int sampled)
 		double q = (double)st->count[s] / (double)total;
 		sq += q * q;
 	}
-	st->entropy = entropy(st->count, total);
+	st->entropy = z4_entropy(st->count, 256, total);
 	st->repeats = (double)rep;
 	st->expected = sq * (double)sampled_rep;
 }
@@ -342,19 +355,12 @@ code_plane(struct z4_frame *f, struct z4_plane *p, int level)
 	double seen = level >= 7 ? 1.2 : 1.5;
 	int lz = kind != Z4_FRAME_CHUNK ||
 	    st.repeats > seen * st.expected + 16 || st.entropy < 0.5;
-	/*
-	 * rANS pays when the entropy is a percent below the bits the bytes
-	 * use.  Below that, on a float's mantissa planes, it wins a tenth of
-	 * a percent at best and halves the decoding speed, so only levels 7
-	 * to 9 try it, and only on planes below 256 KiB, whose decoding
-	 * takes little time either way.
-	 */
 	if (packed < p->coded_size)
 		err = try_coder(f, p, &z4_coder_packed, level, exact);
 	double beat = packed < p->raw_size ? (double)packed : n;
 	double rans = st.entropy * n / 8;
 	int worth = z4_small_plane(level, p->raw_size) ? rans < beat :
-	    rans + 64 < 0.99 * beat;
+	    z4_rans_pays(rans, beat);
 	if (!err && worth)
 		err = try_coder(f, p, &z4_coder_rans, level, st.count);
 	/*

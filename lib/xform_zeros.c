@@ -19,8 +19,6 @@
  * with a table of 9 bytes.  The encoder takes the layout it estimates
  * the smaller as planes are coded below level 7.
  */
-#include <math.h>
-
 #include "internal.h"
 
 /* Elements a mask byte holds in the layout of a fourth parameter byte. */
@@ -247,18 +245,17 @@ zeros_decode(struct z4_frame *f, const struct z4_xform_step *s,
 }
 
 /*
- * Bits a plane of the bytes counted comes to as the encoder codes planes
- * below level 7: RANS where its order-0 entropy and 64 bytes come under
- * 99% of the fallback, the bits of the bytes stored or packed, with a
- * table of roughly 6 bits a value present and a bit for each absent one
+ * Bits a plane of the bytes counted comes to as code_plane() codes it
+ * below level 7: RANS where z4_rans_pays() against the fallback, the
+ * bits of the bytes stored or packed, its order-0 entropy with a table
+ * of roughly 6 bits a value present and a bit for each absent one
  * between the first and the last present; else the fallback.
  */
 static double
-plane_bits(const size_t *count, unsigned size, double fallback)
+plane_bits(const uint32_t *count, unsigned size, double fallback)
 {
 	size_t total = 0;
 	unsigned lo = size, hi = 0, present = 0;
-	double bits = 0;
 
 	for (unsigned v = 0; v < size; v++)
 		if (count[v]) {
@@ -267,11 +264,8 @@ plane_bits(const size_t *count, unsigned size, double fallback)
 			lo = v < lo ? v : lo;
 			hi = v;
 		}
-	for (unsigned v = 0; v < size; v++)
-		if (count[v])
-			bits += (double)count[v] *
-			    log2((double)total / (double)count[v]);
-	if (bits + 8 * 64 >= 0.99 * fallback)
+	double bits = z4_entropy(count, size, total) * (double)total;
+	if (!z4_rans_pays(bits / 8, fallback / 8))
 		return fallback;
 	bits += 6.0 * present;
 	if (present < hi - lo + 1)
@@ -283,7 +277,7 @@ plane_bits(const size_t *count, unsigned size, double fallback)
 static int
 nibbles_pay(const uint8_t *mask, size_t mbytes)
 {
-	size_t count[256] = { 0 }, nibble[16] = { 0 };
+	uint32_t count[256] = { 0 }, nibble[16] = { 0 };
 
 	for (size_t j = 0; j < mbytes; j++)
 		count[mask[j]]++;

@@ -288,6 +288,19 @@ rt_case() {
 	read -r -a RT_OPTS <<<"${1#*|}"
 }
 
+# each_rt_case FUNC: makes the round-trip cases and runs FUNC once for
+# each, with RT_FILE and RT_OPTS set and the case named first, so that a
+# failure says which.
+each_rt_case() {
+	local c
+	mk_rt_cases
+	for c in "${RT_CASES[@]}"; do
+		rt_case "$c"
+		echo "# case: $c"
+		"$1"
+	done
+}
+
 # ---------------------------------------------------------------- damage
 
 # mk_small OUT: a small file (under 500 bytes) with every part a decoder

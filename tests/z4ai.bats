@@ -7,11 +7,7 @@ load helper
 # --------------------------------------------------------- round trips
 
 @test "z4ai compress/decompress: every round-trip case is exact" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	files_both_ways() {
 		cp "$RT_FILE" work
 		z4ai compress "${RT_OPTS[@]}" work
 		cmp work "$RT_FILE"
@@ -19,19 +15,17 @@ load helper
 		z4ai decompress work.z4
 		cmp work "$RT_FILE"
 		rm work work.z4
-	done
+	}
+	each_rt_case files_both_ways
 }
 
 @test "z4ai compress -c | z4cat, and stdin to stdout both ways" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	pipes_both_ways() {
 		z4ai compress -c "${RT_OPTS[@]}" "$RT_FILE" | z4cat | cmp - "$RT_FILE"
 		z4ai compress "${RT_OPTS[@]}" <"$RT_FILE" | z4ai decompress |
 			cmp - "$RT_FILE"
-	done
+	}
+	each_rt_case pipes_both_ways
 }
 
 @test "z4ai decompress reads what z4split and z4plane write" {

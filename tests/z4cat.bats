@@ -20,15 +20,12 @@ load helper
 }
 
 @test "z4cat: every round-trip case through stored and coded streams" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	stored_and_coded() {
 		z4split "${RT_OPTS[@]}" "$RT_FILE" >s.z4
 		z4cat s.z4 | cmp - "$RT_FILE"
 		z4ai compress -c "${RT_OPTS[@]}" "$RT_FILE" | z4cat | cmp - "$RT_FILE"
-	done
+	}
+	each_rt_case stored_and_coded
 }
 
 @test "z4cat: streams of formats 0.5 and 0.6 decode, whole and by tensor" {

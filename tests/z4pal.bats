@@ -17,25 +17,20 @@ all_stored() {
 }
 
 @test "z4split | z4pal | z4cat: every round-trip case is exact" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	through_pal() {
 		z4split "${RT_OPTS[@]}" <"$RT_FILE" | z4pal | z4cat >out
 		cmp "$RT_FILE" out
-	done
+	}
+	each_rt_case through_pal
 }
 
 @test "z4split | z4pal | z4plane writes what z4split | z4plane does" {
-	mk_rt_cases
-	local c k l
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	local k l
+	pal_then_plane() {
 		z4split "${RT_OPTS[@]}" "$RT_FILE" >s.z4
 		z4pal s.z4 | z4plane | cmp - <(z4plane s.z4)
-	done
+	}
+	each_rt_case pal_then_plane
 	for k in planes zeros palette grid dup; do
 		mk_redundant $k $k.st
 		z4split $k.st >s.z4

@@ -4,26 +4,20 @@
 load helper
 
 @test "z4split | z4plane | z4cat: every round-trip case is exact" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	through_plane() {
 		z4split "${RT_OPTS[@]}" <"$RT_FILE" | z4plane | z4cat >out
 		cmp "$RT_FILE" out
-	done
+	}
+	each_rt_case through_plane
 }
 
 @test "z4split | z4plane gives the same bytes as z4ai compress -c" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	same_as_z4ai() {
 		z4split "${RT_OPTS[@]}" "$RT_FILE" | z4plane >a.z4
 		z4ai compress -c "${RT_OPTS[@]}" "$RT_FILE" >b.z4
 		cmp a.z4 b.z4
-	done
+	}
+	each_rt_case same_as_z4ai
 }
 
 @test "z4plane -N matches z4ai compress -N" {

@@ -4,18 +4,15 @@
 load helper
 
 @test "z4split | z4cat: every round-trip case is exact" {
-	mk_rt_cases
-	local c
-	for c in "${RT_CASES[@]}"; do
-		rt_case "$c"
-		echo "# case: $c"
+	split_cat() {
 		z4split "${RT_OPTS[@]}" "$RT_FILE" >out.z4
 		z4cat out.z4 >out
 		cmp "$RT_FILE" out
 		# The same through pipes, input on stdin.
 		z4split "${RT_OPTS[@]}" <"$RT_FILE" | z4cat >out
 		cmp "$RT_FILE" out
-	done
+	}
+	each_rt_case split_cat
 }
 
 @test "z4split: a file operand and stdin give the same stream" {
