@@ -294,6 +294,7 @@ enum z4_xform_id {
 	Z4_XF_ROWS = 8,		/* rows as their difference from like rows */
 	Z4_XF_FOLD = 9,		/* an exponent bit the bits below it tell */
 	Z4_XF_OFFSETS = 10,	/* a safetensors header's offsets as differences */
+	Z4_XF_BYTE_MODEL = 11,	/* 1-byte integers, modelled in context */
 };
 
 /* The transforms that code a chunk against a reference's bytes. */
@@ -360,7 +361,7 @@ extern const struct z4_xform z4_xform_planes, z4_xform_planes_tight,
     z4_xform_zeros, z4_xform_delta, z4_xform_delta_sub, z4_xform_grid_row,
     z4_xform_grid_128, z4_xform_grid_64, z4_xform_grid_32,
     z4_xform_zeros_ref,
-    z4_xform_delta_model,
+    z4_xform_delta_model, z4_xform_byte_model,
     z4_xform_rows, z4_xform_fold, z4_xform_offsets;
 
 const struct z4_xform *z4_xform_get(unsigned id);

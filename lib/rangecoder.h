@@ -124,21 +124,28 @@ z4_rc_shift(struct z4_rc_enc *e)
 	e->low = (e->low & 0x00ffffffu) << 8;
 }
 
+/* A bit whose probability of being 0 is p0 / 2^15 (p0 in MIN to MAX). */
 static inline void
-z4_rc_bit(struct z4_rc_enc *e, struct z4_rc_model *m, unsigned bit)
+z4_rc_bit_p(struct z4_rc_enc *e, uint32_t p0, unsigned bit)
 {
-	uint32_t bound = (e->range >> Z4_RC_PROB_BITS) * m->p;
+	uint32_t bound = (e->range >> Z4_RC_PROB_BITS) * p0;
 	if (bit) {
 		e->low += bound;
 		e->range -= bound;
 	} else {
 		e->range = bound;
 	}
-	z4_rc_update(m, bit);
 	while (e->range < Z4_RC_TOP) {
 		e->range <<= 8;
 		z4_rc_shift(e);
 	}
+}
+
+static inline void
+z4_rc_bit(struct z4_rc_enc *e, struct z4_rc_model *m, unsigned bit)
+{
+	z4_rc_bit_p(e, m->p, bit);
+	z4_rc_update(m, bit);
 }
 
 /* The low k bits of v (k at most 8), each as likely 0 as 1. */
@@ -189,18 +196,25 @@ z4_rc_dec_init(struct z4_rc_dec *d, const uint8_t *src, size_t n)
 }
 
 static inline unsigned
-z4_rc_dec_bit(struct z4_rc_dec *d, struct z4_rc_model *m)
+z4_rc_dec_bit_p(struct z4_rc_dec *d, uint32_t p0)
 {
-	uint32_t bound = (d->range >> Z4_RC_PROB_BITS) * m->p;
+	uint32_t bound = (d->range >> Z4_RC_PROB_BITS) * p0;
 	unsigned bit = d->code >= bound;
 	/* Both outcomes computed, one kept: the bits are unpredictable. */
 	d->code -= bit ? bound : 0;
 	d->range = bit ? d->range - bound : bound;
-	z4_rc_update(m, bit);
 	while (d->range < Z4_RC_TOP) {
 		d->range <<= 8;
 		d->code = d->code << 8 | z4_rc_get(d);
 	}
+	return bit;
+}
+
+static inline unsigned
+z4_rc_dec_bit(struct z4_rc_dec *d, struct z4_rc_model *m)
+{
+	unsigned bit = z4_rc_dec_bit_p(d, m->p);
+	z4_rc_update(m, bit);
 	return bit;
 }
 

@@ -13,6 +13,7 @@ static const struct z4_xform *const xforms[256] = {
 	[Z4_XF_GRID] = &z4_xform_grid_row,
 	[Z4_XF_ZEROS_REF] = &z4_xform_zeros_ref,
 	[Z4_XF_DELTA_MODEL] = &z4_xform_delta_model,
+	[Z4_XF_BYTE_MODEL] = &z4_xform_byte_model,
 	[Z4_XF_ROWS] = &z4_xform_rows,
 	[Z4_XF_FOLD] = &z4_xform_fold,
 	[Z4_XF_OFFSETS] = &z4_xform_offsets,

@@ -15,7 +15,7 @@
 
 #define Z4_VERSION_STRING "0.1.0"	/* library version */
 #define Z4_FORMAT_MAJOR 0		/* frame format this library writes */
-#define Z4_FORMAT_MINOR 7
+#define Z4_FORMAT_MINOR 8
 #define Z4_FORMAT_MINOR_MIN 2		/* oldest minor version it reads */
 
 /* Limits written down in z4-frame(5). */

@@ -20,15 +20,16 @@ check_stream() {
 
 @test "mutations of each transform's stream are all caught" {
 	local k
-	for k in planes zeros sparse24 palette grid dup; do
+	for k in planes zeros sparse24 palette grid quant dup; do
 		mutate --make $k $k.st
 		z4ai compress -q -c $k.st >$k.z4
 		check_stream $k.z4 $k.st
 	done
 	# Each kind got its transform (the chain column of z4info).
-	run -0 z4info zeros.z4 palette.z4 grid.z4 dup.z4
+	run -0 z4info zeros.z4 palette.z4 grid.z4 quant.z4 dup.z4
 	[[ $output == *zeros+planes* && $output == *palette+* ]]
-	[[ $output == *grid+* && $output == *" ref "* ]]
+	[[ $output == *grid+* && $output == *byte-model* ]]
+	[[ $output == *" ref "* ]]
 	# The 2:4 mask has a byte for each 4 of the 2048 elements.
 	run -0 z4info -v sparse24.z4
 	[[ ${lines[1]} == *zeros+planes* ]]

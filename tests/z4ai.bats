@@ -444,9 +444,9 @@ mk_small_tensor() {
 
 @test "z4ai -V: version" {
 	run -0 --separate-stderr z4ai -V
-	[ "$output" = "z4ai 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4ai 0.1.0 (libz4 0.1.0, format 0.8)" ]
 	run -0 --separate-stderr z4ai compress --version
-	[ "$output" = "z4ai 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4ai 0.1.0 (libz4 0.1.0, format 0.8)" ]
 }
 
 @test "z4ai: bad -B and -D are usage errors" {

@@ -28,12 +28,12 @@ load helper
 	each_rt_case stored_and_coded
 }
 
-@test "z4cat: streams of formats 0.5 and 0.6 decode, whole and by tensor" {
-	# Made by formats 0.5 and 0.6: a checkpoint with a repeated tensor,
+@test "z4cat: streams of formats 0.5, 0.6 and 0.7 decode, whole and by tensor" {
+	# Made by formats 0.5 to 0.7: a checkpoint with a repeated tensor,
 	# and an archive of it and a later step coded as a delta from it.
 	local o=$BATS_TEST_DIRNAME/golden/v0.5 v g
 	slice "$o/model.safetensors" 2688 1024 >w1
-	for v in 0.5 0.6; do
+	for v in 0.5 0.6 0.7; do
 		g=$BATS_TEST_DIRNAME/golden/v$v
 		[ "$(head -c 6 "$g/model.z4" | od -An -tx1 | tr -d ' ')" = \
 			"895a340a00$(printf %02x "${v#0.}")" ]
@@ -366,10 +366,10 @@ load helper
 @test "z4cat: an unsupported version is rejected" {
 	random_bytes 10 r
 	z4split r >r.z4
-	# Version 0.8 with a correct header checksum cannot be made without
+	# Version 0.9 with a correct header checksum cannot be made without
 	# XXH3 here; a changed version byte fails the header checksum.
 	cp r.z4 v.z4
-	put_byte v.z4 5 8
+	put_byte v.z4 5 9
 	run -1 --separate-stderr z4cat v.z4
 	assert_data_error z4cat v.z4
 	[[ $stderr == "z4cat: 'v.z4': stream header: "* ]]
@@ -481,7 +481,7 @@ load helper
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4cat -V
-	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4cat 0.1.0 (libz4 0.1.0, format 0.8)" ]
 	run -2 --separate-stderr z4cat -T 257 /dev/null
 	[ "$stderr" = "z4cat: bad thread count '257'" ]
 }

@@ -270,5 +270,5 @@ row_of() {
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4info -V
-	[ "$output" = "z4info 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4info 0.1.0 (libz4 0.1.0, format 0.8)" ]
 }

@@ -142,7 +142,7 @@ all_stored() {
 	run -2 --separate-stderr z4pal a b
 	[ "$stderr" = "$USAGE" ]
 	run -0 --separate-stderr z4pal -V
-	[ "$output" = "z4pal 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4pal 0.1.0 (libz4 0.1.0, format 0.8)" ]
 	run -3 --separate-stderr z4pal -c nonexistent
 	[ "$stderr" = "z4pal: cannot read 'nonexistent': No such file or directory" ]
 	[ -w /dev/full ] || skip "no /dev/full"

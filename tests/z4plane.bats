@@ -163,7 +163,7 @@ load helper
 	[ "$output" = "$USAGE" ]
 	[ "$stderr" = "" ]
 	run -0 --separate-stderr z4plane -V
-	[ "$output" = "z4plane 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4plane 0.1.0 (libz4 0.1.0, format 0.8)" ]
 }
 
 @test "z4plane: a write error is exit 3" {

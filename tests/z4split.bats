@@ -31,10 +31,10 @@ load helper
 	cmp a.z4 b.z4
 }
 
-@test "z4split: the stream starts with the magic, version 0.7, flags 0" {
+@test "z4split: the stream starts with the magic, version 0.8, flags 0" {
 	random_bytes 10 in
 	z4split in >out.z4
-	[ "$(head -c 6 out.z4 | od -An -tx1 | tr -d ' ')" = 895a340a0007 ]
+	[ "$(head -c 6 out.z4 | od -An -tx1 | tr -d ' ')" = 895a340a0008 ]
 	# Source_Kind 0 (raw) for bytes, 1 for safetensors; Flags 0.
 	[ "$(slice out.z4 6 2 | od -An -tx1 | tr -d ' ')" = 0000 ]
 	mk_safetensors st
@@ -272,9 +272,9 @@ load helper
 
 @test "z4split -V: version" {
 	run -0 --separate-stderr z4split -V
-	[ "$output" = "z4split 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4split 0.1.0 (libz4 0.1.0, format 0.8)" ]
 	run -0 --separate-stderr z4split --version
-	[ "$output" = "z4split 0.1.0 (libz4 0.1.0, format 0.7)" ]
+	[ "$output" = "z4split 0.1.0 (libz4 0.1.0, format 0.8)" ]
 }
 
 @test "z4split: a write error is exit 3" {

@@ -182,12 +182,12 @@ cp "$t/text" "$t/run/notes.txt"
 : > "$t/run/empty"
 tar -C "$t" --sort=name -cf "$t/run.tar" run
 "$bin/z4pack" -c -q < "$t/run.tar" > "$t/s-tar"
-# Streams that formats 0.5 and 0.6 wrote, which decoders read in their
+# Streams that formats 0.5 to 0.7 wrote, which decoders read in their
 # layouts.
-cp tests/golden/v0.5/model.z4 "$t/s-v05-model"
-cp tests/golden/v0.5/run.z4a "$t/s-v05-run"
-cp tests/golden/v0.6/model.z4 "$t/s-v06-model"
-cp tests/golden/v0.6/run.z4a "$t/s-v06-run"
+for v in 05 06 07; do
+	cp "tests/golden/v0.${v#0}/model.z4" "$t/s-v$v-model"
+	cp "tests/golden/v0.${v#0}/run.z4a" "$t/s-v$v-run"
+done
 cat "$t/s-split" "$t/s-st64" > "$t/s-cat"
 cat "$t/s-empty" "$t/s-text" "$t/s-empty" > "$t/s-cat3"
 
@@ -202,6 +202,9 @@ m=$PWD/tests/unit/mutate
 if [ -x "$m" ]; then
 	"$m" --make base "$t/base.st"
 	"$m" --make next "$t/next.st"
+	# Quantised U8 weights: BYTE-MODEL.
+	"$m" --make quant "$t/quant.st"
+	"$bin/z4ai" compress -q -c "$t/quant.st" > "$t/s-quant"
 	"$bin/z4ai" compress -q -c "$t/base.st" > "$t/base.z4"
 	for r in 0 1; do
 		ref=$t/base.st
@@ -238,6 +241,9 @@ rt f64 14 6 65536 "$t/floats"
 rt u8 3 3 1000 "$t/skewed"
 rt raw 0 1 7 "$t/raw"
 rt text 0 7 128 "$t/text"
+if [ -f "$t/quant.st" ]; then
+	rt quant 0 3 4096 "$t/quant.st"
+fi
 rt repeats 3 13 300 "$t/repeats"
 rt repeats-stored 0 10 300 "$t/repeats"
 rt rows 0 9 200 "$t/st-rows"

@@ -2,7 +2,8 @@
  * samples.h - small safetensors files that make the encoder use one
  * transform each, for the mutation test and the fuzz harnesses: planes,
  * zeros, sparse24 (2:4 sparsity: a mask byte for each 4 elements),
- * palette, grid, dup (a tensor twice: REF frames), base and next
+ * palette, grid, quant (U8 quantised weights: BYTE-MODEL), dup (a
+ * tensor twice: REF frames), base and next
  * (a checkpoint and one a step later: deltas), rlbase and rlnext (the
  * same with few, mostly small, weights changed: ZEROS-REF).
  */
@@ -26,7 +27,8 @@ write_st(const char *path, const char *dtype, unsigned ntensor,
 		n += (size_t)snprintf(json + n, sizeof json - n,
 		    "%s\"t%u\":{\"dtype\":\"%s\",\"shape\":[4,%zu],"
 		    "\"data_offsets\":[%zu,%zu]}", t ? "," : "", t, dtype,
-		    bytes / 4 / (dtype[1] == '3' ? 4 : 2), t * bytes,
+		    bytes / 4 / (dtype[0] == 'U' ? 1 : dtype[1] == '3' ? 4 : 2),
+		    t * bytes,
 		    (t + 1) * bytes);
 	n += (size_t)snprintf(json + n, sizeof json - n, "}");
 	while (n % 8)
@@ -87,6 +89,19 @@ make_sample(const char *kind, const char *path)
 			}
 		}
 		write_st(path, "F32", 1, 1024, d);
+	} else if (strcmp(kind, "quant") == 0) {
+		/*
+		 * Four rows around 128, each element as far from it as the
+		 * one above, give or take 2, on either side.
+		 */
+		for (size_t i = 0; i < 4096; i++) {
+			int far = (int)(i < 1024 ? d[i] % 48 :
+			    (d[i - 1024] > 128 ? d[i - 1024] - 128 :
+			    128 - d[i - 1024]) + d[i] % 5 - 2);
+			far = far < 0 ? 0 : far;
+			d[i] = (uint8_t)(d[i] & 0x80 ? 128 + far : 128 - far);
+		}
+		write_st(path, "U8", 1, 4096, d);
 	} else if (strcmp(kind, "dup") == 0) {
 		memcpy(d + 600, d, 600);
 		write_st(path, "BF16", 2, 600, d);

@@ -2883,6 +2883,203 @@ test_zeros_layouts(void)
 }
 
 /*
+ * A quantised matrix, rows x cols of U8 around 128, whose spread differs
+ * from column to column and row to row, as folded scales leave it.
+ */
+static void
+quantised(uint8_t *q, size_t rows, size_t cols, uint32_t seed)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (size_t c = 0; c < cols; c++) {
+			/* A sum of uniforms: near normal, of spread 1. */
+			int32_t g = 0;
+			for (int k = 0; k < 4; k++)
+				g += (int32_t)(rnd(&seed) & 1023) - 512;
+			int32_t scale = 3 + (int32_t)(c % 8) * 8 +
+			    (int32_t)(r % 3) * 3;
+			int32_t v = 128 + g * scale / 1182;
+			q[r * cols + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+		}
+}
+
+/* Bits of an order-0 code of the n bytes at p: what a table reaches. */
+static double
+order0_bits(const uint8_t *p, size_t n)
+{
+	size_t count[256] = { 0 };
+	double bits = 0;
+	for (size_t i = 0; i < n; i++)
+		count[p[i]]++;
+	for (unsigned v = 0; v < 256; v++)
+		if (count[v])
+			bits -= (double)count[v] * log2((double)count[v] /
+			    (double)n);
+	return bits;
+}
+
+/* Undo BYTE-MODEL from plane p of m bytes. */
+static int
+bytes_undo(struct z4_frame *f, const uint8_t *p, size_t m)
+{
+	memset(f->raw, 0xa5, f->raw_size);
+	f->plane[0].raw = p;
+	f->plane[0].raw_size = m;
+	return z4_chain_decode(f);
+}
+
+/*
+ * BYTE-MODEL: quantised matrices code below their order-0 entropy and
+ * back exactly, I8 as U8 with the sign flipped; the edges of the value
+ * range, tiny and odd shapes; every parameter and plane it must refuse.
+ */
+static void
+test_byte_model(void)
+{
+	enum { R = 256, C = 64, N = R * C };
+	static uint8_t q[N], s8[N], orig[N], bad[N + 1];
+	struct z4_frame f;
+
+	quantised(q, R, C, 77);
+	matrix_with(&f, Z4_DT_U8, q, N, R, C);
+	CHECK(z4_chain_push(&f, &z4_xform_byte_model) == 0);
+	size_t m = f.plane[0].raw_size;
+	uint8_t *plane = malloc(m), *p8 = NULL;
+	memcpy(plane, f.plane[0].raw, m);
+	CHECK(f.xform[0].param_size == 5 && z4_get32(f.xform[0].param) == C &&
+	    f.xform[0].param[4] == 128 && plane[0] == 0);
+	/* Column and row spreads are structure an order-0 code pays for. */
+	CHECK((double)m * 8 < 0.97 * order0_bits(q, N));
+	CHECK(bytes_undo(&f, plane, m) == 0 && memcmp(f.raw, q, N) == 0);
+
+	/* Refusals. */
+	CHECK(bytes_undo(&f, plane, m - 1) == Z4_E_DECODE);
+	CHECK(bytes_undo(&f, plane, 0) == Z4_E_DECODE);
+	memcpy(bad, plane, m);
+	bad[m] = 0;
+	CHECK(bytes_undo(&f, bad, m + 1) == Z4_E_DECODE);
+	bad[0] = 1;
+	CHECK(bytes_undo(&f, bad, m) == Z4_E_DECODE);
+	memset(bad, 0, sizeof bad);
+	CHECK(bytes_undo(&f, bad, N + 1) == Z4_E_CORRUPT);
+	f.xform[0].param_size = 4;
+	CHECK(bytes_undo(&f, plane, m) == Z4_E_CORRUPT);
+	f.xform[0].param_size = 6;
+	CHECK(bytes_undo(&f, plane, m) == Z4_E_CORRUPT);
+	f.xform[0].param_size = 5;
+	z4_put32(f.xform[0].param, 0);
+	CHECK(bytes_undo(&f, plane, m) == Z4_E_CORRUPT);
+	z4_put32(f.xform[0].param, N + 1);
+	CHECK(bytes_undo(&f, plane, m) == Z4_E_CORRUPT);
+	z4_put32(f.xform[0].param, C);
+	f.tensor.dtype = Z4_DT_F8_E4M3;
+	CHECK(bytes_undo(&f, plane, m) == Z4_E_CORRUPT);
+	f.tensor.dtype = Z4_DT_U8;
+	/* Another centre: the distances run past the range, or differ. */
+	f.xform[0].param[4] = 250;
+	int err = bytes_undo(&f, plane, m);
+	CHECK(err == Z4_E_DECODE || (err == 0 && memcmp(f.raw, q, N) != 0));
+	f.xform[0].param[4] = 128;
+	/* Every bit flipped: refused or other bytes, no crash. */
+	int other = 0;
+	memcpy(bad, plane, m);
+	for (size_t i = 0; i < m; i += 7)
+		for (int b = 0; b < 8; b++) {
+			bad[i] ^= (uint8_t)(1 << b);
+			err = bytes_undo(&f, bad, m);
+			other += err != 0 && err != Z4_E_DECODE;
+			bad[i] ^= (uint8_t)(1 << b);
+		}
+	CHECK(other == 0);
+	CHECK(bytes_undo(&f, plane, m) == 0 && memcmp(f.raw, q, N) == 0);
+	z4_frame_release(&f);
+
+	/* I8: the same values less 128 code to the same plane. */
+	for (size_t i = 0; i < N; i++)
+		s8[i] = (uint8_t)(q[i] ^ 0x80);
+	matrix_with(&f, Z4_DT_I8, s8, N, R, C);
+	CHECK(z4_chain_push(&f, &z4_xform_byte_model) == 0 &&
+	    f.plane[0].raw_size == m && f.xform[0].param[4] == 128 &&
+	    memcmp(f.plane[0].raw, plane, m) == 0);
+	p8 = malloc(m);
+	memcpy(p8, f.plane[0].raw, m);
+	CHECK(bytes_undo(&f, p8, m) == 0 && memcmp(f.raw, s8, N) == 0);
+	z4_frame_release(&f);
+
+	/*
+	 * Shapes and values at the edges: one element; all alike; only 0
+	 * and 255 (distances of 8 bits, both signs); a column [500, 1],
+	 * whose rows are taken as 500 long, as a depthwise filter's
+	 * [3, 3, C, 1] are C long; random bytes, which it leaves.
+	 */
+	static const struct {
+		size_t n, rows, cols, c;
+		int kind;
+	} cases[] = {
+		{ 1, 1, 1, 1, 0 }, { 300, 10, 30, 30, 1 },
+		{ 300, 10, 30, 30, 2 }, { 500, 500, 1, 500, 3 },
+		{ 9 * 40, 9, 40, 40, 4 }, { 4000, 40, 100, 100, 5 },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		size_t n = cases[k].n;
+		uint32_t seed = 99 + (uint32_t)k;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t r = rnd(&seed);
+			switch (cases[k].kind) {
+			case 0: orig[i] = 200; break;
+			case 1: orig[i] = 17; break;
+			case 2: orig[i] = r & 1 ? 255 : 0; break;
+			case 5: orig[i] = (uint8_t)r; break;
+			default: orig[i] = (uint8_t)(120 + r % 5 + (r >> 8) % 7);
+			}
+		}
+		if (cases[k].kind == 4) {
+			frame_with(&f, Z4_FRAME_CHUNK, Z4_DT_U8, orig, n);
+			f.tensor.ndim = 4;
+			f.tensor.shape[0] = f.tensor.shape[1] = 3;
+			f.tensor.shape[2] = cases[k].cols;
+			f.tensor.shape[3] = 1;
+		} else {
+			matrix_with(&f, Z4_DT_U8, orig, n, cases[k].rows,
+			    cases[k].cols);
+		}
+		err = z4_chain_push(&f, &z4_xform_byte_model);
+		if (cases[k].kind == 5 || cases[k].kind == 0) {
+			/* Nothing to gain: it does not apply. */
+			CHECK(err == 1);
+		} else {
+			CHECK(err == 0 && f.plane[0].raw_size < n &&
+			    z4_get32(f.xform[0].param) == cases[k].c);
+			memcpy(bad, f.plane[0].raw, f.plane[0].raw_size);
+			CHECK(bytes_undo(&f, bad, f.plane[0].raw_size) == 0 &&
+			    memcmp(f.raw, orig, n) == 0);
+		}
+		z4_frame_release(&f);
+		for (int level = 1; level <= 9; level += 4)
+			CHECK(roundtrips(orig, n, n, Z4_DT_U8, level) &&
+			    roundtrips(orig, n, n, Z4_DT_I8, level));
+	}
+	CHECK(roundtrips(q, N, 1000, Z4_DT_U8, 3));
+
+	/* The example of z4-frame(5), both ways. */
+	static const uint8_t ex[16] = { 0x80, 0x82, 0x7f, 0x80, 0x81, 0x85,
+	    0x7e, 0x80, 0x80, 0x83, 0x7d, 0x7f, 0x7f, 0x86, 0x7a, 0x81 };
+	static const uint8_t ex_plane[13] = { 0x00, 0x12, 0x6d, 0x4f, 0xa4,
+	    0xe2, 0xd8, 0xc2, 0x30, 0xdf, 0x4d, 0x60, 0x00 };
+	static const uint8_t ex_params[5] = { 0x04, 0x00, 0x00, 0x00, 0x80 };
+	matrix_with(&f, Z4_DT_U8, ex, sizeof ex, 4, 4);
+	CHECK(z4_chain_push(&f, &z4_xform_byte_model) == 0 &&
+	    f.xform[0].param_size == 5 &&
+	    memcmp(f.xform[0].param, ex_params, 5) == 0 &&
+	    f.plane[0].raw_size == sizeof ex_plane &&
+	    memcmp(f.plane[0].raw, ex_plane, sizeof ex_plane) == 0);
+	CHECK(bytes_undo(&f, ex_plane, sizeof ex_plane) == 0 &&
+	    memcmp(f.raw, ex, sizeof ex) == 0);
+	z4_frame_release(&f);
+	free(plane);
+	free(p8);
+}
+
+/*
  * Index entries code their offsets as zigzag differences from the end
  * of the previous entry: 0 and negative ones decode, and one that would
  * take an offset below 0 or an end past 2^64 - 1 is rejected.
@@ -3337,6 +3534,7 @@ main(void)
 	test_rows();
 	test_fold();
 	test_zeros_layouts();
+	test_byte_model();
 	test_offsets();
 	test_fused_parts();
 	test_dtypes();
