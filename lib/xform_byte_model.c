@@ -178,10 +178,16 @@ clamp_p0(uint32_t p0)
 	    p0 > Z4_RC_PROB_MAX ? Z4_RC_PROB_MAX : p0;
 }
 
-/* Where the next element is, from the running sums. */
+/*
+ * Where the next element is, and the running sums of distances: of each
+ * column that has a second row (fewer than half the chunk's values), and
+ * of the row so far.  A sum stops at 2^32 - 1, which changes no class: a
+ * column's rows are fewer than 2^26, so 50 of them sum to less.
+ */
 struct walk {
-	size_t cols, c, r;
-	uint64_t *col_sum, row_sum;
+	size_t cols, c, r, summed;
+	uint32_t *col_sum;
+	uint64_t row_sum;
 };
 
 static unsigned
@@ -223,7 +229,8 @@ locate(const struct walk *k, const uint8_t *u, size_t i, unsigned mu,
 static void
 step(struct walk *k, unsigned d)
 {
-	k->col_sum[k->c] += d;
+	if (k->c < k->summed)
+		k->col_sum[k->c] += k->col_sum[k->c] > UINT32_MAX - d ? 0 : d;
 	k->row_sum += d;
 	if (++k->c == k->cols) {
 		k->c = 0;
@@ -396,12 +403,13 @@ byte_model_inputs(const struct z4_xform_step *s)
 	return s->param_size == 5 && z4_get32(s->param) != 0 ? 1 : 0;
 }
 
-/* The kernels' memory: the model and the column sums. */
+/* The kernels' memory: the model and the column sums, for n values. */
 static int
-start(struct model **m, struct walk *k, size_t cols)
+start(struct model **m, struct walk *k, size_t cols, size_t n)
 {
+	k->summed = n - cols < cols ? n - cols : cols;
 	*m = malloc(sizeof **m);
-	k->col_sum = calloc(cols, sizeof *k->col_sum);
+	k->col_sum = calloc(k->summed ? k->summed : 1, sizeof *k->col_sum);
 	k->cols = cols;
 	k->c = k->r = 0;
 	k->row_sum = 0;
@@ -432,13 +440,14 @@ byte_model_decode_step(struct z4_frame *f, const struct z4_xform_step *s,
 	    in->raw_size > f->raw_size)
 		return Z4_E_CORRUPT;
 	if ((err = z4_plane_reserve_raw(out, f->raw_size ? f->raw_size : 1)) ||
-	    (err = start(&m, &k, cols)))
+	    (err = start(&m, &k, cols, f->raw_size)))
 		return err;
 	err = model_decode(m, &k, in->raw, in->raw_size, out->rbuf,
 	    f->raw_size, mu) ? Z4_E_DECODE : 0;
 	free(m);
 	free(k.col_sum);
-	flip(out->rbuf, f->raw_size, flip_of(f->tensor.dtype));
+	if (!err)
+		flip(out->rbuf, f->raw_size, flip_of(f->tensor.dtype));
 	out->raw = out->rbuf;
 	out->raw_size = f->raw_size;
 	return err;
@@ -482,7 +491,7 @@ byte_model_encode_step(struct z4_frame *f, struct z4_xform_step *s,
 	while (seen + count[mu] <= (n - 1) / 2)
 		seen += count[mu++];
 	if ((err = z4_plane_reserve_raw(p, n)) ||
-	    (err = start(&m, &k, cols))) {
+	    (err = start(&m, &k, cols, n))) {
 		free(u);
 		return err;
 	}
