@@ -220,7 +220,8 @@ static void
 locate(const struct walk *k, const uint8_t *u, size_t i, unsigned mu,
     struct where *w)
 {
-	w->col = mean_class(k->col_sum[k->c], k->r);
+	/* Row 0 has no sum: its columns may be past those summed. */
+	w->col = k->r ? mean_class(k->col_sum[k->c], k->r) : MEAN_CLASSES - 1;
 	w->row = mean_class(k->row_sum, k->c);
 	w->up = i >= k->cols ? up_class(distance(u[i - k->cols], mu)) :
 	    UP_NONE;
