@@ -126,17 +126,17 @@ struct where {
 	unsigned col, row, up;
 };
 
-/*
- * The probability (of a 0, in 2^-15, as the range coder takes it) that
- * decision key gives in the contexts at w; *in gets the three counters
- * and their stretched probabilities, for learn().
- */
+/* The three probabilities of a decision, stretched, and their mix. */
 struct mixed {
 	struct z4_rc_model *c[3];
 	int32_t st[3];
 	unsigned p1;
 };
 
+/*
+ * The probability (of a 0, in 2^-15, as the range coder takes it) that
+ * decision key gives in the contexts at w; x keeps what learn() needs.
+ */
 static inline uint32_t
 predict(struct model *m, unsigned key, const struct where *w,
     struct mixed *x)
@@ -181,8 +181,9 @@ clamp_p0(uint32_t p0)
 /*
  * Where the next element is, and the running sums of distances: of each
  * column that has a second row (fewer than half the chunk's values), and
- * of the row so far.  A sum stops at 2^32 - 1, which changes no class: a
- * column's rows are fewer than 2^26, so 50 of them sum to less.
+ * of the row so far.  A column's sum stops growing short of 2^32, which
+ * changes no class: it has fewer than 2^26 rows, and 50 times that is
+ * less.
  */
 struct walk {
 	size_t cols, c, r, summed;

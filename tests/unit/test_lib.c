@@ -2906,15 +2906,10 @@ quantised(uint8_t *q, size_t rows, size_t cols, uint32_t seed)
 static double
 order0_bits(const uint8_t *p, size_t n)
 {
-	size_t count[256] = { 0 };
-	double bits = 0;
+	uint32_t count[256] = { 0 };
 	for (size_t i = 0; i < n; i++)
 		count[p[i]]++;
-	for (unsigned v = 0; v < 256; v++)
-		if (count[v])
-			bits -= (double)count[v] * log2((double)count[v] /
-			    (double)n);
-	return bits;
+	return z4_entropy(count, 256, n) * (double)n;
 }
 
 /* Undo BYTE-MODEL from plane p of m bytes. */
