@@ -19,6 +19,9 @@
  *   small    bf16 in tensors of one row of 512 weights, 1 KiB each, as
  *            the biases and norms of a model with very many layers are:
  *            what each frame costs beyond its bytes
+ *   u8       u8 with one scale per tensor and a zero point of 128, in
+ *            tensors of 32 rows of 4096 (128 KiB), as a small quantised
+ *            model's layers are: BYTE-MODEL's speed
  *   bf16next the bf16 file a few hundred training steps later: each
  *            weight moved by a small Gaussian step, from a PRNG of its
  *            own, so that bf16 and bf16next of one size make a pair for
@@ -97,9 +100,9 @@ round_to(float x, int m, int emin)
 }
 
 enum kind { BF16, F32, INT4, INT8ROW, G64, PRUNE50, FP8, F16, BF16NEXT,
-	MXFP4, SMALL };
+	MXFP4, SMALL, U8 };
 static const char *const names[] = { "bf16", "f32", "int4", "int8row",
-	"g64", "prune50", "fp8", "f16", "bf16next", "mxfp4", "small" };
+	"g64", "prune50", "fp8", "f16", "bf16next", "mxfp4", "small", "u8" };
 
 /* x / s rounded to the nearest fp4 e2m1 value (ties up), times s. */
 static float
@@ -200,7 +203,11 @@ make_row(enum kind k, uint8_t *out, size_t cols, double tensor_scale)
 		}
 	}
 	for (size_t c = 0; c < cols; c++) {
-		if (k == F32 || k == INT8ROW) {
+		if (k == U8) {
+			/* 4 sigmas of the typical row's scale to 127 steps. */
+			float q = nearbyintf(x[c] / (float)tensor_scale) + 128;
+			out[c] = (uint8_t)fminf(fmaxf(q, 0), 255);
+		} else if (k == F32 || k == INT8ROW) {
 			uint32_t u = bits_of(x[c]);
 			memcpy(out + 4 * c, &u, 4);
 		} else if (k == F16) {
@@ -223,13 +230,15 @@ main(int argc, char *argv[])
 			k = i;
 	if (k < 0) {
 		fputs("usage: gen bf16|f16|f32|int4|int8row|g64|prune50|fp8|"
-		    "mxfp4|small|bf16next SIZE_MIB\n", stderr);
+		    "mxfp4|small|u8|bf16next SIZE_MIB\n", stderr);
 		return 2;
 	}
 	int wide = k == F32 || k == INT8ROW;
-	size_t width = wide ? 4 : 2, cols = k == SMALL ? 512 : 4096;
+	size_t width = wide ? 4 : k == U8 ? 1 : 2;
+	size_t cols = k == SMALL ? 512 : 4096;
 	size_t bytes = (size_t)atol(argv[2]) << 20;
-	size_t per = k == SMALL ? cols * width : 64u << 20;
+	size_t per = k == SMALL ? cols * width : k == U8 ? 128u << 10 :
+	    64u << 20;
 	size_t tensors = bytes / per ? bytes / per : 1;
 	size_t rows = bytes / tensors / width / cols;
 	size_t tsize = rows * cols * width;
@@ -244,7 +253,8 @@ main(int argc, char *argv[])
 		n += (size_t)snprintf(head + n, cap - n,
 		    "%s\"layer.%zu.weight\":{\"dtype\":\"%s\",\"shape\":[%zu,%zu],"
 		    "\"data_offsets\":[%zu,%zu]}", t ? "," : "", t,
-		    wide ? "F32" : k == F16 ? "F16" : "BF16", rows, cols,
+		    wide ? "F32" : k == F16 ? "F16" : k == U8 ? "U8" : "BF16",
+		    rows, cols,
 		    t * tsize,
 		    (t + 1) * tsize);
 	n += (size_t)snprintf(head + n, cap - n, "}");
@@ -256,8 +266,11 @@ main(int argc, char *argv[])
 	free(head);
 	uint8_t *row = malloc(cols * width);
 	for (size_t t = 0; t < tensors; t++) {
-		/* int4's one scale: a tensor of 0.02 Gaussians over 3 sigma. */
-		double tensor_scale = 0.02 * 3 / 7;
+		/*
+		 * int4's one scale: a tensor of 0.02 Gaussians over 3 sigma;
+		 * u8's: over 4 sigma.
+		 */
+		double tensor_scale = k == U8 ? 0.02 * 4 / 127 : 0.02 * 3 / 7;
 		for (size_t r = 0; r < rows; r++) {
 			make_row((enum kind)k, row, cols, tensor_scale);
 			fwrite(row, 1, cols * width, stdout);

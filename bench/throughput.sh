@@ -21,7 +21,8 @@
 # process and its threads weighs on the decoding times.
 # Then dense f16 and each redundancy path (bench/gen's int4, int8row,
 # g64, prune50, fp8 and mxfp4) on a PATHS_MIB (64) MiB file, beside zstd -3
-# and zstd -d, and a SMALL_MIB (16) MiB file of tensors of 1 KiB each.
+# and zstd -d, a SMALL_MIB (16) MiB file of tensors of 1 KiB each, and
+# a U8_MIB (8) MiB file of U8 layers of 128 KiB.
 # The last rows give the peak RSS of z4ai on a
 # 4 * BIG_MIB MiB bf16 file, one run each, to show whether memory grows
 # with the input.
@@ -164,6 +165,10 @@ done
 # Very many small tensors, 1 KiB each, SMALL_MIB (16) MiB of them: what
 # a frame costs beyond its bytes, against zstd, which sees one stream.
 default_rows small "${SMALL_MIB:-16}"
+
+# U8 quantised layers of 128 KiB, U8_MIB (8) MiB of them: BYTE-MODEL,
+# which models each value in context, a binary decision at a time.
+default_rows u8 "${U8_MIB:-8}"
 
 # Memory on an input four times as large: one run each.
 in=$tmp/huge.safetensors
