@@ -509,13 +509,14 @@ coded_cost(const struct z4_frame *f)
 	return n;
 }
 
+/* The largest U8 or I8 chunk levels 2 to 6 try BYTE-MODEL on. */
+#define BYTES_MAX (256u << 10)
+
 /*
  * Which chains are worth trying, judged on a sample of the chunk: a
  * palette when the sample has few distinct values, the zero mask when a
  * sixteenth or more of it is zero, the chunk whole when it is small.
  */
-#define BYTES_MAX (256u << 10)
-
 static unsigned
 candidates(const struct z4_frame *f, int level)
 {
@@ -582,9 +583,8 @@ candidates(const struct z4_frame *f, int level)
 	 * less (a small model's layers), which decode in milliseconds, and
 	 * levels 7 to 9 try it on any.
 	 */
-	size_t whole = f->sample_of ? f->sample_of : f->raw_size;
 	if ((dt == Z4_DT_U8 || dt == Z4_DT_I8) &&
-	    (level >= 7 || (level >= 2 && whole <= BYTES_MAX)))
+	    (level >= 7 || (level >= 2 && f->raw_size <= BYTES_MAX)))
 		set |= 1u << CHAIN_BYTES;
 	if (zeros * 16 >= sample)
 		set |= 1u << CHAIN_ZEROS |

@@ -372,6 +372,13 @@ model_decode(struct model *m, struct walk *k, const uint8_t *src,
 	return z4_rc_dec_finish(&rc);
 }
 
+/* The types it codes. */
+static int
+byte_typed(unsigned dtype)
+{
+	return dtype == Z4_DT_U8 || dtype == Z4_DT_I8;
+}
+
 /* I8 is coded in the order of its values: its sign bit flipped. */
 static unsigned
 flip_of(unsigned dtype)
@@ -424,6 +431,13 @@ start(struct model **m, struct walk *k, size_t cols, size_t n)
 	return 0;
 }
 
+static void
+finish(struct model *m, struct walk *k)
+{
+	free(m);
+	free(k->col_sum);
+}
+
 static int
 byte_model_decode_step(struct z4_frame *f, const struct z4_xform_step *s,
     unsigned first, struct z4_plane *out)
@@ -438,16 +452,14 @@ byte_model_decode_step(struct z4_frame *f, const struct z4_xform_step *s,
 	if ((err = parse_params(f, s, &cols, &mu)))
 		return err;
 	if (s != &f->xform[0] || f->kind != Z4_FRAME_CHUNK ||
-	    (f->tensor.dtype != Z4_DT_U8 && f->tensor.dtype != Z4_DT_I8) ||
-	    in->raw_size > f->raw_size)
+	    !byte_typed(f->tensor.dtype) || in->raw_size > f->raw_size)
 		return Z4_E_CORRUPT;
 	if ((err = z4_plane_reserve_raw(out, f->raw_size ? f->raw_size : 1)) ||
 	    (err = start(&m, &k, cols, f->raw_size)))
 		return err;
 	err = model_decode(m, &k, in->raw, in->raw_size, out->rbuf,
 	    f->raw_size, mu) ? Z4_E_DECODE : 0;
-	free(m);
-	free(k.col_sum);
+	finish(m, &k);
 	if (!err)
 		flip(out->rbuf, f->raw_size, flip_of(f->tensor.dtype));
 	out->raw = out->rbuf;
@@ -479,14 +491,19 @@ byte_model_encode_step(struct z4_frame *f, struct z4_xform_step *s,
 	int err;
 
 	if (f->nxform != 0 || f->kind != Z4_FRAME_CHUNK || n == 0 ||
-	    (f->tensor.dtype != Z4_DT_U8 && f->tensor.dtype != Z4_DT_I8))
+	    !byte_typed(f->tensor.dtype))
 		return 1;
 	size_t cols = row_length(&f->tensor, n), count[256] = { 0 }, seen = 0;
-	uint8_t *u = malloc(n);
-	if (u == NULL)
-		return Z4_E_NOMEM;
-	memcpy(u, src, n);
-	flip(u, n, by);
+	/* U8 is coded as it is; I8 from a flipped copy. */
+	uint8_t *flipped = NULL;
+	const uint8_t *u = src;
+	if (by) {
+		if ((flipped = malloc(n)) == NULL)
+			return Z4_E_NOMEM;
+		memcpy(flipped, src, n);
+		flip(flipped, n, by);
+		u = flipped;
+	}
 	for (size_t i = 0; i < n; i++)
 		count[u[i]]++;
 	unsigned mu = 0;	/* the median */
@@ -494,13 +511,12 @@ byte_model_encode_step(struct z4_frame *f, struct z4_xform_step *s,
 		seen += count[mu++];
 	if ((err = z4_plane_reserve_raw(p, n)) ||
 	    (err = start(&m, &k, cols, n))) {
-		free(u);
+		free(flipped);
 		return err;
 	}
 	size_t size = model_encode(m, &k, u, n, mu, p->rbuf, n);
-	free(m);
-	free(k.col_sum);
-	free(u);
+	finish(m, &k);
+	free(flipped);
 	if (size >= n)
 		return 1;
 	p->raw = p->rbuf;
